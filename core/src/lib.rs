@@ -1,0 +1,14 @@
+//! The sk-tracer core: the trace model and file format, pod-template paths, stable hashing and the
+//! tracked-kinds config model.
+
+pub mod gvk;
+pub mod hash;
+pub mod pod_template_path;
+pub mod trace;
+pub mod tracer_config;
+
+pub use gvk::Gvk;
+pub use hash::stable_hash;
+pub use pod_template_path::PodTemplatePath;
+pub use trace::{PodLifecycle, Trace, TraceEvent, TrackedKey};
+pub use tracer_config::{TracerConfig, TrackedObjectConfig};

@@ -1,0 +1,70 @@
+//! The trace: what a trace file holds, independent of its encoding.
+//!
+//! Formats (one module each) map this model to bytes: [`v1`] is the documented four-element array
+//! and the default. [`decode`] recognises the format of a file and reports bad input clearly.
+
+pub mod decode;
+pub mod object;
+pub mod v1;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::gvk::Gvk;
+use crate::tracer_config::TracerConfig;
+
+pub use decode::{decode, TraceDecodeError};
+pub use object::{namespaced_name, EncodedObject, ObjectIdentity};
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Trace {
+    pub config: TracerConfig,
+    /// In time order; at most one event per second.
+    pub events: Vec<TraceEvent>,
+    /// The hash of every tracked object alive at the end of the trace.
+    pub index: BTreeMap<TrackedKey, u64>,
+    /// Owner → pod hash → lifecycles in launch order.
+    pub pod_lifecycles: BTreeMap<TrackedKey, BTreeMap<u64, Vec<PodLifecycle>>>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceEvent {
+    /// Unix seconds.
+    pub ts: i64,
+    pub applied_objs: Vec<EncodedObject>,
+    pub deleted_objs: Vec<EncodedObject>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PodLifecycle {
+    /// Unix seconds: the earliest container start.
+    pub start_ts: i64,
+    /// Unix seconds: the latest container finish, or `None` while the pod runs.
+    pub end_ts: Option<i64>,
+}
+
+/// A tracked object as the index and the lifecycle table name it. The v1 format keys both by
+/// namespaced name alone, so a v1 file yields a `gvk` only where its events name the kind
+/// unambiguously.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TrackedKey {
+    pub gvk: Option<Gvk>,
+    /// `ns/name`, or `name` for a cluster-scoped object.
+    pub name: String,
+}
+
+impl TrackedKey {
+    pub fn new(gvk: Gvk, name: impl Into<String>) -> Self {
+        TrackedKey { gvk: Some(gvk), name: name.into() }
+    }
+}
+
+impl Trace {
+    /// First and last event timestamps.
+    pub fn time_span(&self) -> Option<(i64, i64)> {
+        Some((self.events.first()?.ts, self.events.last()?.ts))
+    }
+}

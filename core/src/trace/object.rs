@@ -1,0 +1,98 @@
+//! A Kubernetes object as the trace holds it: encoded once as msgpack and shared.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
+
+use crate::gvk::Gvk;
+
+/// The msgpack encoding of one object (a map mirroring its JSON). Cloning shares the bytes, so a
+/// snapshot or an export copies pointers rather than objects, and the encoder writes the bytes as
+/// they are.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct EncodedObject(Arc<[u8]>);
+
+impl EncodedObject {
+    pub fn from_json(obj: &Value) -> Self {
+        // Encoding a `serde_json::Value` into a Vec cannot fail: every JSON value has a msgpack form.
+        let bytes = rmp_serde::to_vec(obj).unwrap_or_default();
+        EncodedObject(bytes.into())
+    }
+
+    pub fn to_json(&self) -> Result<Value, rmp_serde::decode::Error> {
+        rmp_serde::from_slice(&self.0)
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Identity fields read from the decoded object; `None` where the object lacks them.
+    pub fn identity(&self) -> Option<ObjectIdentity> {
+        ObjectIdentity::of(&self.to_json().ok()?)
+    }
+}
+
+impl fmt::Debug for EncodedObject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.to_json() {
+            Ok(v) => write!(f, "{v}"),
+            Err(_) => write!(f, "<{} undecodable bytes>", self.0.len()),
+        }
+    }
+}
+
+impl Serialize for EncodedObject {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.to_json().map_err(serde::ser::Error::custom)?.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for EncodedObject {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Value::deserialize(d)?;
+        if ObjectIdentity::of(&v).is_none() {
+            return Err(serde::de::Error::custom(
+                "not a Kubernetes object: a map with string `apiVersion`, `kind` and `metadata.name` is required",
+            ));
+        }
+        Ok(EncodedObject::from_json(&v))
+    }
+}
+
+/// What names an object: its kind, namespace and name.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ObjectIdentity {
+    pub gvk: Gvk,
+    /// Empty for cluster-scoped objects.
+    pub namespace: String,
+    pub name: String,
+}
+
+impl ObjectIdentity {
+    pub fn of(obj: &Value) -> Option<Self> {
+        let gvk = Gvk::of_object(obj)?;
+        let meta = obj.get("metadata")?;
+        let name = meta.get("name")?.as_str()?.to_string();
+        let namespace = match meta.get("namespace") {
+            None | Some(Value::Null) => String::new(),
+            Some(ns) => ns.as_str()?.to_string(),
+        };
+        Some(ObjectIdentity { gvk, namespace, name })
+    }
+
+    /// `ns/name`, or `name` for a cluster-scoped object: the key of the v1 index.
+    pub fn namespaced_name(&self) -> String {
+        namespaced_name(&self.namespace, &self.name)
+    }
+}
+
+pub fn namespaced_name(namespace: &str, name: &str) -> String {
+    if namespace.is_empty() {
+        name.to_string()
+    } else {
+        format!("{namespace}/{name}")
+    }
+}

@@ -1,0 +1,357 @@
+//! The v1 trace file: a msgpack array `[config, events, index, pod_lifecycles]` whose maps carry
+//! field names, so generic msgpack tools show it readably.
+//!
+//! The encoder writes msgpack directly so that objects, already encoded in the store, are copied
+//! as bytes rather than decoded and re-encoded.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use rmp::encode as mp;
+use serde::Deserialize;
+
+use super::{EncodedObject, PodLifecycle, Trace, TraceEvent, TrackedKey};
+use crate::gvk::Gvk;
+use crate::tracer_config::TracerConfig;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EncodeError {
+    #[error("writing the trace: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("encoding the trace config: {0}")]
+    Config(#[from] rmp_serde::encode::Error),
+}
+
+impl From<mp::ValueWriteError> for EncodeError {
+    fn from(e: mp::ValueWriteError) -> Self {
+        match e {
+            mp::ValueWriteError::InvalidMarkerWrite(e) | mp::ValueWriteError::InvalidDataWrite(e) => EncodeError::Io(e),
+        }
+    }
+}
+
+fn len32(n: usize) -> Result<u32, EncodeError> {
+    u32::try_from(n)
+        .map_err(|_| EncodeError::Io(std::io::Error::other("more than 2^32 entries in one msgpack container")))
+}
+
+fn write_objects(w: &mut impl Write, objs: &[EncodedObject]) -> Result<(), EncodeError> {
+    mp::write_array_len(w, len32(objs.len())?)?;
+    for obj in objs {
+        w.write_all(obj.as_bytes())?;
+    }
+    Ok(())
+}
+
+pub fn write_event(w: &mut impl Write, ev: &TraceEvent) -> Result<(), EncodeError> {
+    mp::write_map_len(w, 3)?;
+    mp::write_str(w, "ts")?;
+    mp::write_sint(w, ev.ts)?;
+    mp::write_str(w, "applied_objs")?;
+    write_objects(w, &ev.applied_objs)?;
+    mp::write_str(w, "deleted_objs")?;
+    write_objects(w, &ev.deleted_objs)?;
+    Ok(())
+}
+
+fn write_lifecycle(w: &mut impl Write, lc: &PodLifecycle) -> Result<(), EncodeError> {
+    mp::write_map_len(w, 2)?;
+    mp::write_str(w, "start_ts")?;
+    mp::write_sint(w, lc.start_ts)?;
+    mp::write_str(w, "end_ts")?;
+    match lc.end_ts {
+        Some(end) => {
+            mp::write_sint(w, end)?;
+        }
+        None => mp::write_nil(w)?,
+    }
+    Ok(())
+}
+
+/// v1 keys the index and lifecycles by namespaced name alone; entries of different kinds that
+/// share a name are merged (the index keeps the first kind's hash, lifecycles are combined).
+fn by_name<V: Clone>(map: &BTreeMap<TrackedKey, V>, merge: impl Fn(&mut V, &V)) -> BTreeMap<&str, V> {
+    let mut out: BTreeMap<&str, V> = BTreeMap::new();
+    for (key, v) in map {
+        match out.get_mut(key.name.as_str()) {
+            Some(existing) => merge(existing, v),
+            None => {
+                out.insert(&key.name, v.clone());
+            }
+        }
+    }
+    out
+}
+
+/// Writes the trace in the v1 format.
+pub fn encode(trace: &Trace, w: &mut impl Write) -> Result<(), EncodeError> {
+    mp::write_array_len(w, 4)?;
+    rmp_serde::encode::write_named(w, &trace.config)?;
+
+    mp::write_array_len(w, len32(trace.events.len())?)?;
+    for ev in &trace.events {
+        write_event(w, ev)?;
+    }
+
+    let index = by_name(&trace.index, |_, _| {});
+    mp::write_map_len(w, len32(index.len())?)?;
+    for (name, hash) in index {
+        mp::write_str(w, name)?;
+        mp::write_uint(w, hash)?;
+    }
+
+    let lifecycles = by_name(&trace.pod_lifecycles, |into, from| {
+        for (hash, lcs) in from {
+            into.entry(*hash).or_default().extend(lcs.iter().copied());
+        }
+    });
+    mp::write_map_len(w, len32(lifecycles.len())?)?;
+    for (owner, by_hash) in lifecycles {
+        mp::write_str(w, owner)?;
+        mp::write_map_len(w, len32(by_hash.len())?)?;
+        for (hash, lcs) in by_hash {
+            mp::write_uint(w, hash)?;
+            mp::write_array_len(w, len32(lcs.len())?)?;
+            for lc in &lcs {
+                write_lifecycle(w, lc)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn encode_to_vec(trace: &Trace) -> Vec<u8> {
+    let mut out = Vec::new();
+    // Writing into a Vec fails only for containers of 2^32 entries, which memory rules out first.
+    let _ = encode(trace, &mut out);
+    out
+}
+
+/// The v1 file as serde reads it, before names are resolved to kinds.
+#[derive(Deserialize)]
+pub(super) struct V1File(
+    pub TracerConfig,
+    pub Vec<TraceEvent>,
+    pub BTreeMap<String, u64>,
+    pub BTreeMap<String, BTreeMap<u64, Vec<PodLifecycle>>>,
+);
+
+impl V1File {
+    pub(super) fn into_trace(self) -> Trace {
+        let V1File(config, events, index, lifecycles) = self;
+        let kinds = kinds_by_name(&config, &events);
+        let key = |name: String| TrackedKey { gvk: kinds.get(&name).cloned().flatten(), name };
+        Trace {
+            index: index.into_iter().map(|(n, h)| (key(n), h)).collect(),
+            pod_lifecycles: lifecycles.into_iter().map(|(n, l)| (key(n), l)).collect(),
+            config,
+            events,
+        }
+    }
+}
+
+/// For each namespaced name of a tracked kind in the events, its kind; `None` where two tracked
+/// kinds share the name.
+fn kinds_by_name(config: &TracerConfig, events: &[TraceEvent]) -> BTreeMap<String, Option<Gvk>> {
+    let mut kinds: BTreeMap<String, Option<Gvk>> = BTreeMap::new();
+    for obj in events.iter().flat_map(|e| e.applied_objs.iter().chain(&e.deleted_objs)) {
+        let Some(id) = obj.identity() else { continue };
+        if config.get(&id.gvk).is_none() {
+            continue;
+        }
+        kinds
+            .entry(id.namespaced_name())
+            .and_modify(|k| {
+                if k.as_ref() != Some(&id.gvk) {
+                    *k = None;
+                }
+            })
+            .or_insert(Some(id.gvk));
+    }
+    kinds
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::trace::decode;
+    use crate::TrackedObjectConfig;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    pub(crate) fn deployment(ns: &str, name: &str, image: &str) -> serde_json::Value {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"namespace": ns, "name": name},
+               "spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "c", "image": image}]}}}})
+    }
+
+    pub(crate) fn sample_trace() -> Trace {
+        let gvk: Gvk = "apps/v1.Deployment".parse().unwrap();
+        let mut config = TracerConfig::default();
+        config.tracked_objects.insert(
+            gvk.clone(),
+            TrackedObjectConfig {
+                pod_spec_template_paths: vec!["/spec/template".parse().unwrap()],
+                track_lifecycle: true,
+                skip_owned: false,
+            },
+        );
+        let web = deployment("demo", "web", "nginx:1.27");
+        Trace {
+            config,
+            events: vec![
+                TraceEvent {
+                    ts: 1_700_000_000,
+                    applied_objs: vec![EncodedObject::from_json(&web)],
+                    deleted_objs: vec![],
+                },
+                TraceEvent {
+                    ts: 1_700_000_060,
+                    applied_objs: vec![],
+                    deleted_objs: vec![EncodedObject::from_json(
+                        &json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"namespace": "demo", "name": "web"}}),
+                    )],
+                },
+            ],
+            index: [(TrackedKey::new(gvk.clone(), "demo/web"), crate::stable_hash(&web))].into(),
+            pod_lifecycles: [(
+                TrackedKey::new(gvk, "demo/web"),
+                [(
+                    42u64,
+                    vec![
+                        PodLifecycle { start_ts: 1_700_000_005, end_ts: Some(1_700_000_050) },
+                        PodLifecycle { start_ts: 1_700_000_006, end_ts: None },
+                    ],
+                )]
+                .into(),
+            )]
+            .into(),
+        }
+    }
+
+    #[test]
+    fn sample_round_trips_and_keeps_kinds() {
+        let trace = sample_trace();
+        let bytes = encode_to_vec(&trace);
+        let back = decode(&bytes).unwrap();
+        assert_eq!(back, trace);
+        assert_eq!(encode_to_vec(&back), bytes);
+    }
+
+    #[test]
+    fn generic_msgpack_sees_named_fields() {
+        let bytes = encode_to_vec(&sample_trace());
+        type Lifecycles = BTreeMap<String, BTreeMap<u64, serde_json::Value>>;
+        let (config, events, index, lifecycles): (serde_json::Value, serde_json::Value, serde_json::Value, Lifecycles) =
+            rmp_serde::from_slice(&bytes).unwrap();
+        let arr = [config, events, index];
+        assert_eq!(arr[0]["trackedObjects"]["apps/v1.Deployment"]["podSpecTemplatePaths"][0], "/spec/template");
+        assert_eq!(arr[1][0]["ts"], 1_700_000_000);
+        assert_eq!(arr[1][0]["applied_objs"][0]["metadata"]["name"], "web");
+        assert_eq!(arr[1][1]["deleted_objs"][0]["kind"], "Deployment");
+        assert!(arr[2]["demo/web"].is_u64());
+        assert_eq!(lifecycles["demo/web"][&42][1], json!({"start_ts": 1_700_000_006, "end_ts": null}));
+    }
+
+    #[test]
+    fn names_shared_by_two_kinds_merge_in_v1() {
+        let mut trace = sample_trace();
+        let job: Gvk = "batch/v1.Job".parse().unwrap();
+        trace.index.insert(TrackedKey::new(job.clone(), "demo/web"), 7);
+        trace.pod_lifecycles.insert(
+            TrackedKey::new(job, "demo/web"),
+            [(43u64, vec![PodLifecycle { start_ts: 1, end_ts: Some(2) }])].into(),
+        );
+        let back = decode(&encode_to_vec(&trace)).unwrap();
+        assert_eq!(back.index.len(), 1);
+        let lcs = back.pod_lifecycles.values().next().unwrap();
+        assert_eq!(lcs.keys().copied().collect::<Vec<_>>(), vec![42, 43]);
+    }
+
+    fn arb_object() -> impl Strategy<Value = serde_json::Value> {
+        ("[a-z]{1,4}", "[a-z]{1,6}", prop::option::of("[a-z0-9:.]{1,8}"), any::<i32>()).prop_map(
+            |(ns, name, image, n)| {
+                let mut d = deployment(&ns, &name, image.as_deref().unwrap_or(""));
+                d["spec"]["replicas"] = json!(n);
+                d
+            },
+        )
+    }
+
+    fn arb_trace() -> impl Strategy<Value = Trace> {
+        let event = (0i64..100, prop::collection::vec(arb_object(), 0..3), prop::collection::vec(arb_object(), 0..2));
+        (
+            prop::collection::vec(event, 0..5),
+            prop::collection::btree_map("[a-z]{1,3}/[a-z]{1,3}", any::<u64>(), 0..4),
+            prop::collection::btree_map(
+                "[a-z]{1,3}/[a-z]{1,3}",
+                prop::collection::btree_map(
+                    any::<u64>(),
+                    prop::collection::vec((0i64..1000, prop::option::of(0i64..1000)), 1..3),
+                    1..3,
+                ),
+                0..3,
+            ),
+        )
+            .prop_map(|(events, index, lifecycles)| {
+                let mut ts = 1_600_000_000;
+                let events = events
+                    .into_iter()
+                    .map(|(gap, applied, deleted)| {
+                        ts += gap;
+                        TraceEvent {
+                            ts,
+                            applied_objs: applied.iter().map(EncodedObject::from_json).collect(),
+                            deleted_objs: deleted.iter().map(EncodedObject::from_json).collect(),
+                        }
+                    })
+                    .collect();
+                Trace {
+                    config: sample_trace().config,
+                    events,
+                    index: index.into_iter().map(|(n, h)| (TrackedKey { gvk: None, name: n }, h)).collect(),
+                    pod_lifecycles: lifecycles
+                        .into_iter()
+                        .map(|(n, by_hash)| {
+                            let by_hash = by_hash
+                                .into_iter()
+                                .map(|(h, lcs)| {
+                                    let lcs = lcs
+                                        .into_iter()
+                                        .map(|(s, len)| PodLifecycle { start_ts: s, end_ts: len.map(|l| s + l) })
+                                        .collect();
+                                    (h, lcs)
+                                })
+                                .collect();
+                            (TrackedKey { gvk: None, name: n }, by_hash)
+                        })
+                        .collect(),
+                }
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn any_trace_round_trips_byte_for_byte(trace in arb_trace()) {
+            let bytes = encode_to_vec(&trace);
+            let back = decode(&bytes).unwrap();
+            prop_assert_eq!(&back.events, &trace.events);
+            prop_assert_eq!(back.index.values().collect::<Vec<_>>(), trace.index.values().collect::<Vec<_>>());
+            prop_assert_eq!(back.pod_lifecycles.values().collect::<Vec<_>>(), trace.pod_lifecycles.values().collect::<Vec<_>>());
+            prop_assert_eq!(encode_to_vec(&back), bytes);
+        }
+
+        /// Every prefix of a valid trace is rejected with an error, never a panic.
+        #[test]
+        fn truncated_traces_are_rejected(trace in arb_trace(), cut in any::<prop::sample::Index>()) {
+            let bytes = encode_to_vec(&trace);
+            let cut = cut.index(bytes.len());
+            prop_assert!(decode(&bytes[..cut]).is_err());
+        }
+
+        /// Arbitrary bytes never panic the decoder.
+        #[test]
+        fn garbage_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+            let _ = decode(&bytes);
+        }
+    }
+}

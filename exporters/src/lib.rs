@@ -1,0 +1,1 @@
+//! Destinations for exported traces.

@@ -1,0 +1,11 @@
+//! sk-tracer as a library: the binary's `main` is one call into [`main_entry`], so a team can build
+//! its own tracer binary that links extra plugins registered with `inventory::submit!`.
+
+pub mod cli;
+
+use std::process::ExitCode;
+
+/// Parses the command line, runs the chosen command and turns its outcome into an exit code.
+pub fn main_entry() -> ExitCode {
+    cli::main()
+}

@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    sk_tracer::main_entry()
+}
