@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 /// config, and the lifecycles of the pods they own) as a time-ordered trace, and exports windows of
 /// it as msgpack trace files that a simulator replays.
 #[derive(Debug, Parser)]
-#[command(name = "sk-tracer", version, about, long_about = None, max_term_width = 100)]
+#[command(name = "sk-tracer", version, max_term_width = 100)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -99,7 +99,7 @@ fn decode_v1(bytes: &[u8]) -> Result<Trace, TraceDecodeError> {
 
 /// Names the four elements of a v1 file instead of their positions, so `1[3].ts` reads
 /// `events[3].ts`.
-fn v1_location(path: &str) -> String {
+pub(super) fn v1_location(path: &str) -> String {
     let names = ["config", "events", "index", "pod_lifecycles"];
     if path == "." || path.is_empty() {
         return "the top-level array".into();
@@ -112,7 +112,7 @@ fn v1_location(path: &str) -> String {
     path.to_string()
 }
 
-fn check_consistency(file: &V1File) -> Result<(), TraceDecodeError> {
+pub(super) fn check_consistency(file: &V1File) -> Result<(), TraceDecodeError> {
     for (i, pair) in file.1.windows(2).enumerate() {
         if pair[1].ts < pair[0].ts {
             return Err(TraceDecodeError::Inconsistent(format!(

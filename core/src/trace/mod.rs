@@ -5,6 +5,7 @@
 
 pub mod decode;
 pub mod object;
+pub mod summary;
 pub mod v1;
 
 use std::collections::BTreeMap;

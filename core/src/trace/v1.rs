@@ -83,6 +83,14 @@ fn by_name<V: Clone>(map: &BTreeMap<TrackedKey, V>, merge: impl Fn(&mut V, &V)) 
     out
 }
 
+type LifecyclesByHash = BTreeMap<u64, Vec<PodLifecycle>>;
+
+fn merge_lifecycles(into: &mut LifecyclesByHash, from: &LifecyclesByHash) {
+    for (hash, lcs) in from {
+        into.entry(*hash).or_default().extend(lcs.iter().copied());
+    }
+}
+
 /// Writes the trace in the v1 format.
 pub fn encode(trace: &Trace, w: &mut impl Write) -> Result<(), EncodeError> {
     mp::write_array_len(w, 4)?;
@@ -100,11 +108,7 @@ pub fn encode(trace: &Trace, w: &mut impl Write) -> Result<(), EncodeError> {
         mp::write_uint(w, hash)?;
     }
 
-    let lifecycles = by_name(&trace.pod_lifecycles, |into, from| {
-        for (hash, lcs) in from {
-            into.entry(*hash).or_default().extend(lcs.iter().copied());
-        }
-    });
+    let lifecycles = by_name(&trace.pod_lifecycles, merge_lifecycles);
     mp::write_map_len(w, len32(lifecycles.len())?)?;
     for (owner, by_hash) in lifecycles {
         mp::write_str(w, owner)?;
@@ -125,6 +129,40 @@ pub fn encode_to_vec(trace: &Trace) -> Vec<u8> {
     // Writing into a Vec fails only for containers of 2^32 entries, which memory rules out first.
     let _ = encode(trace, &mut out);
     out
+}
+
+/// The trace in the v1 shape as JSON, for people and JSON tools: pod hashes, integer map keys in
+/// msgpack, become decimal strings since JSON keys are strings.
+pub fn to_json(trace: &Trace) -> Result<serde_json::Value, rmp_serde::decode::Error> {
+    use serde_json::{json, Map, Value};
+    let events = trace
+        .events
+        .iter()
+        .map(|ev| {
+            let objs = |list: &[EncodedObject]| list.iter().map(EncodedObject::to_json).collect::<Result<Vec<_>, _>>();
+            Ok(json!({"ts": ev.ts, "applied_objs": objs(&ev.applied_objs)?, "deleted_objs": objs(&ev.deleted_objs)?}))
+        })
+        .collect::<Result<Vec<_>, rmp_serde::decode::Error>>()?;
+    let index: Map<String, Value> =
+        by_name(&trace.index, |_, _| {}).into_iter().map(|(k, h)| (k.to_string(), json!(h))).collect();
+    let lifecycles: Map<String, Value> = by_name(&trace.pod_lifecycles, merge_lifecycles)
+        .into_iter()
+        .map(|(owner, by_hash)| {
+            let by_hash: Map<String, Value> = by_hash.into_iter().map(|(h, lcs)| (h.to_string(), json!(lcs))).collect();
+            (owner.to_string(), Value::Object(by_hash))
+        })
+        .collect();
+    Ok(json!([trace.config, events, index, lifecycles]))
+}
+
+/// Reads the JSON shape that [`to_json`] writes, with the same checks as the msgpack decoder.
+pub fn from_json(json: serde_json::Value) -> Result<Trace, super::TraceDecodeError> {
+    let file: V1File = serde_path_to_error::deserialize(json).map_err(|e| super::TraceDecodeError::Malformed {
+        at: super::decode::v1_location(&e.path().to_string()),
+        message: e.into_inner().to_string(),
+    })?;
+    super::decode::check_consistency(&file)?;
+    Ok(file.into_trace())
 }
 
 /// The v1 file as serde reads it, before names are resolved to kinds.
@@ -250,6 +288,13 @@ pub(crate) mod tests {
         assert_eq!(arr[1][1]["deleted_objs"][0]["kind"], "Deployment");
         assert!(arr[2]["demo/web"].is_u64());
         assert_eq!(lifecycles["demo/web"][&42][1], json!({"start_ts": 1_700_000_006, "end_ts": null}));
+    }
+
+    #[test]
+    fn json_view_has_the_v1_shape_with_string_hash_keys() {
+        let v = to_json(&sample_trace()).unwrap();
+        assert_eq!(v[1][0]["applied_objs"][0]["spec"]["replicas"], 2);
+        assert_eq!(v[3]["demo/web"]["42"][0], json!({"start_ts": 1_700_000_005, "end_ts": 1_700_000_050}));
     }
 
     #[test]

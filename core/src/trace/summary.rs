@@ -1,0 +1,167 @@
+//! What `sk-tracer inspect` prints: a short account of a trace.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use super::{ObjectIdentity, Trace};
+use crate::gvk::Gvk;
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct KindSummary {
+    /// Distinct objects (namespace and name) seen in the trace.
+    pub objects: usize,
+    /// Recorded versions: every applied object in every event.
+    pub versions: usize,
+    pub deletions: usize,
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct OwnerSummary {
+    pub gvk: Option<Gvk>,
+    pub pod_hashes: usize,
+    pub pods: usize,
+    pub running: usize,
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct TraceSummary {
+    pub time_span: Option<(i64, i64)>,
+    pub events: usize,
+    pub kinds: BTreeMap<String, KindSummary>,
+    pub index_entries: usize,
+    pub owners: BTreeMap<String, OwnerSummary>,
+    /// Objects whose identity could not be read (no apiVersion, kind or name).
+    pub unnamed_objects: usize,
+}
+
+impl TraceSummary {
+    pub fn of(trace: &Trace) -> Self {
+        let mut s = TraceSummary {
+            time_span: trace.time_span(),
+            events: trace.events.len(),
+            index_entries: trace.index.len(),
+            ..Default::default()
+        };
+        let mut seen: BTreeSet<ObjectIdentity> = BTreeSet::new();
+        for ev in &trace.events {
+            for (objs, deleted) in [(&ev.applied_objs, false), (&ev.deleted_objs, true)] {
+                for obj in objs {
+                    let Some(id) = obj.identity() else {
+                        s.unnamed_objects += 1;
+                        continue;
+                    };
+                    let kind = s.kinds.entry(id.gvk.to_string()).or_default();
+                    if deleted {
+                        kind.deletions += 1;
+                    } else {
+                        kind.versions += 1;
+                    }
+                    if seen.insert(id) {
+                        kind.objects += 1;
+                    }
+                }
+            }
+        }
+        for (owner, by_hash) in &trace.pod_lifecycles {
+            let o = s.owners.entry(owner.name.clone()).or_default();
+            o.gvk = owner.gvk.clone();
+            o.pod_hashes += by_hash.len();
+            for lc in by_hash.values().flatten() {
+                o.pods += 1;
+                o.running += usize::from(lc.end_ts.is_none());
+            }
+        }
+        s
+    }
+}
+
+/// Unix seconds as RFC 3339 UTC, or the plain number where it is outside what a date can show.
+pub fn format_ts(ts: i64) -> String {
+    u64::try_from(ts)
+        .ok()
+        .and_then(|secs| std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(secs)))
+        .map(|t| humantime::format_rfc3339_seconds(t).to_string())
+        .unwrap_or_else(|| ts.to_string())
+}
+
+fn format_duration(secs: i64) -> String {
+    let (d, h, m, s) = (secs / 86_400, secs % 86_400 / 3600, secs % 3600 / 60, secs % 60);
+    let mut out = String::new();
+    for (n, unit) in [(d, "d"), (h, "h"), (m, "m"), (s, "s")] {
+        if n > 0 {
+            out.push_str(&format!("{n}{unit}"));
+        }
+    }
+    if out.is_empty() {
+        "0s".into()
+    } else {
+        out
+    }
+}
+
+impl fmt::Display for TraceSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.time_span {
+            Some((a, b)) => {
+                writeln!(f, "time span:  {} .. {} ({})", format_ts(a), format_ts(b), format_duration(b - a))?
+            }
+            None => writeln!(f, "time span:  (no events)")?,
+        }
+        writeln!(f, "events:     {}", self.events)?;
+        writeln!(f, "index:      {} tracked objects", self.index_entries)?;
+        writeln!(f, "objects per kind:")?;
+        if self.kinds.is_empty() {
+            writeln!(f, "  (none)")?;
+        }
+        let width = self.kinds.keys().map(String::len).max().unwrap_or(0);
+        for (kind, k) in &self.kinds {
+            writeln!(f, "  {kind:width$}  {} objects, {} versions, {} deletions", k.objects, k.versions, k.deletions)?;
+        }
+        if self.unnamed_objects > 0 {
+            writeln!(f, "  ({} objects without apiVersion, kind or name)", self.unnamed_objects)?;
+        }
+        writeln!(f, "owners with pod lifecycles:")?;
+        if self.owners.is_empty() {
+            writeln!(f, "  (none)")?;
+        }
+        let labels: Vec<String> = self
+            .owners
+            .iter()
+            .map(|(name, o)| match &o.gvk {
+                Some(g) => format!("{name} ({g})"),
+                None => name.clone(),
+            })
+            .collect();
+        let width = labels.iter().map(String::len).max().unwrap_or(0);
+        for (label, o) in labels.iter().zip(self.owners.values()) {
+            writeln!(f, "  {label:width$}  {} pod hashes, {} pods, {} running", o.pod_hashes, o.pods, o.running)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::v1::tests::sample_trace;
+
+    #[test]
+    fn counts_objects_versions_deletions_and_lifecycles() {
+        let s = TraceSummary::of(&sample_trace());
+        assert_eq!(s.time_span, Some((1_700_000_000, 1_700_000_060)));
+        assert_eq!(s.kinds["apps/v1.Deployment"], KindSummary { objects: 1, versions: 1, deletions: 1 });
+        let owner = &s.owners["demo/web"];
+        assert_eq!((owner.pod_hashes, owner.pods, owner.running), (1, 2, 1));
+        let text = s.to_string();
+        assert!(text.contains("2023-11-14T22:13:20Z .. 2023-11-14T22:14:20Z (1m)"), "{text}");
+        assert!(text.contains("apps/v1.Deployment  1 objects, 1 versions, 1 deletions"), "{text}");
+    }
+
+    #[test]
+    fn formats_timestamps() {
+        assert_eq!(format_ts(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_ts(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(format_ts(-5), "-5");
+        assert_eq!(format_duration(90_061), "1d1h1m1s");
+    }
+}
