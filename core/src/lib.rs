@@ -3,6 +3,7 @@
 
 pub mod gvk;
 pub mod hash;
+pub mod pipeline;
 pub mod pod_template_path;
 pub mod trace;
 pub mod tracer_config;

@@ -1,0 +1,9 @@
+//! The stages between a watch event and the store: sanitisers clean objects and pod templates, and
+//! the pod hash identifies a pod by its sanitised template. Stages are plugins: each is a type
+//! plus an `inventory::submit!` registration, looked up by the names the config gives.
+
+pub mod pod_hash;
+pub mod sanitiser;
+
+pub use pod_hash::{pod_template_form, PodHasher};
+pub use sanitiser::{Sanitiser, SanitiserChain, SanitiserPlugin, StageError};
