@@ -3,6 +3,8 @@
 
 pub mod gvk;
 pub mod hash;
+pub mod lifecycle;
+pub mod ownership;
 pub mod pipeline;
 pub mod pod_template_path;
 pub mod trace;

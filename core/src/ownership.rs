@@ -1,0 +1,247 @@
+//! Owner resolution: which tracked object a pod's lifecycle is recorded under.
+//!
+//! Walking a pod's ownerReferences upward needs each intermediate owner's own references (a
+//! ReplicaSet's Deployment, a Job's CronJob). They come from an in-memory cache fed by watches
+//! (the tracked kinds' watches and metadata-only watches on intermediate kinds), never from a
+//! request per pod, so the load on the apiserver does not grow with the number of pods.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::Value;
+
+use crate::gvk::Gvk;
+use crate::trace::{namespaced_name, TrackedKey};
+use crate::tracer_config::TracerConfig;
+
+/// Ownership chains are short (Pod → ReplicaSet → Deployment); a cycle or an absurd chain ends
+/// the walk here.
+const MAX_DEPTH: usize = 16;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OwnerRef {
+    pub uid: String,
+    pub gvk: Gvk,
+    pub name: String,
+    pub controller: bool,
+}
+
+impl OwnerRef {
+    /// The ownerReferences of an object given as JSON; malformed entries are skipped.
+    pub fn of_object(obj: &Value) -> Vec<OwnerRef> {
+        let refs = obj.pointer("/metadata/ownerReferences").and_then(Value::as_array);
+        refs.into_iter()
+            .flatten()
+            .filter_map(|r| {
+                Some(OwnerRef {
+                    uid: r.get("uid")?.as_str()?.to_string(),
+                    gvk: Gvk::from_api_version(r.get("apiVersion")?.as_str()?, r.get("kind")?.as_str()?),
+                    name: r.get("name")?.as_str()?.to_string(),
+                    controller: r.get("controller").and_then(Value::as_bool).unwrap_or(false),
+                })
+            })
+            .collect()
+    }
+}
+
+/// The managing owner: the controller reference, else the first one.
+fn managing(refs: &[OwnerRef]) -> Option<&OwnerRef> {
+    refs.iter().find(|r| r.controller).or_else(|| refs.first())
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OwnerInfo {
+    pub gvk: Gvk,
+    pub namespace: String,
+    pub name: String,
+    pub owners: Vec<OwnerRef>,
+}
+
+/// What is known about possible owners, by uid, and which kinds have been listed completely.
+#[derive(Debug, Default)]
+pub struct OwnerCache {
+    by_uid: HashMap<String, OwnerInfo>,
+    synced: HashSet<Gvk>,
+}
+
+impl OwnerCache {
+    pub fn upsert(&mut self, uid: String, info: OwnerInfo) {
+        self.by_uid.insert(uid, info);
+    }
+
+    pub fn remove(&mut self, uid: &str) {
+        self.by_uid.remove(uid);
+    }
+
+    /// After a kind's (re-)list: every object of that kind not in `alive` is gone.
+    pub fn retain_kind(&mut self, gvk: &Gvk, alive: &HashSet<String>) {
+        self.by_uid.retain(|uid, info| &info.gvk != gvk || alive.contains(uid));
+        self.synced.insert(gvk.clone());
+    }
+
+    pub fn is_synced(&self, gvk: &Gvk) -> bool {
+        self.synced.contains(gvk)
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_uid.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_uid.is_empty()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Resolution {
+    /// Record the pod's lifecycle under this owner.
+    Owner(TrackedKey),
+    /// No ancestor is tracked with `trackLifecycle`.
+    Untracked,
+    /// An ancestor of this kind is not (yet) in the cache: watch the kind, then try again.
+    Waiting(Gvk),
+}
+
+/// Finds the nearest ancestor of a pod whose kind is tracked with `trackLifecycle`. A pod without
+/// owners is its own owner when bare pods (`v1.Pod`) are tracked with `trackLifecycle`.
+pub fn resolve_owner(pod: &Value, config: &TracerConfig, cache: &OwnerCache) -> Resolution {
+    let namespace = pod.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+    let mut refs = OwnerRef::of_object(pod);
+    if refs.is_empty() {
+        let own = Gvk::new("", "v1", "Pod");
+        let name = pod.pointer("/metadata/name").and_then(Value::as_str);
+        return match (config.get(&own), name) {
+            (Some(cfg), Some(name)) if cfg.track_lifecycle => {
+                Resolution::Owner(TrackedKey::new(own, namespaced_name(namespace, name)))
+            }
+            _ => Resolution::Untracked,
+        };
+    }
+    for _ in 0..MAX_DEPTH {
+        let Some(owner) = managing(&refs) else { return Resolution::Untracked };
+        let cached = cache.by_uid.get(&owner.uid);
+        if config.get(&owner.gvk).is_some_and(|c| c.track_lifecycle) {
+            // Owner references do not say whether the owner is namespaced; the cache knows.
+            let ns = cached.map_or(namespace, |info| info.namespace.as_str());
+            return Resolution::Owner(TrackedKey::new(owner.gvk.clone(), namespaced_name(ns, &owner.name)));
+        }
+        match cached {
+            Some(info) => refs = info.owners.clone(),
+            // Listed completely and not there: the owner is gone, so is the chain above it.
+            None if cache.is_synced(&owner.gvk) => return Resolution::Untracked,
+            None => return Resolution::Waiting(owner.gvk.clone()),
+        }
+    }
+    Resolution::Untracked
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tracer_config::TrackedObjectConfig;
+    use serde_json::json;
+
+    fn config(kinds: &[(&str, bool)]) -> TracerConfig {
+        let mut c = TracerConfig::default();
+        for (gvk, lifecycle) in kinds {
+            c.tracked_objects.insert(
+                gvk.parse().unwrap(),
+                TrackedObjectConfig { pod_spec_template_paths: vec![], track_lifecycle: *lifecycle, skip_owned: false },
+            );
+        }
+        c
+    }
+
+    fn owned_by(api_version: &str, kind: &str, name: &str, uid: &str) -> Value {
+        json!({"metadata": {"namespace": "d", "name": "p", "ownerReferences": [
+            {"apiVersion": "v1", "kind": "ConfigMap", "name": "not-the-controller", "uid": "cm"},
+            {"apiVersion": api_version, "kind": kind, "name": name, "uid": uid, "controller": true}]}})
+    }
+
+    fn info(gvk: &str, name: &str, owners: Vec<OwnerRef>) -> OwnerInfo {
+        OwnerInfo { gvk: gvk.parse().unwrap(), namespace: "d".into(), name: name.into(), owners }
+    }
+
+    fn dep() -> Gvk {
+        "apps/v1.Deployment".parse().unwrap()
+    }
+
+    #[test]
+    fn walks_pod_replicaset_deployment() {
+        let cfg = config(&[("apps/v1.Deployment", true)]);
+        let pod = owned_by("apps/v1", "ReplicaSet", "web-abc", "rs1");
+        let mut cache = OwnerCache::default();
+        assert_eq!(resolve_owner(&pod, &cfg, &cache), Resolution::Waiting("apps/v1.ReplicaSet".parse().unwrap()));
+        let to_dep = OwnerRef { uid: "d1".into(), gvk: dep(), name: "web".into(), controller: true };
+        cache.upsert("rs1".into(), info("apps/v1.ReplicaSet", "web-abc", vec![to_dep]));
+        assert_eq!(resolve_owner(&pod, &cfg, &cache), Resolution::Owner(TrackedKey::new(dep(), "d/web")));
+    }
+
+    #[test]
+    fn nearest_ancestor_with_track_lifecycle_wins() {
+        // Jobs are tracked without lifecycles, CronJobs with: a CronJob's pods go to the CronJob.
+        let cfg = config(&[("batch/v1.Job", false), ("batch/v1.CronJob", true)]);
+        let pod = owned_by("batch/v1", "Job", "nightly-1", "j1");
+        let mut cache = OwnerCache::default();
+        let cron = OwnerRef {
+            uid: "c1".into(),
+            gvk: "batch/v1.CronJob".parse().unwrap(),
+            name: "nightly".into(),
+            controller: true,
+        };
+        cache.upsert("j1".into(), info("batch/v1.Job", "nightly-1", vec![cron]));
+        assert_eq!(
+            resolve_owner(&pod, &cfg, &cache),
+            Resolution::Owner(TrackedKey::new("batch/v1.CronJob".parse().unwrap(), "d/nightly"))
+        );
+        // A Job of its own, tracked without lifecycles, records none.
+        cache.upsert("j1".into(), info("batch/v1.Job", "nightly-1", vec![]));
+        assert_eq!(resolve_owner(&pod, &cfg, &cache), Resolution::Untracked);
+    }
+
+    #[test]
+    fn a_tracked_owner_with_lifecycles_needs_no_cache() {
+        let cfg = config(&[("batch.volcano.sh/v1alpha1.Job", true)]);
+        let pod = owned_by("batch.volcano.sh/v1alpha1", "Job", "train", "v1");
+        let gvk: Gvk = "batch.volcano.sh/v1alpha1.Job".parse().unwrap();
+        assert_eq!(
+            resolve_owner(&pod, &cfg, &OwnerCache::default()),
+            Resolution::Owner(TrackedKey::new(gvk, "d/train"))
+        );
+    }
+
+    #[test]
+    fn a_gone_owner_after_a_complete_list_is_untracked() {
+        let cfg = config(&[("apps/v1.Deployment", true)]);
+        let pod = owned_by("apps/v1", "ReplicaSet", "web-abc", "rs1");
+        let mut cache = OwnerCache::default();
+        cache.retain_kind(&"apps/v1.ReplicaSet".parse().unwrap(), &HashSet::new());
+        assert_eq!(resolve_owner(&pod, &cfg, &cache), Resolution::Untracked);
+    }
+
+    #[test]
+    fn bare_pods_own_themselves_only_when_tracked_with_lifecycles() {
+        let bare = json!({"metadata": {"namespace": "d", "name": "solo"}});
+        let pod: Gvk = "v1.Pod".parse().unwrap();
+        assert_eq!(
+            resolve_owner(&bare, &config(&[("v1.Pod", true)]), &OwnerCache::default()),
+            Resolution::Owner(TrackedKey::new(pod, "d/solo"))
+        );
+        assert_eq!(resolve_owner(&bare, &config(&[("v1.Pod", false)]), &OwnerCache::default()), Resolution::Untracked);
+        assert_eq!(resolve_owner(&bare, &config(&[]), &OwnerCache::default()), Resolution::Untracked);
+    }
+
+    #[test]
+    fn ownership_cycles_end() {
+        let cfg = config(&[("apps/v1.Deployment", true)]);
+        let pod = owned_by("apps/v1", "ReplicaSet", "a", "a");
+        let mut cache = OwnerCache::default();
+        let back = OwnerRef {
+            uid: "a".into(),
+            gvk: "apps/v1.ReplicaSet".parse().unwrap(),
+            name: "a".into(),
+            controller: true,
+        };
+        cache.upsert("a".into(), info("apps/v1.ReplicaSet", "a", vec![back]));
+        assert_eq!(resolve_owner(&pod, &cfg, &cache), Resolution::Untracked);
+    }
+}
