@@ -7,6 +7,7 @@ pub mod lifecycle;
 pub mod ownership;
 pub mod pipeline;
 pub mod pod_template_path;
+pub mod store;
 pub mod trace;
 pub mod tracer_config;
 

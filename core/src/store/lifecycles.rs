@@ -1,0 +1,76 @@
+//! Pod lifecycles by owner and pod hash, in launch order.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::lifecycle::advance;
+use crate::trace::{PodLifecycle, TrackedKey};
+
+/// Launch order is start time, ties broken by the order pods were first seen; the key never
+/// changes because a recorded start never changes.
+type LaunchKey = (i64, u64);
+
+#[derive(Debug, Default)]
+pub struct Lifecycles {
+    table: HashMap<TrackedKey, HashMap<u64, BTreeMap<LaunchKey, PodLifecycle>>>,
+    /// Where each pod that is not yet deleted has its entry.
+    pods: HashMap<String, (TrackedKey, u64, LaunchKey)>,
+    seen: u64,
+}
+
+impl Lifecycles {
+    pub fn observe(&mut self, pod_uid: &str, owner: TrackedKey, pod_hash: u64, observed: PodLifecycle) {
+        if let Some((owner, hash, key)) = self.pods.get(pod_uid) {
+            let (owner, hash, key) = (owner.clone(), *hash, *key);
+            // An entry forgotten by retention stays forgotten.
+            if let Some(lc) = self.entry(&owner, hash, key) {
+                *lc = advance(*lc, observed);
+            }
+            return;
+        }
+        self.seen += 1;
+        let key = (observed.start_ts, self.seen);
+        self.table.entry(owner.clone()).or_default().entry(pod_hash).or_default().insert(key, observed);
+        self.pods.insert(pod_uid.to_string(), (owner, pod_hash, key));
+    }
+
+    pub fn pod_gone(&mut self, pod_uid: &str, ts: i64) {
+        let Some((owner, hash, key)) = self.pods.remove(pod_uid) else { return };
+        if let Some(lc) = self.entry(&owner, hash, key) {
+            if lc.end_ts.is_none() {
+                lc.end_ts = Some(ts.max(lc.start_ts));
+            }
+        }
+    }
+
+    fn entry(&mut self, owner: &TrackedKey, hash: u64, key: LaunchKey) -> Option<&mut PodLifecycle> {
+        self.table.get_mut(owner)?.get_mut(&hash)?.get_mut(&key)
+    }
+
+    pub fn forget_ended_before(&mut self, ts: i64) {
+        for by_hash in self.table.values_mut() {
+            for lcs in by_hash.values_mut() {
+                lcs.retain(|_, lc| lc.end_ts.is_none_or(|end| end >= ts));
+            }
+            by_hash.retain(|_, lcs| !lcs.is_empty());
+        }
+        self.table.retain(|_, by_hash| !by_hash.is_empty());
+    }
+
+    pub fn table(&self) -> BTreeMap<TrackedKey, BTreeMap<u64, Vec<PodLifecycle>>> {
+        self.table
+            .iter()
+            .map(|(owner, by_hash)| {
+                let by_hash = by_hash.iter().map(|(h, lcs)| (*h, lcs.values().copied().collect())).collect();
+                (owner.clone(), by_hash)
+            })
+            .collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.table.values().flat_map(|m| m.values()).map(BTreeMap::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+}

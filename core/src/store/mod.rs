@@ -1,0 +1,357 @@
+//! The store: the in-memory trace.
+//!
+//! Events are appended in time order, one per second at most, each holding the net change of its
+//! second. Objects are held encoded (shared msgpack bytes), with their identity and stable hash.
+//! Sealed chunks of events are immutable and shared, so a snapshot for export copies a few
+//! pointers and ingest never waits for an export. Retention folds the oldest events into a base
+//! state, so a later export still knows every object alive at its start.
+
+mod lifecycles;
+mod window;
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::gvk::Gvk;
+use crate::trace::{EncodedObject, ObjectIdentity, PodLifecycle, TrackedKey};
+
+pub use lifecycles::Lifecycles;
+pub use window::{deletion_record, KeepAll, ObjectFilter, Window, WindowError};
+
+/// Events per sealed chunk: small enough that a snapshot copies little of the open chunk, large
+/// enough that the chunk list stays short.
+const CHUNK_EVENTS: usize = 256;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredObject {
+    pub id: Arc<ObjectIdentity>,
+    pub obj: EncodedObject,
+    pub hash: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StoredEvent {
+    pub ts: i64,
+    pub applied: Vec<StoredObject>,
+    pub deleted: Vec<Arc<ObjectIdentity>>,
+}
+
+impl StoredEvent {
+    fn bytes(&self) -> usize {
+        self.applied.iter().map(|o| o.obj.as_bytes().len()).sum()
+    }
+}
+
+/// How much of the past the store keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    pub max_age_secs: i64,
+    pub max_bytes: u64,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    pub events: usize,
+    pub object_versions: usize,
+    pub live_objects: usize,
+    /// Encoded bytes held by events and the base state.
+    pub bytes: u64,
+    pub evicted_events: u64,
+    /// Start of the retained history: nothing before it can be exported.
+    pub base_ts: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct Live {
+    hash: u64,
+    obj: StoredObject,
+}
+
+/// Where an object stands in the open (latest) event, to keep one entry per object per event.
+#[derive(Clone, Copy, Debug)]
+enum InEvent {
+    Applied { existed_before: bool },
+    Deleted,
+}
+
+#[derive(Default)]
+struct State {
+    sealed: VecDeque<Arc<[StoredEvent]>>,
+    /// Events of the first sealed chunk already folded into the base state.
+    sealed_skip: usize,
+    open: Vec<StoredEvent>,
+    in_open_event: HashMap<Arc<ObjectIdentity>, InEvent>,
+    live: HashMap<Arc<ObjectIdentity>, Live>,
+    base: Arc<BTreeMap<Arc<ObjectIdentity>, StoredObject>>,
+    base_ts: Option<i64>,
+    lifecycles: Lifecycles,
+    bytes: u64,
+    base_bytes: u64,
+    events: usize,
+    versions: usize,
+    evicted: u64,
+}
+
+/// The trace being recorded. Cheap to share: every method takes `&self` and holds the lock only
+/// for in-memory bookkeeping.
+#[derive(Default)]
+pub struct Store {
+    state: Mutex<State>,
+}
+
+/// A consistent view of the store at one moment, independent of later ingest.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    pub base: Arc<BTreeMap<Arc<ObjectIdentity>, StoredObject>>,
+    pub base_ts: Option<i64>,
+    chunks: Vec<Arc<[StoredEvent]>>,
+    first_skip: usize,
+    open: Vec<StoredEvent>,
+    pub lifecycles: BTreeMap<TrackedKey, BTreeMap<u64, Vec<PodLifecycle>>>,
+}
+
+impl Snapshot {
+    pub fn events(&self) -> impl Iterator<Item = &StoredEvent> {
+        let mut chunks = self.chunks.iter();
+        let first = chunks.next().map(|c| &c[self.first_skip.min(c.len())..]).into_iter().flatten();
+        first.chain(chunks.flat_map(|c| c.iter())).chain(self.open.iter())
+    }
+}
+
+impl State {
+    fn last_ts(&self) -> Option<i64> {
+        self.open.last().or_else(|| self.sealed.back().and_then(|c| c.last())).map(|e| e.ts)
+    }
+
+    /// The event that a change at `ts` belongs to. A clock that steps back still appends to the
+    /// latest event, so events stay in time order.
+    fn open_event(&mut self, ts: i64) -> &mut StoredEvent {
+        let last = self.last_ts();
+        let needs_new = match last {
+            Some(last) => ts > last || self.open.is_empty(),
+            None => true,
+        };
+        if needs_new {
+            if self.open.len() >= CHUNK_EVENTS {
+                let chunk: Arc<[StoredEvent]> = std::mem::take(&mut self.open).into();
+                self.sealed.push_back(chunk);
+            }
+            self.in_open_event.clear();
+            self.events += 1;
+            self.open.push(StoredEvent { ts: ts.max(last.unwrap_or(ts)), ..Default::default() });
+        }
+        self.open.last_mut().expect("an open event was just ensured")
+    }
+}
+
+impl Store {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic elsewhere while holding the lock leaves plain data behind; keep recording.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records an object version unless its hash equals the recorded one. Returns whether it was
+    /// recorded.
+    pub fn apply(&self, ts: i64, id: ObjectIdentity, obj: EncodedObject, hash: u64) -> bool {
+        let mut guard = self.lock();
+        let st = &mut *guard;
+        let id = match st.live.get_key_value(&id) {
+            Some((_, live)) if live.hash == hash => return false,
+            Some((key, _)) => key.clone(),
+            None => Arc::new(id),
+        };
+        let stored = StoredObject { id: id.clone(), obj, hash };
+        let bytes = stored.obj.as_bytes().len() as u64;
+        let existed = st.live.insert(id.clone(), Live { hash, obj: stored.clone() }).is_some();
+        st.open_event(ts);
+        let prior = st.in_open_event.get(&id).copied();
+        let ev = st.open.last_mut().expect("open event");
+        match prior {
+            Some(InEvent::Applied { existed_before }) => {
+                if let Some(slot) = ev.applied.iter_mut().find(|o| o.id == id) {
+                    st.bytes -= slot.obj.as_bytes().len() as u64;
+                    *slot = stored;
+                }
+                st.in_open_event.insert(id, InEvent::Applied { existed_before });
+            }
+            Some(InEvent::Deleted) => {
+                // Deleted and recreated within one second: the net change is this version.
+                ev.deleted.retain(|d| *d != id);
+                ev.applied.push(stored);
+                st.versions += 1;
+                st.in_open_event.insert(id, InEvent::Applied { existed_before: true });
+            }
+            None => {
+                ev.applied.push(stored);
+                st.versions += 1;
+                st.in_open_event.insert(id, InEvent::Applied { existed_before: existed });
+            }
+        }
+        st.bytes += bytes;
+        true
+    }
+
+    /// Records a deletion if the object is live. Returns whether it was recorded.
+    pub fn delete(&self, ts: i64, id: &ObjectIdentity) -> bool {
+        let mut guard = self.lock();
+        let st = &mut *guard;
+        let Some((key, _)) = st.live.remove_entry(id) else { return false };
+        st.open_event(ts);
+        let prior = st.in_open_event.get(&key).copied();
+        let ev = st.open.last_mut().expect("open event");
+        let mut freed = 0;
+        let record_deletion = match prior {
+            Some(InEvent::Applied { existed_before }) => {
+                if let Some(pos) = ev.applied.iter().position(|o| o.id == key) {
+                    freed = ev.applied.remove(pos).obj.as_bytes().len() as u64;
+                }
+                // Created and deleted within one second: nothing to replay.
+                existed_before
+            }
+            Some(InEvent::Deleted) => false,
+            None => true,
+        };
+        if record_deletion {
+            ev.deleted.push(key.clone());
+            st.in_open_event.insert(key, InEvent::Deleted);
+        } else {
+            st.in_open_event.remove(&key);
+        }
+        st.bytes -= freed;
+        if freed > 0 {
+            st.versions -= 1;
+        }
+        true
+    }
+
+    /// The live objects of one kind, for reconciling a re-list against what the trace holds.
+    pub fn live_of_kind(&self, gvk: &Gvk) -> Vec<ObjectIdentity> {
+        self.lock().live.keys().filter(|id| &id.gvk == gvk).map(|id| (**id).clone()).collect()
+    }
+
+    /// After a re-list of `gvk`: every live object of that kind that the list did not show was
+    /// deleted while nobody watched, and is recorded as deleted at `ts`.
+    pub fn reconcile_relist(&self, ts: i64, gvk: &Gvk, listed: &HashSet<ObjectIdentity>) -> usize {
+        let gone: Vec<_> = self.live_of_kind(gvk).into_iter().filter(|id| !listed.contains(id)).collect();
+        gone.iter().filter(|id| self.delete(ts, id)).count()
+    }
+
+    /// The hash recorded for a live object.
+    pub fn live_hash(&self, id: &ObjectIdentity) -> Option<u64> {
+        self.lock().live.get(id).map(|l| l.hash)
+    }
+
+    pub fn record_lifecycle(&self, pod_uid: &str, owner: TrackedKey, pod_hash: u64, observed: PodLifecycle) {
+        self.lock().lifecycles.observe(pod_uid, owner, pod_hash, observed);
+    }
+
+    /// A pod was deleted: a lifecycle still running ends at `ts`.
+    pub fn pod_deleted(&self, pod_uid: &str, ts: i64) {
+        self.lock().lifecycles.pod_gone(pod_uid, ts);
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        let st = self.lock();
+        Snapshot {
+            base: st.base.clone(),
+            base_ts: st.base_ts,
+            chunks: st.sealed.iter().cloned().collect(),
+            first_skip: st.sealed_skip,
+            open: st.open.clone(),
+            lifecycles: st.lifecycles.table(),
+        }
+    }
+
+    pub fn stats(&self) -> StoreStats {
+        let st = self.lock();
+        StoreStats {
+            events: st.events,
+            object_versions: st.versions,
+            live_objects: st.live.len(),
+            bytes: st.bytes + st.base_bytes,
+            evicted_events: st.evicted,
+            base_ts: st.base_ts,
+        }
+    }
+
+    /// Applies the retention policy at time `now`: the oldest events that are older than the
+    /// maximum age, or beyond the byte budget, are folded into the base state. Returns how many
+    /// events were evicted.
+    pub fn evict(&self, now: i64, policy: Retention) -> usize {
+        let mut guard = self.lock();
+        let st = &mut *guard;
+        let mut evicted = 0;
+        loop {
+            let over_budget = st.bytes + st.base_bytes > policy.max_bytes;
+            let Some(oldest) = oldest_event(st) else { break };
+            // The latest event stays: it is still open to changes in its second.
+            let is_last = st.events <= 1;
+            if is_last || (oldest.ts >= now - policy.max_age_secs && !over_budget) {
+                break;
+            }
+            fold_into_base(st, &oldest);
+            pop_oldest(st);
+            evicted += 1;
+        }
+        if evicted > 0 {
+            st.evicted += evicted as u64;
+            if let Some(base_ts) = st.base_ts {
+                st.lifecycles.forget_ended_before(base_ts);
+            }
+        }
+        evicted as usize
+    }
+}
+
+fn oldest_event(st: &State) -> Option<StoredEvent> {
+    match st.sealed.front() {
+        Some(chunk) => chunk.get(st.sealed_skip).cloned(),
+        None => st.open.first().cloned(),
+    }
+}
+
+fn pop_oldest(st: &mut State) {
+    if let Some(chunk) = st.sealed.front() {
+        st.sealed_skip += 1;
+        if st.sealed_skip >= chunk.len() {
+            st.sealed.pop_front();
+            st.sealed_skip = 0;
+        }
+    } else if !st.open.is_empty() {
+        // Never the last event (eviction keeps it), so the open event's bookkeeping stays valid.
+        st.open.remove(0);
+    }
+    st.events -= 1;
+}
+
+fn fold_into_base(st: &mut State, ev: &StoredEvent) {
+    let mut freed = ev.bytes() as u64;
+    let mut added = 0u64;
+    let mut removed = 0u64;
+    {
+        let base = Arc::make_mut(&mut st.base);
+        for obj in &ev.applied {
+            added += obj.obj.as_bytes().len() as u64;
+            if let Some(old) = base.insert(obj.id.clone(), obj.clone()) {
+                removed += old.obj.as_bytes().len() as u64;
+            }
+        }
+        for id in &ev.deleted {
+            if let Some(old) = base.remove(id) {
+                removed += old.obj.as_bytes().len() as u64;
+            }
+        }
+    }
+    st.versions -= ev.applied.len();
+    st.base_bytes = st.base_bytes + added - removed;
+    freed = freed.min(st.bytes);
+    st.bytes -= freed;
+    st.base_ts = Some(ev.ts);
+}
+
+#[cfg(test)]
+mod tests;

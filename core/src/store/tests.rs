@@ -1,0 +1,266 @@
+use std::collections::HashSet;
+
+use serde_json::{json, Value};
+
+use super::*;
+use crate::stable_hash;
+use crate::trace::TraceEvent;
+use crate::tracer_config::TracerConfig;
+
+const T: i64 = 1_764_000_000;
+
+fn obj(kind: &str, name: &str, version: u32) -> Value {
+    let api = if kind == "Pod" { "v1" } else { "apps/v1" };
+    json!({"apiVersion": api, "kind": kind, "metadata": {"namespace": "d", "name": name, "labels": {"v": version.to_string()}}})
+}
+
+fn id_of(v: &Value) -> ObjectIdentity {
+    ObjectIdentity::of(v).unwrap()
+}
+
+fn apply(store: &Store, ts: i64, v: &Value) -> bool {
+    store.apply(ts, id_of(v), EncodedObject::from_json(v), stable_hash(v))
+}
+
+fn names(objs: &[EncodedObject]) -> Vec<String> {
+    objs.iter()
+        .map(|o| {
+            format!(
+                "{}@{}",
+                o.identity().unwrap().name,
+                o.to_json().unwrap()["metadata"]["labels"]["v"].as_str().unwrap_or("-")
+            )
+        })
+        .collect()
+}
+
+fn all_events(store: &Store) -> Vec<StoredEvent> {
+    store.snapshot().events().cloned().collect()
+}
+
+fn everything() -> Window {
+    Window { start: 0, end: i64::MAX }
+}
+
+#[test]
+fn an_unchanged_object_records_nothing() {
+    let store = Store::new();
+    assert!(apply(&store, T, &obj("Deployment", "a", 1)));
+    assert!(!apply(&store, T + 5, &obj("Deployment", "a", 1)));
+    assert!(apply(&store, T + 6, &obj("Deployment", "a", 2)));
+    assert_eq!(store.stats().events, 2);
+    assert_eq!(store.stats().object_versions, 2);
+}
+
+#[test]
+fn changes_in_one_second_merge_into_their_net_effect() {
+    let store = Store::new();
+    apply(&store, T, &obj("Deployment", "a", 1));
+    apply(&store, T + 1, &obj("Deployment", "b", 1));
+    apply(&store, T + 1, &obj("Deployment", "a", 2));
+    apply(&store, T + 1, &obj("Deployment", "a", 3));
+    // Created and deleted within the same second: nothing to replay.
+    apply(&store, T + 1, &obj("Deployment", "c", 1));
+    assert!(store.delete(T + 1, &id_of(&obj("Deployment", "c", 1))));
+    let evs = all_events(&store);
+    assert_eq!(evs.len(), 2);
+    let applied: Vec<_> = evs[1].applied.iter().map(|o| o.obj.clone()).collect();
+    assert_eq!(names(&applied), ["b@1", "a@3"]);
+    assert!(evs[1].deleted.is_empty());
+
+    // Deleted and recreated within one second: one applied version, no deletion.
+    store.delete(T + 2, &id_of(&obj("Deployment", "a", 3)));
+    apply(&store, T + 2, &obj("Deployment", "a", 4));
+    // Existing, updated, then deleted within one second: a deletion only.
+    apply(&store, T + 2, &obj("Deployment", "b", 2));
+    store.delete(T + 2, &id_of(&obj("Deployment", "b", 2)));
+    let evs = all_events(&store);
+    let applied: Vec<_> = evs[2].applied.iter().map(|o| o.obj.clone()).collect();
+    assert_eq!(names(&applied), ["a@4"]);
+    assert_eq!(evs[2].deleted.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(), ["b"]);
+    assert_eq!(store.stats().object_versions, 4, "a@1, b@1, a@3, a@4");
+}
+
+#[test]
+fn a_clock_stepping_back_keeps_events_in_order() {
+    let store = Store::new();
+    apply(&store, T + 10, &obj("Deployment", "a", 1));
+    apply(&store, T + 3, &obj("Deployment", "b", 1));
+    let evs = all_events(&store);
+    assert_eq!(evs.len(), 1);
+    assert_eq!(evs[0].ts, T + 10);
+    assert_eq!(evs[0].applied.len(), 2);
+}
+
+#[test]
+fn deleting_an_unknown_object_records_nothing() {
+    let store = Store::new();
+    assert!(!store.delete(T, &id_of(&obj("Deployment", "ghost", 1))));
+    assert_eq!(store.stats().events, 0);
+}
+
+#[test]
+fn a_relist_records_only_what_changed_during_the_gap() {
+    let store = Store::new();
+    for n in ["a", "b", "c"] {
+        apply(&store, T, &obj("Deployment", n, 1));
+    }
+    apply(&store, T, &obj("Pod", "p", 1));
+    // The re-list shows a unchanged, b changed, c gone, d new.
+    let listed = [obj("Deployment", "a", 1), obj("Deployment", "b", 2), obj("Deployment", "d", 1)];
+    for v in &listed {
+        apply(&store, T + 60, v);
+    }
+    let seen: HashSet<_> = listed.iter().map(id_of).collect();
+    assert_eq!(store.reconcile_relist(T + 60, &"apps/v1.Deployment".parse().unwrap(), &seen), 1);
+    let evs = all_events(&store);
+    assert_eq!(evs.len(), 2);
+    let applied: Vec<_> = evs[1].applied.iter().map(|o| o.obj.clone()).collect();
+    assert_eq!(names(&applied), ["b@2", "d@1"]);
+    assert_eq!(evs[1].deleted.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(), ["c"]);
+    assert_eq!(store.live_hash(&id_of(&obj("Pod", "p", 1))), Some(stable_hash(&obj("Pod", "p", 1))));
+}
+
+#[test]
+fn snapshots_do_not_see_later_ingest_across_chunks() {
+    let store = Store::new();
+    for i in 0..(CHUNK_EVENTS as i64 * 2 + 10) {
+        apply(&store, T + i, &obj("Deployment", "a", i as u32));
+    }
+    let snap = store.snapshot();
+    apply(&store, T + 100_000, &obj("Deployment", "late", 1));
+    let ts: Vec<i64> = snap.events().map(|e| e.ts).collect();
+    assert_eq!(ts.len(), CHUNK_EVENTS * 2 + 10);
+    assert!(ts.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(store.snapshot().events().count(), CHUNK_EVENTS * 2 + 11);
+}
+
+fn trace_events(t: &crate::Trace) -> Vec<(i64, Vec<String>, Vec<String>)> {
+    t.events
+        .iter()
+        .map(|TraceEvent { ts, applied_objs, deleted_objs }| {
+            (*ts - T, names(applied_objs), deleted_objs.iter().map(|o| o.identity().unwrap().name).collect())
+        })
+        .collect()
+}
+
+fn workload() -> Store {
+    let store = Store::new();
+    apply(&store, T, &obj("Deployment", "a", 1));
+    apply(&store, T, &obj("Deployment", "gone-before", 1));
+    apply(&store, T + 10, &obj("Deployment", "a", 2));
+    store.delete(T + 15, &id_of(&obj("Deployment", "gone-before", 1)));
+    apply(&store, T + 20, &obj("Deployment", "b", 1));
+    apply(&store, T + 30, &obj("Deployment", "a", 3));
+    store.delete(T + 40, &id_of(&obj("Deployment", "b", 1)));
+    apply(&store, T + 50, &obj("Deployment", "after", 1));
+    store
+}
+
+#[test]
+fn a_window_starts_with_everything_alive_and_excludes_its_end() {
+    let snap = workload().snapshot();
+    let t = snap.window(&TracerConfig::default(), Window { start: T + 20, end: T + 50 }, &KeepAll).unwrap();
+    assert_eq!(
+        trace_events(&t),
+        vec![
+            (20, vec!["a@2".into(), "b@1".into()], vec![]),
+            (30, vec!["a@3".into()], vec![]),
+            (40, vec![], vec!["b".into()]),
+        ]
+    );
+    let index: Vec<_> = t.index.keys().map(|k| k.name.as_str()).collect();
+    assert_eq!(index, ["d/a", "d/b"]);
+    assert_eq!(
+        t.index[&TrackedKey::new("apps/v1.Deployment".parse().unwrap(), "d/a")],
+        stable_hash(&obj("Deployment", "a", 3))
+    );
+    assert!(matches!(
+        snap.window(&TracerConfig::default(), Window { start: 5, end: 5 }, &KeepAll),
+        Err(WindowError::Empty { .. })
+    ));
+}
+
+struct NotNamed(&'static str);
+impl ObjectFilter for NotNamed {
+    fn keep(&self, o: &StoredObject) -> bool {
+        o.id.name != self.0
+    }
+}
+
+#[test]
+fn filtered_objects_leave_out_their_versions_and_deletions() {
+    let snap = workload().snapshot();
+    let t = snap.window(&TracerConfig::default(), Window { start: T + 15, end: T + 100 }, &NotNamed("b")).unwrap();
+    assert_eq!(
+        trace_events(&t),
+        vec![(15, vec!["a@2".into()], vec![]), (30, vec!["a@3".into()], vec![]), (50, vec!["after@1".into()], vec![])]
+    );
+}
+
+#[test]
+fn lifecycles_overlapping_the_window_are_clipped() {
+    let store = workload();
+    let owner = TrackedKey::new("apps/v1.Deployment".parse().unwrap(), "d/a");
+    let lc = |s: i64, e: Option<i64>| PodLifecycle { start_ts: T + s, end_ts: e.map(|e| T + e) };
+    store.record_lifecycle("p1", owner.clone(), 7, lc(1, Some(12))); // ends before the window
+    store.record_lifecycle("p2", owner.clone(), 7, lc(5, None)); // runs into the window
+    store.record_lifecycle("p3", owner.clone(), 7, lc(25, Some(45))); // inside
+    store.record_lifecycle("p4", owner.clone(), 8, lc(35, Some(70))); // ends after the window
+    store.record_lifecycle("p5", owner.clone(), 8, lc(60, None)); // starts after the window
+    store.record_lifecycle("orphan", TrackedKey::new("apps/v1.Deployment".parse().unwrap(), "d/none"), 1, lc(25, None));
+    store.pod_deleted("p2", T + 28);
+    let t = store.snapshot().window(&TracerConfig::default(), Window { start: T + 20, end: T + 50 }, &KeepAll).unwrap();
+    assert_eq!(t.pod_lifecycles.len(), 1, "owners outside the export are left out");
+    let by_hash = &t.pod_lifecycles[&owner];
+    assert_eq!(by_hash[&7], vec![lc(20, Some(28)), lc(25, Some(45))]);
+    assert_eq!(by_hash[&8], vec![lc(35, None)]);
+}
+
+#[test]
+fn lifecycles_keep_launch_order_and_only_move_forward() {
+    let store = Store::new();
+    let owner = TrackedKey::new("apps/v1.Deployment".parse().unwrap(), "d/a");
+    let lc = |s: i64, e: Option<i64>| PodLifecycle { start_ts: T + s, end_ts: e.map(|e| T + e) };
+    store.record_lifecycle("late", owner.clone(), 1, lc(9, None));
+    store.record_lifecycle("early", owner.clone(), 1, lc(3, None));
+    store.record_lifecycle("early", owner.clone(), 1, lc(7, None)); // a restart does not move the start
+    store.record_lifecycle("late", owner.clone(), 1, lc(9, Some(20)));
+    store.pod_deleted("late", T + 30); // already ended: the end stays
+    let table = &store.snapshot().lifecycles[&owner][&1];
+    assert_eq!(table, &vec![lc(3, None), lc(9, Some(20))]);
+}
+
+#[test]
+fn retention_folds_old_events_into_the_base_state() {
+    let store = workload();
+    let before = store.stats();
+    let owner = TrackedKey::new("apps/v1.Deployment".parse().unwrap(), "d/a");
+    store.record_lifecycle("old", owner.clone(), 1, PodLifecycle { start_ts: T, end_ts: Some(T + 5) });
+    store.record_lifecycle("new", owner.clone(), 1, PodLifecycle { start_ts: T, end_ts: None });
+    // Keep 31 seconds at time T+50: events at T, T+10 and T+15 go.
+    let policy = Retention { max_age_secs: 31, max_bytes: u64::MAX };
+    assert_eq!(store.evict(T + 50, policy), 3);
+    let after = store.stats();
+    assert_eq!(after.base_ts, Some(T + 15));
+    assert_eq!(after.events, before.events - 3);
+    assert_eq!(after.evicted_events, 3);
+    let snap = store.snapshot();
+    // An export from the beginning starts at the retention boundary and still knows `a`.
+    let t = snap.window(&TracerConfig::default(), Window { start: 0, end: T + 25 }, &KeepAll).unwrap();
+    assert_eq!(trace_events(&t), vec![(15, vec!["a@2".into()], vec![]), (20, vec!["b@1".into()], vec![])]);
+    assert_eq!(snap.lifecycles[&owner][&1].len(), 1, "lifecycles that ended before the boundary are forgotten");
+
+    // A byte budget evicts down to it, but never the latest event.
+    assert!(store.evict(T + 50, Retention { max_age_secs: i64::MAX / 2, max_bytes: 0 }) > 0);
+    assert_eq!(store.stats().events, 1);
+    let t = store.snapshot().window(&TracerConfig::default(), everything(), &KeepAll).unwrap();
+    assert_eq!(trace_events(&t)[0].1, vec!["a@3".to_string()]);
+}
+
+#[test]
+fn a_window_round_trips_through_the_v1_format() {
+    let t = workload().snapshot().window(&TracerConfig::default(), everything(), &KeepAll).unwrap();
+    let bytes = crate::trace::v1::encode_to_vec(&t);
+    assert_eq!(crate::trace::decode(&bytes).unwrap().events, t.events);
+}
