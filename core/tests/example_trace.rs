@@ -41,8 +41,7 @@ fn demo_index_holds_the_stable_hash_of_each_last_version() {
             .events
             .iter()
             .flat_map(|e| &e.applied_objs)
-            .filter(|o| o.identity().is_some_and(|id| id.namespaced_name() == key.name))
-            .next_back()
+            .rfind(|o| o.identity().is_some_and(|id| id.namespaced_name() == key.name))
             .unwrap();
         assert_eq!(*hash, stable_hash(&last.to_json().unwrap()), "{}", key.name);
         assert!(key.gvk.is_some(), "the kind of {} is recovered from the events", key.name);
