@@ -7,8 +7,10 @@ pub mod lifecycle;
 pub mod ownership;
 pub mod pipeline;
 pub mod pod_template_path;
+pub mod sources;
 pub mod store;
 pub mod trace;
+pub mod tracer;
 pub mod tracer_config;
 
 pub use gvk::Gvk;

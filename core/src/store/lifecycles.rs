@@ -42,6 +42,14 @@ impl Lifecycles {
         }
     }
 
+    /// Ends the lifecycles of every pod not in `alive` at `ts`.
+    pub fn retain_pods(&mut self, alive: &std::collections::HashSet<String>, ts: i64) {
+        let gone: Vec<String> = self.pods.keys().filter(|uid| !alive.contains(*uid)).cloned().collect();
+        for uid in gone {
+            self.pod_gone(&uid, ts);
+        }
+    }
+
     fn entry(&mut self, owner: &TrackedKey, hash: u64, key: LaunchKey) -> Option<&mut PodLifecycle> {
         self.table.get_mut(owner)?.get_mut(&hash)?.get_mut(&key)
     }

@@ -254,6 +254,11 @@ impl Store {
         self.lock().lifecycles.pod_gone(pod_uid, ts);
     }
 
+    /// After a re-list of pods: lifecycles of pods the list no longer shows end at `ts`.
+    pub fn reconcile_pods(&self, ts: i64, listed_uids: &HashSet<String>) {
+        self.lock().lifecycles.retain_pods(listed_uids, ts);
+    }
+
     pub fn snapshot(&self) -> Snapshot {
         let st = self.lock();
         Snapshot {

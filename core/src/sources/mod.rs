@@ -1,0 +1,47 @@
+//! Sources: watches on the apiserver that turn what happens into [`Change`]s. They know nothing
+//! of the store; the ingest loop decides what to record.
+//!
+//! Each watched kind is resolved through discovery and watched with kube's `watcher` (re-list on
+//! 410 Gone, backoff on errors). A kind that is not installed yet, or that the tracer may not read,
+//! is reported in [`SourceHealth`] and retried; the other kinds keep working.
+
+mod health;
+mod kind_watch;
+
+pub use health::{KindState, SourceHealth};
+pub use kind_watch::{spawn_kind_watch, WatchMode};
+
+use crate::gvk::Gvk;
+use crate::ownership::OwnerInfo;
+
+/// What a source saw, stamped with the time it saw it.
+#[derive(Debug)]
+pub struct Change {
+    pub gvk: Gvk,
+    /// Unix seconds when the source received it.
+    pub at: i64,
+    pub kind: ChangeKind,
+}
+
+#[derive(Debug)]
+pub enum ChangeKind {
+    Applied(Payload),
+    Deleted(Payload),
+    /// A (re-)list starts: `Relisted` follows for every object that exists, then `RelistDone`.
+    /// Whatever the trace holds that the list does not show was deleted while nobody watched.
+    RelistStarted,
+    Relisted(Payload),
+    RelistDone,
+}
+
+#[derive(Debug)]
+pub enum Payload {
+    /// The whole object, as JSON (tracked kinds and pods).
+    Object(serde_json::Value),
+    /// Only what owner resolution needs (intermediate owner kinds).
+    Meta { uid: String, info: OwnerInfo },
+}
+
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default()
+}

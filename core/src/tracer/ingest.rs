@@ -1,0 +1,263 @@
+//! The ingest loop's logic, without I/O: it takes `Change`s one at a time and updates the owner
+//! cache, the pods awaiting an owner and the store. Which owner kinds must be watched is returned
+//! to the caller, which starts the watches.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::{Metrics, Pipeline};
+use crate::gvk::Gvk;
+use crate::lifecycle::observed_lifecycle;
+use crate::ownership::{resolve_owner, OwnerCache, OwnerInfo, OwnerRef, Resolution};
+use crate::sources::{Change, ChangeKind, Payload};
+use crate::store::Store;
+use crate::trace::{EncodedObject, ObjectIdentity};
+use crate::tracer_config::TrackedObjectConfig;
+use crate::{stable_hash, TracerConfig};
+
+/// Pods waiting for an owner to appear in the cache are few in steady state; this bounds them
+/// when an owner kind cannot be watched at all.
+const MAX_PENDING_PODS: usize = 100_000;
+
+struct PendingPod {
+    pod: Value,
+    deleted_at: Option<i64>,
+}
+
+pub struct Ingest {
+    config: Arc<TracerConfig>,
+    pipeline: Arc<Pipeline>,
+    store: Arc<Store>,
+    metrics: Arc<Metrics>,
+    owners: OwnerCache,
+    /// Per kind, what its current (re-)list has shown so far.
+    relisting: HashMap<Gvk, Relist>,
+    pending: HashMap<Gvk, HashMap<String, PendingPod>>,
+    pending_count: usize,
+    /// Owner kinds being watched for owner resolution, tracked kinds included.
+    watched_owner_kinds: HashSet<Gvk>,
+    path_errors_reported: HashSet<Gvk>,
+}
+
+#[derive(Default)]
+struct Relist {
+    objects: HashSet<ObjectIdentity>,
+    uids: HashSet<String>,
+}
+
+fn uid_of(obj: &Value) -> Option<&str> {
+    obj.pointer("/metadata/uid").and_then(Value::as_str)
+}
+
+fn pod_gvk() -> Gvk {
+    Gvk::new("", "v1", "Pod")
+}
+
+impl Ingest {
+    pub fn new(config: Arc<TracerConfig>, pipeline: Arc<Pipeline>, store: Arc<Store>, metrics: Arc<Metrics>) -> Self {
+        let watched_owner_kinds = config.tracked_objects.keys().cloned().collect();
+        Ingest {
+            config,
+            pipeline,
+            store,
+            metrics,
+            owners: OwnerCache::default(),
+            relisting: HashMap::new(),
+            pending: HashMap::new(),
+            pending_count: 0,
+            watched_owner_kinds,
+            path_errors_reported: HashSet::new(),
+        }
+    }
+
+    /// Handles one change; returns the owner kinds that now need a metadata watch.
+    pub fn handle(&mut self, change: Change) -> Vec<Gvk> {
+        self.metrics.count_event(&change.gvk);
+        let Change { gvk, at, kind } = change;
+        let mut wanted = Vec::new();
+        match kind {
+            ChangeKind::RelistStarted => {
+                self.relisting.insert(gvk.clone(), Relist::default());
+                self.metrics.relists.fetch_add(1, Ordering::Relaxed);
+            }
+            ChangeKind::Relisted(payload) => {
+                let relist = self.relisting.entry(gvk.clone()).or_default();
+                match &payload {
+                    Payload::Object(obj) => {
+                        if let Some(id) = ObjectIdentity::of(obj) {
+                            relist.objects.insert(id);
+                        }
+                        if let Some(uid) = uid_of(obj) {
+                            relist.uids.insert(uid.to_string());
+                        }
+                    }
+                    Payload::Meta { uid, .. } => {
+                        relist.uids.insert(uid.clone());
+                    }
+                }
+                wanted = self.applied(&gvk, at, payload);
+            }
+            ChangeKind::RelistDone => {
+                let relist = self.relisting.remove(&gvk).unwrap_or_default();
+                self.owners.retain_kind(&gvk, &relist.uids);
+                if self.config.get(&gvk).is_some() {
+                    let gone = self.store.reconcile_relist(at, &gvk, &relist.objects);
+                    if gone > 0 {
+                        tracing::info!(%gvk, gone, "objects deleted while the watch was down");
+                    }
+                }
+                if gvk == pod_gvk() {
+                    self.store.reconcile_pods(at, &relist.uids);
+                    // Waiting pods that the list no longer shows were deleted during the gap.
+                    for p in self.pending.values_mut().flat_map(|w| w.iter_mut()) {
+                        if !relist.uids.contains(p.0) && p.1.deleted_at.is_none() {
+                            p.1.deleted_at = Some(at);
+                        }
+                    }
+                }
+                wanted = self.retry_pending(&gvk);
+            }
+            ChangeKind::Applied(payload) => wanted = self.applied(&gvk, at, payload),
+            ChangeKind::Deleted(payload) => wanted = self.deleted(&gvk, at, payload),
+        }
+        wanted
+    }
+
+    fn applied(&mut self, gvk: &Gvk, at: i64, payload: Payload) -> Vec<Gvk> {
+        match payload {
+            Payload::Meta { uid, info } => {
+                self.owners.upsert(uid, info);
+                self.retry_pending(gvk)
+            }
+            Payload::Object(obj) => {
+                if let Some(uid) = uid_of(&obj) {
+                    let info = OwnerInfo {
+                        gvk: gvk.clone(),
+                        namespace: obj.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("").into(),
+                        name: obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").into(),
+                        owners: OwnerRef::of_object(&obj),
+                    };
+                    if *gvk != pod_gvk() {
+                        self.owners.upsert(uid.to_string(), info);
+                    }
+                }
+                let mut wanted = Vec::new();
+                if *gvk == pod_gvk() {
+                    wanted.extend(self.pod_seen(&obj, None));
+                }
+                if let Some(cfg) = self.config.get(gvk) {
+                    let cfg = cfg.clone();
+                    self.record(gvk, &cfg, at, obj);
+                }
+                if *gvk != pod_gvk() {
+                    wanted.extend(self.retry_pending(gvk));
+                }
+                wanted
+            }
+        }
+    }
+
+    fn deleted(&mut self, gvk: &Gvk, at: i64, payload: Payload) -> Vec<Gvk> {
+        match payload {
+            Payload::Meta { uid, .. } => {
+                self.owners.remove(&uid);
+                Vec::new()
+            }
+            Payload::Object(obj) => {
+                let mut wanted = Vec::new();
+                if *gvk == pod_gvk() {
+                    // The final status may carry the end; the deletion ends what still runs.
+                    wanted = self.pod_seen(&obj, Some(at));
+                } else if let Some(uid) = uid_of(&obj) {
+                    self.owners.remove(uid);
+                }
+                if self.config.get(gvk).is_some() {
+                    if let Some(id) = ObjectIdentity::of(&obj) {
+                        self.store.delete(at, &id);
+                    }
+                }
+                wanted
+            }
+        }
+    }
+
+    /// Sanitises and records one object of a tracked kind.
+    fn record(&mut self, gvk: &Gvk, cfg: &TrackedObjectConfig, at: i64, mut obj: Value) {
+        let owned = obj.pointer("/metadata/ownerReferences").and_then(Value::as_array).is_some_and(|r| !r.is_empty());
+        if cfg.skip_owned && owned {
+            return;
+        }
+        let Some(id) = ObjectIdentity::of(&obj) else { return };
+        if let Err(e) = self.pipeline.recording().sanitise_tracked(&mut obj, cfg) {
+            if self.path_errors_reported.insert(gvk.clone()) {
+                tracing::warn!(%gvk, error = %e, "pod-template path does not fit the object; its templates are recorded unsanitised");
+            }
+        }
+        let hash = stable_hash(&obj);
+        if self.store.live_hash(&id) == Some(hash) {
+            return;
+        }
+        if self.store.apply(at, id, EncodedObject::from_json(&obj), hash) {
+            self.metrics.recorded.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Resolves a pod's owner and records its lifecycle; a pod whose owner chain is not in the
+    /// cache yet waits, and the missing owner kind is returned to be watched.
+    fn pod_seen(&mut self, pod: &Value, deleted_at: Option<i64>) -> Vec<Gvk> {
+        let Some(uid) = uid_of(pod).map(str::to_string) else { return Vec::new() };
+        match resolve_owner(pod, &self.config, &self.owners) {
+            Resolution::Owner(owner) => {
+                if let Some(lc) = observed_lifecycle(pod) {
+                    let hash = self.pipeline.pod_hasher.hash(pod);
+                    self.store.record_lifecycle(&uid, owner, hash, lc);
+                }
+                if let Some(ts) = deleted_at {
+                    self.store.pod_deleted(&uid, ts);
+                }
+                Vec::new()
+            }
+            Resolution::Untracked => Vec::new(),
+            Resolution::Waiting(kind) => {
+                if self.pending_count >= MAX_PENDING_PODS {
+                    tracing::warn!(owner_kind = %kind, "too many pods wait for their owners; dropping one");
+                    return Vec::new();
+                }
+                let waiting = self.pending.entry(kind.clone()).or_default();
+                if waiting.insert(uid, PendingPod { pod: pod.clone(), deleted_at }).is_none() {
+                    self.pending_count += 1;
+                }
+                if self.watched_owner_kinds.insert(kind.clone()) {
+                    self.metrics.owner_watches.fetch_add(1, Ordering::Relaxed);
+                    vec![kind]
+                } else {
+                    Vec::new()
+                }
+            }
+        }
+    }
+
+    fn retry_pending(&mut self, gvk: &Gvk) -> Vec<Gvk> {
+        let Some(waiting) = self.pending.remove(gvk) else { return Vec::new() };
+        self.pending_count -= waiting.len();
+        let mut wanted = Vec::new();
+        for (_, p) in waiting {
+            wanted.extend(self.pod_seen(&p.pod, p.deleted_at));
+        }
+        wanted
+    }
+
+    pub fn pending_pods(&self) -> usize {
+        self.pending_count
+    }
+
+    pub fn owner_cache_len(&self) -> usize {
+        self.owners.len()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,195 @@
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use super::*;
+use crate::pipeline::SanitiserChain;
+use crate::store::{KeepAll, Window};
+use crate::trace::{PodLifecycle, TrackedKey};
+use crate::tracer::Pipeline;
+
+const T: i64 = 1_764_000_000;
+
+fn config(yaml_like: &[(&str, &str, bool, bool)]) -> Arc<TracerConfig> {
+    let mut c = TracerConfig::default();
+    for (gvk, path, lifecycle, skip_owned) in yaml_like {
+        c.tracked_objects.insert(
+            gvk.parse().unwrap(),
+            TrackedObjectConfig {
+                pod_spec_template_paths: vec![path.parse().unwrap()],
+                track_lifecycle: *lifecycle,
+                skip_owned: *skip_owned,
+            },
+        );
+    }
+    Arc::new(c)
+}
+
+fn ingest(cfg: Arc<TracerConfig>) -> (Ingest, Arc<Store>) {
+    let store = Arc::new(Store::new());
+    let pipeline = Arc::new(Pipeline::new(SanitiserChain::default(), SanitiserChain::default()));
+    (Ingest::new(cfg, pipeline, store.clone(), Arc::new(Metrics::default())), store)
+}
+
+fn change(gvk: &str, at: i64, kind: ChangeKind) -> Change {
+    Change { gvk: gvk.parse().unwrap(), at, kind }
+}
+
+fn applied(gvk: &str, at: i64, obj: Value) -> Change {
+    change(gvk, at, ChangeKind::Applied(Payload::Object(obj)))
+}
+
+fn deployment(name: &str, uid: &str, image: &str) -> Value {
+    json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"namespace": "d", "name": name, "uid": uid},
+           "spec": {"replicas": 1, "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "c", "image": image}]}}}})
+}
+
+fn pod(name: &str, uid: &str, owner: (&str, &str, &str, &str), status: Value) -> Value {
+    let (api, kind, oname, ouid) = owner;
+    json!({"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"namespace": "d", "name": name, "uid": uid, "labels": {"app": "web"},
+                        "ownerReferences": [{"apiVersion": api, "kind": kind, "name": oname, "uid": ouid, "controller": true}]},
+           "spec": {"containers": [{"name": "c", "image": "nginx"}]}, "status": status})
+}
+
+fn running(at: &str) -> Value {
+    json!({"phase": "Running", "containerStatuses": [{"name": "c", "state": {"running": {"startedAt": at}}}]})
+}
+
+fn export(store: &Store, cfg: &TracerConfig) -> crate::Trace {
+    store.snapshot().window(cfg, Window { start: T, end: i64::MAX }, &KeepAll).unwrap()
+}
+
+fn rs_meta(uid: &str, name: &str, deployment: (&str, &str)) -> Change {
+    change(
+        "apps/v1.ReplicaSet",
+        T,
+        ChangeKind::Applied(Payload::Meta {
+            uid: uid.into(),
+            info: OwnerInfo {
+                gvk: "apps/v1.ReplicaSet".parse().unwrap(),
+                namespace: "d".into(),
+                name: name.into(),
+                owners: vec![OwnerRef {
+                    uid: deployment.1.into(),
+                    gvk: "apps/v1.Deployment".parse().unwrap(),
+                    name: deployment.0.into(),
+                    controller: true,
+                }],
+            },
+        }),
+    )
+}
+
+#[test]
+fn pods_wait_for_their_owner_chain_then_record_lifecycles() {
+    let cfg = config(&[("apps/v1.Deployment", "/spec/template", true, false)]);
+    let (mut ing, store) = ingest(cfg.clone());
+    assert!(ing.handle(applied("apps/v1.Deployment", T, deployment("web", "dep1", "nginx"))).is_empty());
+    let p = pod("web-1", "p1", ("apps/v1", "ReplicaSet", "web-abc", "rs1"), running("2025-11-24T16:00:05Z"));
+    let wanted = ing.handle(applied("v1.Pod", T + 5, p.clone()));
+    assert_eq!(wanted, vec!["apps/v1.ReplicaSet".parse::<Gvk>().unwrap()]);
+    assert_eq!(ing.pending_pods(), 1);
+    // The same kind is asked for once.
+    let p2 = pod("web-2", "p2", ("apps/v1", "ReplicaSet", "web-abc", "rs1"), running("2025-11-24T16:00:06Z"));
+    assert!(ing.handle(applied("v1.Pod", T + 6, p2)).is_empty());
+    ing.handle(rs_meta("rs1", "web-abc", ("web", "dep1")));
+    assert_eq!(ing.pending_pods(), 0);
+    let trace = export(&store, &cfg);
+    let owner = TrackedKey::new("apps/v1.Deployment".parse().unwrap(), "d/web");
+    let by_hash = &trace.pod_lifecycles[&owner];
+    assert_eq!(by_hash.len(), 1, "both pods share a template, so a hash");
+    let lcs = by_hash.values().next().unwrap();
+    assert_eq!(
+        lcs,
+        &vec![PodLifecycle { start_ts: T + 5, end_ts: None }, PodLifecycle { start_ts: T + 6, end_ts: None }]
+    );
+
+    // Deleted while running: the lifecycle ends at the deletion.
+    ing.handle(change("v1.Pod", T + 30, ChangeKind::Deleted(Payload::Object(p))));
+    let trace = export(&store, &cfg);
+    assert_eq!(trace.pod_lifecycles[&owner].values().next().unwrap()[0].end_ts, Some(T + 30));
+}
+
+#[test]
+fn owners_without_track_lifecycle_record_no_lifecycles() {
+    let cfg = config(&[("apps/v1.Deployment", "/spec/template", false, false)]);
+    let (mut ing, store) = ingest(cfg.clone());
+    ing.handle(applied("apps/v1.Deployment", T, deployment("web", "dep1", "nginx")));
+    ing.handle(rs_meta("rs1", "web-abc", ("web", "dep1")));
+    ing.handle(applied(
+        "v1.Pod",
+        T + 5,
+        pod("web-1", "p1", ("apps/v1", "ReplicaSet", "web-abc", "rs1"), running("2025-11-24T16:00:05Z")),
+    ));
+    assert!(export(&store, &cfg).pod_lifecycles.is_empty());
+    assert_eq!(ing.pending_pods(), 0);
+}
+
+#[test]
+fn a_relist_reconciles_against_the_trace() {
+    let cfg = config(&[("apps/v1.Deployment", "/spec/template", false, false)]);
+    let (mut ing, store) = ingest(cfg.clone());
+    for (n, uid) in [("a", "1"), ("b", "2"), ("c", "3")] {
+        ing.handle(applied("apps/v1.Deployment", T, deployment(n, uid, "v1")));
+    }
+    ing.handle(change("apps/v1.Deployment", T + 60, ChangeKind::RelistStarted));
+    for (n, uid, image) in [("a", "1", "v1"), ("b", "2", "v2"), ("d", "4", "v1")] {
+        ing.handle(change(
+            "apps/v1.Deployment",
+            T + 60,
+            ChangeKind::Relisted(Payload::Object(deployment(n, uid, image))),
+        ));
+    }
+    ing.handle(change("apps/v1.Deployment", T + 60, ChangeKind::RelistDone));
+    let trace = export(&store, &cfg);
+    assert_eq!(trace.events.len(), 2);
+    let last = &trace.events[1];
+    let names = |objs: &[EncodedObject]| objs.iter().map(|o| o.identity().unwrap().name).collect::<Vec<_>>();
+    assert_eq!(names(&last.applied_objs), ["b", "d"]);
+    assert_eq!(names(&last.deleted_objs), ["c"]);
+}
+
+#[test]
+fn skip_owned_records_only_objects_without_owners() {
+    let cfg = config(&[("v1.Pod", "", true, true)]);
+    let (mut ing, store) = ingest(cfg.clone());
+    let bare = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"namespace": "d", "name": "solo", "uid": "s"},
+                      "spec": {"containers": []}, "status": running("2025-11-24T16:00:01Z")});
+    ing.handle(applied("v1.Pod", T, bare));
+    ing.handle(applied(
+        "v1.Pod",
+        T,
+        pod("owned", "o", ("apps/v1", "ReplicaSet", "x", "rsx"), running("2025-11-24T16:00:01Z")),
+    ));
+    let trace = export(&store, &cfg);
+    let names: Vec<_> = trace.events[0].applied_objs.iter().map(|o| o.identity().unwrap().name).collect();
+    assert_eq!(names, ["solo"]);
+    let owner = TrackedKey::new("v1.Pod".parse().unwrap(), "d/solo");
+    assert!(trace.pod_lifecycles.contains_key(&owner), "a bare tracked pod is its own owner");
+}
+
+#[test]
+fn pods_gone_during_a_relist_gap_end_there() {
+    let cfg = config(&[("batch.volcano.sh/v1alpha1.Job", "/spec/tasks/*/template", true, false)]);
+    let (mut ing, store) = ingest(cfg.clone());
+    let job = json!({"apiVersion": "batch.volcano.sh/v1alpha1", "kind": "Job", "metadata": {"namespace": "d", "name": "train", "uid": "j"},
+                     "spec": {"tasks": [{"template": {"spec": {"containers": []}}}]}});
+    ing.handle(applied("batch.volcano.sh/v1alpha1.Job", T, job));
+    let owner = ("batch.volcano.sh/v1alpha1", "Job", "train", "j");
+    ing.handle(applied("v1.Pod", T, pod("w-0", "w0", owner, running("2025-11-24T16:00:01Z"))));
+    ing.handle(applied("v1.Pod", T, pod("w-1", "w1", owner, running("2025-11-24T16:00:02Z"))));
+    ing.handle(change("v1.Pod", T + 90, ChangeKind::RelistStarted));
+    ing.handle(change(
+        "v1.Pod",
+        T + 90,
+        ChangeKind::Relisted(Payload::Object(pod("w-1", "w1", owner, running("2025-11-24T16:00:02Z")))),
+    ));
+    ing.handle(change("v1.Pod", T + 90, ChangeKind::RelistDone));
+    let trace = export(&store, &cfg);
+    let lcs: Vec<_> = trace.pod_lifecycles.values().flat_map(|m| m.values().flatten()).copied().collect();
+    assert_eq!(
+        lcs,
+        vec![PodLifecycle { start_ts: T + 1, end_ts: Some(T + 90) }, PodLifecycle { start_ts: T + 2, end_ts: None }]
+    );
+}

@@ -1,0 +1,41 @@
+//! Counters the tracer keeps about itself.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use crate::gvk::Gvk;
+
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Watch events received, per kind.
+    events: Mutex<BTreeMap<Gvk, u64>>,
+    /// Object versions recorded (changed objects; unchanged ones are not counted).
+    pub recorded: AtomicU64,
+    /// (Re-)lists started, across kinds: one at startup per kind, one per watch restart.
+    pub relists: AtomicU64,
+    /// Metadata watches started on intermediate owner kinds. Owner resolution makes no other
+    /// requests, so this stays at the number of such kinds however many pods there are.
+    pub owner_watches: AtomicU64,
+    pub evictions: AtomicU64,
+}
+
+impl Metrics {
+    pub fn count_event(&self, gvk: &Gvk) {
+        let mut events = self.events.lock().unwrap_or_else(|p| p.into_inner());
+        match events.get_mut(gvk) {
+            Some(n) => *n += 1,
+            None => {
+                events.insert(gvk.clone(), 1);
+            }
+        }
+    }
+
+    pub fn events(&self) -> BTreeMap<Gvk, u64> {
+        self.events.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}

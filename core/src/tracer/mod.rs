@@ -1,0 +1,134 @@
+//! The tracer: sources feeding the ingest loop, which records into the store.
+//!
+//! ```text
+//! watches (one task per kind) ──Change──► ingest loop ──► store ◄── snapshot (export)
+//!        ▲                                    │
+//!        └──── metadata watches on owner kinds ┘
+//! ```
+
+mod ingest;
+mod metrics;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::Client;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+pub use ingest::Ingest;
+pub use metrics::Metrics;
+
+use crate::gvk::Gvk;
+use crate::pipeline::{PodHasher, SanitiserChain};
+use crate::sources::{spawn_kind_watch, unix_now, KindState, SourceHealth, WatchMode};
+use crate::store::{Retention, Store};
+use crate::tracer_config::TracerConfig;
+
+/// The configured pipeline stages.
+pub struct Pipeline {
+    pub pod_hasher: PodHasher,
+}
+
+impl Pipeline {
+    pub fn new(recording: SanitiserChain, hashing: SanitiserChain) -> Self {
+        Pipeline { pod_hasher: PodHasher { recording, hashing } }
+    }
+
+    /// The sanitisers applied to recorded objects.
+    pub fn recording(&self) -> &SanitiserChain {
+        &self.pod_hasher.recording
+    }
+}
+
+pub struct TracerSettings {
+    pub config: TracerConfig,
+    pub pipeline: Pipeline,
+    pub retention: Retention,
+}
+
+/// A running tracer. Dropping it stops every task.
+pub struct Tracer {
+    pub config: Arc<TracerConfig>,
+    pub store: Arc<Store>,
+    pub health: Arc<SourceHealth>,
+    pub metrics: Arc<Metrics>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// Changes queued between the watches and the ingest loop; a full queue makes the watches wait,
+/// which leaves the backlog in the apiserver's watch stream rather than in our memory.
+const QUEUE: usize = 4096;
+const RETENTION_EVERY: Duration = Duration::from_secs(10);
+
+impl Tracer {
+    pub fn start(client: Client, settings: TracerSettings) -> Tracer {
+        let config = Arc::new(settings.config);
+        let store = Arc::new(Store::new());
+        let health = Arc::new(SourceHealth::default());
+        let metrics = Arc::new(Metrics::default());
+        let (tx, mut rx) = mpsc::channel(QUEUE);
+        let mut tasks = Vec::new();
+
+        let pod = Gvk::new("", "v1", "Pod");
+        let mut full_kinds: Vec<Gvk> = config.tracked_objects.keys().cloned().collect();
+        if !full_kinds.contains(&pod) {
+            full_kinds.push(pod);
+        }
+        for gvk in full_kinds {
+            tasks.push(spawn_kind_watch(client.clone(), gvk, WatchMode::Full, tx.clone(), health.clone()));
+        }
+
+        let mut ingest = Ingest::new(config.clone(), Arc::new(settings.pipeline), store.clone(), metrics.clone());
+        let (watch_client, watch_health) = (client.clone(), health.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut owner_watches = Vec::new();
+            while let Some(change) = rx.recv().await {
+                for kind in ingest.handle(change) {
+                    tracing::info!(owner_kind = %kind, "watching an intermediate owner kind (metadata only)");
+                    owner_watches.push(spawn_kind_watch(
+                        watch_client.clone(),
+                        kind,
+                        WatchMode::MetadataOnly,
+                        tx.clone(),
+                        watch_health.clone(),
+                    ));
+                }
+            }
+            owner_watches.iter().for_each(JoinHandle::abort);
+        }));
+
+        let (evict_store, evict_metrics, retention) = (store.clone(), metrics.clone(), settings.retention);
+        tasks.push(tokio::spawn(async move {
+            let mut every = tokio::time::interval(RETENTION_EVERY);
+            loop {
+                every.tick().await;
+                let evicted = evict_store.evict(unix_now(), retention);
+                if evicted > 0 {
+                    evict_metrics.evictions.fetch_add(evicted as u64, std::sync::atomic::Ordering::Relaxed);
+                    tracing::debug!(evicted, "retention evicted old events");
+                }
+            }
+        }));
+
+        Tracer { config, store, health, metrics, tasks }
+    }
+
+    /// The kinds that have not completed their initial list, and why; empty when ready.
+    pub fn not_ready(&self) -> Vec<(Gvk, KindState)> {
+        let mut kinds: Vec<Gvk> = self.config.tracked_objects.keys().cloned().collect();
+        let pod = Gvk::new("", "v1", "Pod");
+        if !kinds.contains(&pod) {
+            kinds.push(pod);
+        }
+        self.health.not_ready(kinds)
+    }
+}
+
+impl Drop for Tracer {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
