@@ -1,8 +1,10 @@
 //! The sk-tracer core: the trace model and file format, pod-template paths, stable hashing and the
 //! tracked-kinds config model.
 
+pub mod export;
 pub mod gvk;
 pub mod hash;
+pub mod label_selector;
 pub mod lifecycle;
 pub mod ownership;
 pub mod pipeline;

@@ -2,11 +2,12 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use sk_core::trace::{self, summary::TraceSummary};
+use sk_core::trace::{self, simkube_v2, summary::TraceSummary, v1, TraceFormat};
 
-/// Reads a trace file (v1 msgpack) and prints a summary: the time span, the number of events,
+/// Reads a trace file (v1 or simkube-v2 msgpack) and prints a summary: the time span, the number of events,
 /// objects per kind and the owners that have pod lifecycle data. With `--json`, prints the whole
-/// trace as JSON in the file's own shape instead, with pod-hash map keys as decimal strings.
+/// trace as JSON in the file's own shape instead: pod-hash map keys become decimal strings, and
+/// simkube-v2's `[gvk, ns/name]` lifecycle keys become `"<gvk> <ns/name>"`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The trace file to read.
@@ -19,14 +20,18 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let path = args.file.display();
     let bytes = std::fs::read(&args.file).with_context(|| format!("reading trace file {path}"))?;
-    let trace = trace::decode(&bytes).with_context(|| format!("{path} is not a valid trace"))?;
+    let (format, trace) = trace::decode_any(&bytes).with_context(|| format!("{path} is not a valid trace"))?;
     let mut out = std::io::stdout().lock();
     if args.json {
-        let json = trace::v1::to_json(&trace).with_context(|| format!("{path}: an object could not be decoded"))?;
+        let json = match format {
+            TraceFormat::V1 => v1::to_json(&trace),
+            TraceFormat::SimkubeV2 => simkube_v2::to_json(&trace),
+        };
+        let json = json.with_context(|| format!("{path}: an object could not be decoded"))?;
         serde_json::to_writer_pretty(&mut out, &json)?;
         writeln!(out)?;
     } else {
-        writeln!(out, "trace:      {path} (format v1, {} bytes)", bytes.len())?;
+        writeln!(out, "trace:      {path} (format {}, {} bytes)", format.name(), bytes.len())?;
         write!(out, "{}", TraceSummary::of(&trace))?;
     }
     Ok(())

@@ -5,8 +5,9 @@ use std::io::ErrorKind;
 
 use rmp::Marker;
 
+use super::simkube_v2::V2File;
 use super::v1::V1File;
-use super::Trace;
+use super::{Trace, TraceFormat};
 
 /// Objects in Kubernetes are far shallower than this; the limit keeps hostile input from
 /// exhausting the stack.
@@ -20,7 +21,9 @@ pub enum TraceDecodeError {
         "this is JSON, not a trace: trace files are msgpack (`sk-tracer inspect --json FILE` shows a trace as JSON)"
     )]
     LooksLikeJson,
-    #[error("not a trace: expected a msgpack array [config, events, index, pod_lifecycles], found {found}")]
+    #[error(
+        "not a trace: expected a v1 array [config, events, index, pod_lifecycles] or a simkube-v2 map, found {found}"
+    )]
     NotATrace { found: String },
     #[error("the trace is truncated: the file ends inside {at}")]
     Truncated { at: String },
@@ -36,7 +39,6 @@ fn describe(marker: Marker) -> String {
     match marker {
         Marker::FixArray(n) => format!("an array of {n} elements"),
         Marker::Array16 | Marker::Array32 => "a large array".into(),
-        Marker::FixMap(_) | Marker::Map16 | Marker::Map32 => "a map".into(),
         Marker::FixStr(_) | Marker::Str8 | Marker::Str16 | Marker::Str32 => "a string".into(),
         Marker::Bin8 | Marker::Bin16 | Marker::Bin32 => "binary data".into(),
         Marker::Null => "nil".into(),
@@ -49,6 +51,11 @@ fn describe(marker: Marker) -> String {
 
 /// Reads a trace in any supported format.
 pub fn decode(bytes: &[u8]) -> Result<Trace, TraceDecodeError> {
+    decode_any(bytes).map(|(_, trace)| trace)
+}
+
+/// Reads a trace in any supported format, and says which it was.
+pub fn decode_any(bytes: &[u8]) -> Result<(TraceFormat, Trace), TraceDecodeError> {
     let Some(&first) = bytes.first() else {
         return Err(TraceDecodeError::Empty);
     };
@@ -58,12 +65,13 @@ pub fn decode(bytes: &[u8]) -> Result<Trace, TraceDecodeError> {
         return Err(TraceDecodeError::LooksLikeJson);
     }
     match Marker::from_u8(first) {
-        Marker::FixArray(4) => decode_v1(bytes),
+        Marker::FixArray(4) => decode_v1(bytes).map(|t| (TraceFormat::V1, t)),
+        Marker::FixMap(_) | Marker::Map16 | Marker::Map32 => decode_v2(bytes).map(|t| (TraceFormat::SimkubeV2, t)),
         Marker::Array16 | Marker::Array32 => {
             let len = rmp::decode::read_array_len(&mut &bytes[..])
                 .map_err(|_| TraceDecodeError::Truncated { at: "the top-level array header".into() })?;
             if len == 4 {
-                decode_v1(bytes)
+                decode_v1(bytes).map(|t| (TraceFormat::V1, t))
             } else {
                 Err(TraceDecodeError::NotATrace { found: format!("an array of {len} elements") })
             }
@@ -72,12 +80,12 @@ pub fn decode(bytes: &[u8]) -> Result<Trace, TraceDecodeError> {
     }
 }
 
-fn decode_v1(bytes: &[u8]) -> Result<Trace, TraceDecodeError> {
+fn read<T: serde::de::DeserializeOwned>(bytes: &[u8], location: fn(&str) -> String) -> Result<T, TraceDecodeError> {
     let mut rest = bytes;
     let mut de = rmp_serde::Deserializer::new(&mut rest);
     de.set_max_depth(MAX_DEPTH);
-    let file: V1File = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let at = v1_location(&e.path().to_string());
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let at = location(&e.path().to_string());
         match e.into_inner() {
             rmp_serde::decode::Error::InvalidMarkerRead(io) | rmp_serde::decode::Error::InvalidDataRead(io)
                 if io.kind() == ErrorKind::UnexpectedEof =>
@@ -93,8 +101,23 @@ fn decode_v1(bytes: &[u8]) -> Result<Trace, TraceDecodeError> {
     if !rest.is_empty() {
         return Err(TraceDecodeError::TrailingBytes { count: rest.len() });
     }
-    check_consistency(&file)?;
-    Ok(file.into_trace())
+    Ok(value)
+}
+
+fn decode_v1(bytes: &[u8]) -> Result<Trace, TraceDecodeError> {
+    let trace = read::<V1File>(bytes, v1_location)?.into_trace();
+    check_consistency(&trace)?;
+    Ok(trace)
+}
+
+fn decode_v2(bytes: &[u8]) -> Result<Trace, TraceDecodeError> {
+    let file = read::<V2File>(bytes, |p| if p == "." { "the top-level map".into() } else { p.to_string() })?;
+    if file.version() != 2 {
+        return Err(TraceDecodeError::NotATrace { found: format!("a map with version {}", file.version()) });
+    }
+    let trace = file.into_trace();
+    check_consistency(&trace)?;
+    Ok(trace)
 }
 
 /// Names the four elements of a v1 file instead of their positions, so `1[3].ts` reads
@@ -112,8 +135,8 @@ pub(super) fn v1_location(path: &str) -> String {
     path.to_string()
 }
 
-pub(super) fn check_consistency(file: &V1File) -> Result<(), TraceDecodeError> {
-    for (i, pair) in file.1.windows(2).enumerate() {
+pub(super) fn check_consistency(trace: &Trace) -> Result<(), TraceDecodeError> {
+    for (i, pair) in trace.events.windows(2).enumerate() {
         if pair[1].ts < pair[0].ts {
             return Err(TraceDecodeError::Inconsistent(format!(
                 "events are not in time order: events[{}].ts = {} comes after {}",
@@ -123,14 +146,13 @@ pub(super) fn check_consistency(file: &V1File) -> Result<(), TraceDecodeError> {
             )));
         }
     }
-    for (owner, by_hash) in &file.3 {
+    for (owner, by_hash) in &trace.pod_lifecycles {
         for (hash, lcs) in by_hash {
             for lc in lcs {
-                if lc.end_ts.is_some_and(|end| end < lc.start_ts) {
+                if let Some(end) = lc.end_ts.filter(|end| *end < lc.start_ts) {
                     return Err(TraceDecodeError::Inconsistent(format!(
-                        "pod_lifecycles.{owner:?}.{hash}: end_ts {} is before start_ts {}",
-                        lc.end_ts.unwrap_or_default(),
-                        lc.start_ts
+                        "pod_lifecycles.{:?}.{hash}: end_ts {end} is before start_ts {}",
+                        owner.name, lc.start_ts
                     )));
                 }
             }

@@ -5,6 +5,7 @@
 
 pub mod decode;
 pub mod object;
+pub mod simkube_v2;
 pub mod summary;
 pub mod v1;
 
@@ -15,8 +16,29 @@ use serde::{Deserialize, Serialize};
 use crate::gvk::Gvk;
 use crate::tracer_config::TracerConfig;
 
-pub use decode::{decode, TraceDecodeError};
+pub use decode::{decode, decode_any, TraceDecodeError};
 pub use object::{namespaced_name, EncodedObject, ObjectIdentity};
+
+/// The encodings of a trace file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+pub enum TraceFormat {
+    /// The documented four-element array; the default.
+    #[default]
+    #[serde(rename = "v1")]
+    V1,
+    /// The map that current SimKube releases read.
+    #[serde(rename = "simkube-v2")]
+    SimkubeV2,
+}
+
+impl TraceFormat {
+    pub fn name(self) -> &'static str {
+        match self {
+            TraceFormat::V1 => "v1",
+            TraceFormat::SimkubeV2 => "simkube-v2",
+        }
+    }
+}
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Trace {

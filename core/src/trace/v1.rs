@@ -161,8 +161,9 @@ pub fn from_json(json: serde_json::Value) -> Result<Trace, super::TraceDecodeErr
         at: super::decode::v1_location(&e.path().to_string()),
         message: e.into_inner().to_string(),
     })?;
-    super::decode::check_consistency(&file)?;
-    Ok(file.into_trace())
+    let trace = file.into_trace();
+    super::decode::check_consistency(&trace)?;
+    Ok(trace)
 }
 
 /// The v1 file as serde reads it, before names are resolved to kinds.

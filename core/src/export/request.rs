@@ -1,0 +1,89 @@
+//! The body of `POST /export`, compatible with SimKube's v1 export API.
+
+use serde::Deserialize;
+
+pub use crate::trace::TraceFormat;
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportRequest {
+    /// Unix seconds, inclusive.
+    pub start_ts: i64,
+    /// Unix seconds, exclusive.
+    pub end_ts: i64,
+    /// Where to deliver the trace; empty or absent: in the response.
+    #[serde(default)]
+    pub export_path: Option<String>,
+    /// Filter name (as registered by a filter plugin) to its options.
+    #[serde(default)]
+    pub filters: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    pub format: TraceFormat,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ExportRequestError {
+    #[error("malformed export request: {0}")]
+    Malformed(String),
+    #[error("invalid export request: {0}")]
+    Invalid(String),
+}
+
+impl ExportRequest {
+    /// Parses and checks a request body, naming the field at fault.
+    pub fn parse(body: &[u8]) -> Result<Self, ExportRequestError> {
+        let de = &mut serde_json::Deserializer::from_slice(body);
+        let req: ExportRequest = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if path == "." {
+                ExportRequestError::Malformed(inner.to_string())
+            } else {
+                ExportRequestError::Malformed(format!("{path}: {inner}"))
+            }
+        })?;
+        if req.end_ts <= req.start_ts {
+            return Err(ExportRequestError::Invalid(format!(
+                "end_ts ({}) must be after start_ts ({})",
+                req.end_ts, req.start_ts
+            )));
+        }
+        Ok(req)
+    }
+
+    /// The destination, or `None` for the response body.
+    pub fn destination(&self) -> Option<&str> {
+        self.export_path.as_deref().filter(|p| !p.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_simkube_shape() {
+        let req = ExportRequest::parse(
+            br#"{"start_ts": 1700000000, "end_ts": 1700003600, "export_path": "s3://b/k",
+                 "filters": {"excluded_namespaces": ["kube-system"], "excluded_labels": [{"matchLabels": {"app": "noise"}}]},
+                 "format": "simkube-v2"}"#,
+        )
+        .unwrap();
+        assert_eq!(req.destination(), Some("s3://b/k"));
+        assert_eq!(req.format, TraceFormat::SimkubeV2);
+        assert_eq!(req.filters.len(), 2);
+        let bare = ExportRequest::parse(br#"{"start_ts": 1, "end_ts": 2, "export_path": ""}"#).unwrap();
+        assert_eq!((bare.destination(), bare.format), (None, TraceFormat::V1));
+    }
+
+    #[test]
+    fn names_what_is_wrong() {
+        let err = |body: &str| ExportRequest::parse(body.as_bytes()).unwrap_err().to_string();
+        assert!(err("{").contains("malformed"), "{}", err("{"));
+        assert!(err(r#"{"start_ts": 1, "end_ts": 2, "colour": "red"}"#).contains("unknown field `colour`"));
+        assert!(err(r#"{"start_ts": "yesterday", "end_ts": 2}"#).contains("start_ts: invalid type"));
+        assert!(err(r#"{"end_ts": 2}"#).contains("missing field `start_ts`"));
+        assert!(err(r#"{"start_ts": 5, "end_ts": 5}"#).contains("end_ts (5) must be after start_ts (5)"));
+        assert!(err(r#"{"start_ts": 1, "end_ts": 2, "format": "v3"}"#).contains("format: unknown variant `v3`"));
+    }
+}

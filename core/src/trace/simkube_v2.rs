@@ -1,0 +1,320 @@
+//! The simkube-v2 trace: the map `{version: 2, config, events, index, pod_lifecycles}` that current
+//! SimKube releases read (see README, "simkube-v2").
+//!
+//! It differs from v1 in three ways: the index is keyed by GVK, then namespaced name; the
+//! lifecycle table is keyed by the 2-element array `[gvk, ns/name]`; and each lifecycle is
+//! SimKube's externally tagged `PodLifecycleData`: `{"Running": start}` or
+//! `{"Finished": [start, end]}`. SimKube rejects a built-in kind whose pod-template paths differ
+//! from its own defaults, so those are written from SimKube's table whatever the config says.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use rmp::encode as mp;
+use serde::Deserialize;
+
+use super::v1::{write_event, EncodeError};
+use super::{PodLifecycle, Trace, TraceEvent, TrackedKey};
+use crate::gvk::Gvk;
+use crate::pod_template_path::PodTemplatePath;
+use crate::tracer_config::{TracerConfig, TrackedObjectConfig};
+
+/// SimKube's pod-template paths for built-in kinds.
+fn simkube_paths(gvk: &Gvk) -> Option<&'static str> {
+    match (gvk.group.as_str(), gvk.version.as_str(), gvk.kind.as_str()) {
+        ("batch", "v1", "CronJob") => Some("/spec/jobTemplate/spec/template"),
+        ("apps", "v1", "DaemonSet" | "Deployment" | "StatefulSet") | ("batch", "v1", "Job") => Some("/spec/template"),
+        ("apps", "v1", "ReplicaSet") => Some("/spec"),
+        ("", "v1", "Pod") => Some(""),
+        _ => None,
+    }
+}
+
+fn write_config(w: &mut impl Write, config: &TracerConfig) -> Result<(), EncodeError> {
+    mp::write_map_len(w, 1)?;
+    mp::write_str(w, "trackedObjects")?;
+    mp::write_map_len(w, config.tracked_objects.len() as u32)?;
+    for (gvk, cfg) in &config.tracked_objects {
+        mp::write_str(w, &gvk.to_string())?;
+        let fields = 1 + u32::from(cfg.track_lifecycle) + u32::from(cfg.skip_owned);
+        mp::write_map_len(w, fields)?;
+        mp::write_str(w, "podSpecTemplatePaths")?;
+        match simkube_paths(gvk) {
+            Some(path) => {
+                mp::write_array_len(w, 1)?;
+                mp::write_str(w, path)?;
+            }
+            None => {
+                mp::write_array_len(w, cfg.pod_spec_template_paths.len() as u32)?;
+                for p in &cfg.pod_spec_template_paths {
+                    mp::write_str(w, p.as_str())?;
+                }
+            }
+        }
+        if cfg.track_lifecycle {
+            mp::write_str(w, "trackLifecycle")?;
+            mp::write_bool(w, true)?;
+        }
+        if cfg.skip_owned {
+            mp::write_str(w, "skipOwned")?;
+            mp::write_bool(w, true)?;
+        }
+    }
+    Ok(())
+}
+
+fn gvk_string(key: &TrackedKey) -> String {
+    key.gvk.as_ref().map(Gvk::to_string).unwrap_or_default()
+}
+
+fn write_lifecycle(w: &mut impl Write, lc: &PodLifecycle) -> Result<(), EncodeError> {
+    mp::write_map_len(w, 1)?;
+    match lc.end_ts {
+        None => {
+            mp::write_str(w, "Running")?;
+            mp::write_sint(w, lc.start_ts)?;
+        }
+        Some(end) => {
+            mp::write_str(w, "Finished")?;
+            mp::write_array_len(w, 2)?;
+            mp::write_sint(w, lc.start_ts)?;
+            mp::write_sint(w, end)?;
+        }
+    }
+    Ok(())
+}
+
+pub fn encode(trace: &Trace, w: &mut impl Write) -> Result<(), EncodeError> {
+    mp::write_map_len(w, 5)?;
+    mp::write_str(w, "version")?;
+    mp::write_uint(w, 2)?;
+    mp::write_str(w, "config")?;
+    write_config(w, &trace.config)?;
+    mp::write_str(w, "events")?;
+    mp::write_array_len(w, trace.events.len() as u32)?;
+    for ev in &trace.events {
+        write_event(w, ev)?;
+    }
+
+    mp::write_str(w, "index")?;
+    let mut index: BTreeMap<String, Vec<(&str, u64)>> = BTreeMap::new();
+    for (key, hash) in &trace.index {
+        index.entry(gvk_string(key)).or_default().push((&key.name, *hash));
+    }
+    mp::write_map_len(w, index.len() as u32)?;
+    for (gvk, entries) in index {
+        mp::write_str(w, &gvk)?;
+        mp::write_map_len(w, entries.len() as u32)?;
+        for (name, hash) in entries {
+            mp::write_str(w, name)?;
+            mp::write_uint(w, hash)?;
+        }
+    }
+
+    mp::write_str(w, "pod_lifecycles")?;
+    mp::write_map_len(w, trace.pod_lifecycles.len() as u32)?;
+    for (owner, by_hash) in &trace.pod_lifecycles {
+        mp::write_array_len(w, 2)?;
+        mp::write_str(w, &gvk_string(owner))?;
+        mp::write_str(w, &owner.name)?;
+        mp::write_map_len(w, by_hash.len() as u32)?;
+        for (hash, lcs) in by_hash {
+            mp::write_uint(w, *hash)?;
+            mp::write_array_len(w, lcs.len() as u32)?;
+            for lc in lcs {
+                write_lifecycle(w, lc)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn encode_to_vec(trace: &Trace) -> Vec<u8> {
+    let mut out = Vec::new();
+    // Writing into a Vec fails only for containers of 2^32 entries, which memory rules out first.
+    let _ = encode(trace, &mut out);
+    out
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct V2TrackedObject {
+    pod_spec_template_paths: Vec<PodTemplatePath>,
+    #[serde(default)]
+    track_lifecycle: bool,
+    #[serde(default)]
+    skip_owned: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct V2Config {
+    tracked_objects: BTreeMap<Gvk, V2TrackedObject>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize)]
+pub(super) enum PodLifecycleData {
+    Running(i64),
+    Finished(i64, i64),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct V2File {
+    version: u32,
+    config: V2Config,
+    pub(super) events: Vec<TraceEvent>,
+    index: BTreeMap<String, BTreeMap<String, u64>>,
+    pod_lifecycles: BTreeMap<(String, String), BTreeMap<u64, Vec<PodLifecycleData>>>,
+}
+
+fn key(gvk: String, name: String) -> TrackedKey {
+    TrackedKey { gvk: gvk.parse().ok(), name }
+}
+
+impl V2File {
+    pub(super) fn version(&self) -> u32 {
+        self.version
+    }
+
+    pub(super) fn into_trace(self) -> Trace {
+        let config = TracerConfig {
+            tracked_objects: self
+                .config
+                .tracked_objects
+                .into_iter()
+                .map(|(gvk, c)| {
+                    let cfg = TrackedObjectConfig {
+                        pod_spec_template_paths: c.pod_spec_template_paths,
+                        track_lifecycle: c.track_lifecycle,
+                        skip_owned: c.skip_owned,
+                    };
+                    (gvk, cfg)
+                })
+                .collect(),
+        };
+        let index = self
+            .index
+            .into_iter()
+            .flat_map(|(gvk, names)| names.into_iter().map(move |(name, h)| (key(gvk.clone(), name), h)))
+            .collect();
+        let pod_lifecycles = self
+            .pod_lifecycles
+            .into_iter()
+            .map(|((gvk, name), by_hash)| {
+                let by_hash = by_hash
+                    .into_iter()
+                    .map(|(h, lcs)| {
+                        let lcs = lcs
+                            .into_iter()
+                            .map(|lc| match lc {
+                                PodLifecycleData::Running(s) => PodLifecycle { start_ts: s, end_ts: None },
+                                PodLifecycleData::Finished(s, e) => PodLifecycle { start_ts: s, end_ts: Some(e) },
+                            })
+                            .collect();
+                        (h, lcs)
+                    })
+                    .collect();
+                (key(gvk, name), by_hash)
+            })
+            .collect();
+        Trace { config, events: self.events, index, pod_lifecycles }
+    }
+}
+
+/// The trace in the simkube-v2 shape as JSON. Lifecycle keys, 2-element arrays in msgpack, become
+/// `"<gvk> <ns/name>"` (neither part contains a space), and pod hashes decimal strings.
+pub fn to_json(trace: &Trace) -> Result<serde_json::Value, rmp_serde::decode::Error> {
+    use serde_json::{json, Map, Value};
+    let v1 = super::v1::to_json(trace)?;
+    let mut index: Map<String, Value> = Map::new();
+    for (key, hash) in &trace.index {
+        let entry = index.entry(gvk_string(key)).or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(m) = entry {
+            m.insert(key.name.clone(), json!(hash));
+        }
+    }
+    let lifecycles: Map<String, Value> = trace
+        .pod_lifecycles
+        .iter()
+        .map(|(owner, by_hash)| {
+            let by_hash: Map<String, Value> = by_hash
+                .iter()
+                .map(|(h, lcs)| {
+                    let lcs: Vec<Value> = lcs
+                        .iter()
+                        .map(|lc| match lc.end_ts {
+                            None => json!({"Running": lc.start_ts}),
+                            Some(end) => json!({"Finished": [lc.start_ts, end]}),
+                        })
+                        .collect();
+                    (h.to_string(), Value::Array(lcs))
+                })
+                .collect();
+            (format!("{} {}", gvk_string(owner), owner.name), Value::Object(by_hash))
+        })
+        .collect();
+    let config: Value = rmp_serde::from_slice(&{
+        let mut buf = Vec::new();
+        let _ = write_config(&mut buf, &trace.config);
+        buf
+    })?;
+    Ok(json!({"version": 2, "config": config, "events": v1[1], "index": index, "pod_lifecycles": lifecycles}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::decode::decode_any;
+    use crate::trace::v1::tests::sample_trace;
+    use crate::trace::TraceFormat;
+
+    #[test]
+    fn round_trips_and_is_recognised() {
+        let trace = sample_trace();
+        let bytes = encode_to_vec(&trace);
+        let (format, back) = decode_any(&bytes).unwrap();
+        assert_eq!(format, TraceFormat::SimkubeV2);
+        assert_eq!(back, trace);
+    }
+
+    #[test]
+    fn has_the_simkube_shape() {
+        let mut trace = sample_trace();
+        // SimKube's own default replaces whatever path the config gives a built-in kind.
+        trace
+            .config
+            .tracked_objects
+            .values_mut()
+            .for_each(|c| c.pod_spec_template_paths = vec!["/spec/other".parse().unwrap()]);
+        let bytes = encode_to_vec(&trace);
+        #[derive(Deserialize)]
+        struct Loose {
+            version: u32,
+            config: serde_json::Value,
+            index: BTreeMap<String, BTreeMap<String, u64>>,
+            pod_lifecycles: BTreeMap<(String, String), BTreeMap<u64, Vec<BTreeMap<String, serde_json::Value>>>>,
+        }
+        let v: Loose = rmp_serde::from_slice(&bytes).unwrap();
+        assert_eq!(v.version, 2);
+        assert_eq!(
+            v.config["trackedObjects"]["apps/v1.Deployment"]["podSpecTemplatePaths"],
+            serde_json::json!(["/spec/template"])
+        );
+        assert_eq!(v.config["trackedObjects"]["apps/v1.Deployment"]["trackLifecycle"], true);
+        assert!(v.index["apps/v1.Deployment"].contains_key("demo/web"));
+        let lcs = &v.pod_lifecycles[&("apps/v1.Deployment".to_string(), "demo/web".to_string())][&42];
+        assert_eq!(lcs[0]["Finished"], serde_json::json!([1_700_000_005, 1_700_000_050]));
+        assert_eq!(lcs[1]["Running"], serde_json::json!(1_700_000_006));
+    }
+
+    #[test]
+    fn json_view_turns_array_keys_into_strings() {
+        let v = to_json(&sample_trace()).unwrap();
+        assert_eq!(
+            v["pod_lifecycles"]["apps/v1.Deployment demo/web"]["42"][1],
+            serde_json::json!({"Running": 1_700_000_006})
+        );
+        assert_eq!(v["version"], 2);
+    }
+}
