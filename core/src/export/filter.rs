@@ -7,6 +7,9 @@ use crate::tracer_config::TracerConfig;
 
 use super::ExportRequestError;
 
+/// A filter ready to use in an export, shared by the export's threads.
+pub type BoxedFilter = Box<dyn ObjectFilter + Send + Sync>;
+
 /// The registration of an export filter: submit one with `inventory::submit!`.
 pub struct FilterPlugin {
     /// The plugin's name, in kebab-case.
@@ -17,7 +20,7 @@ pub struct FilterPlugin {
     /// One line for `sk-tracer plugins`.
     pub describe: &'static str,
     /// Builds the filter from its options (`null` for filters without a key).
-    pub build: fn(&Value, &TracerConfig) -> Result<Box<dyn ObjectFilter + Send + Sync>, String>,
+    pub build: fn(&Value, &TracerConfig) -> Result<BoxedFilter, String>,
 }
 
 inventory::collect!(FilterPlugin);
@@ -32,7 +35,7 @@ impl FilterPlugin {
 
 /// Keeps an object only if every filter keeps it.
 #[derive(Default)]
-pub struct AllOf(Vec<Box<dyn ObjectFilter + Send + Sync>>);
+pub struct AllOf(Vec<BoxedFilter>);
 
 impl ObjectFilter for AllOf {
     fn keep(&self, obj: &StoredObject) -> bool {

@@ -7,7 +7,7 @@
 mod filter;
 mod request;
 
-pub use filter::{build_filters, AllOf, FilterPlugin};
+pub use filter::{build_filters, AllOf, BoxedFilter, FilterPlugin};
 pub use request::{ExportRequest, ExportRequestError, TraceFormat};
 
 use crate::store::{Snapshot, Window};
