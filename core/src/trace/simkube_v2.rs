@@ -288,12 +288,13 @@ mod tests {
             .values_mut()
             .for_each(|c| c.pod_spec_template_paths = vec!["/spec/other".parse().unwrap()]);
         let bytes = encode_to_vec(&trace);
+        type Lifecycles = BTreeMap<(String, String), BTreeMap<u64, Vec<BTreeMap<String, serde_json::Value>>>>;
         #[derive(Deserialize)]
         struct Loose {
             version: u32,
             config: serde_json::Value,
             index: BTreeMap<String, BTreeMap<String, u64>>,
-            pod_lifecycles: BTreeMap<(String, String), BTreeMap<u64, Vec<BTreeMap<String, serde_json::Value>>>>,
+            pod_lifecycles: Lifecycles,
         }
         let v: Loose = rmp_serde::from_slice(&bytes).unwrap();
         assert_eq!(v.version, 2);
