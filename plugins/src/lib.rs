@@ -1,1 +1,4 @@
-//! Built-in pipeline stages.
+//! Built-in pipeline stages: sanitisers and export filters, one file each, registered with
+//! `inventory::submit!`.
+
+pub mod filters;

@@ -17,7 +17,7 @@ use crate::gvk::Gvk;
 use crate::tracer_config::TracerConfig;
 
 pub use decode::{decode, decode_any, TraceDecodeError};
-pub use object::{namespaced_name, EncodedObject, ObjectIdentity};
+pub use object::{namespaced_name, EncodedObject, MetadataView, ObjectIdentity, OwnerKind};
 
 /// The encodings of a trace file.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]

@@ -29,6 +29,16 @@ impl EncodedObject {
         &self.0
     }
 
+    /// The labels and owner kinds of the object, decoded without building the whole object.
+    pub fn metadata_view(&self) -> MetadataView {
+        #[derive(serde::Deserialize, Default)]
+        struct Obj {
+            #[serde(default)]
+            metadata: MetadataView,
+        }
+        rmp_serde::from_slice::<Obj>(&self.0).map(|o| o.metadata).unwrap_or_default()
+    }
+
     /// Identity fields read from the decoded object; `None` where the object lacks them.
     pub fn identity(&self) -> Option<ObjectIdentity> {
         ObjectIdentity::of(&self.to_json().ok()?)
@@ -60,6 +70,22 @@ impl<'de> Deserialize<'de> for EncodedObject {
         }
         Ok(EncodedObject::from_json(&v))
     }
+}
+
+/// What export filters look at besides an object's identity.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+pub struct MetadataView {
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
+    #[serde(default, rename = "ownerReferences")]
+    pub owner_references: Vec<OwnerKind>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+pub struct OwnerKind {
+    #[serde(rename = "apiVersion")]
+    pub api_version: String,
+    pub kind: String,
 }
 
 /// What names an object: its kind, namespace and name.

@@ -1,0 +1,23 @@
+//! Export filters, one file each. Each is configured by its key in an export request's (or the
+//! config's) `filters` map, as SimKube's export API names them.
+
+mod exclude_daemonsets;
+mod excluded_labels;
+mod excluded_namespaces;
+mod owned_by_tracked;
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::sync::Arc;
+
+    use sk_core::store::StoredObject;
+    use sk_core::trace::{EncodedObject, ObjectIdentity};
+
+    pub fn stored(obj: serde_json::Value) -> StoredObject {
+        StoredObject {
+            id: Arc::new(ObjectIdentity::of(&obj).unwrap()),
+            obj: EncodedObject::from_json(&obj),
+            hash: sk_core::stable_hash(&obj),
+        }
+    }
+}
