@@ -1,1 +1,41 @@
-//! Configuration loading.
+//! The sk-tracer configuration: one YAML file (the documented `trackedObjects` section plus the
+//! tracer's own settings), overridden by `SK_TRACER_*` environment variables and then by command
+//! line flags. Loaded and validated once; every error names its source, key and problem.
+
+mod byte_size;
+mod error;
+mod export;
+mod loader;
+mod pipeline;
+mod retention;
+mod server;
+mod tracked;
+
+use serde::Serialize;
+use sk_core::TracerConfig;
+
+pub use error::ConfigError;
+pub use export::ExportConfig;
+pub use loader::Loader;
+pub use pipeline::PipelineConfig;
+pub use retention::RetentionConfig;
+pub use server::ServerConfig;
+
+/// The whole configuration, normalised: every tracked kind has its pod-template paths.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Config {
+    #[serde(flatten)]
+    pub tracer: TracerConfig,
+    pub pipeline: PipelineConfig,
+    pub retention: RetentionConfig,
+    pub server: ServerConfig,
+    pub export: ExportConfig,
+}
+
+impl Config {
+    /// The normalised config as YAML, as `check-config` prints it.
+    pub fn to_yaml(&self) -> String {
+        serde_yaml::to_string(self).unwrap_or_else(|e| format!("# the config could not be rendered: {e}\n"))
+    }
+}

@@ -1,0 +1,126 @@
+//! Layering: built-in defaults, then the YAML file, then `SK_TRACER_*` environment variables
+//! (`__` separates nesting levels, snake_case becomes camelCase: `SK_TRACER_RETENTION__MAX_AGE`
+//! sets `retention.maxAge`), then the command line.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Yaml};
+use figment::Figment;
+use serde::Deserialize;
+
+use crate::export::ExportConfig;
+use crate::pipeline::PipelineConfig;
+use crate::retention::RetentionConfig;
+use crate::server::ServerConfig;
+use crate::tracked::{normalise, RawTrackedObject};
+use crate::{Config, ConfigError};
+
+/// Environment variables with the prefix that configure the command line, not the file.
+const CLI_ONLY_ENV: &[&str] = &["config", "url"];
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    tracked_objects: BTreeMap<String, Option<RawTrackedObject>>,
+    #[serde(default)]
+    pipeline: PipelineConfig,
+    #[serde(default)]
+    retention: RetentionConfig,
+    #[serde(default)]
+    server: ServerConfig,
+    #[serde(default)]
+    export: ExportConfig,
+}
+
+#[derive(Default)]
+pub struct Loader {
+    file: Option<PathBuf>,
+    env: bool,
+    overrides: Option<Serialized<serde_json::Value>>,
+}
+
+fn camel(snake: &str) -> String {
+    let mut out = String::with_capacity(snake.len());
+    let mut upper = false;
+    for c in snake.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `RETENTION__MAX_AGE` → `retention.maxAge`.
+fn env_key(key: &str) -> String {
+    key.split("__").map(|part| camel(&part.to_lowercase())).collect::<Vec<_>>().join(".")
+}
+
+impl Loader {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.file = Some(path.into());
+        self
+    }
+
+    /// Applies `SK_TRACER_*` environment variables over the file.
+    pub fn env(mut self) -> Self {
+        self.env = true;
+        self
+    }
+
+    /// Values from the command line, in the file's shape (`{"server": {"port": 9000}}`), applied last.
+    pub fn overrides(mut self, values: serde_json::Value) -> Self {
+        self.overrides = Some(Serialized::defaults(values));
+        self
+    }
+
+    pub fn load(self) -> Result<Config, ConfigError> {
+        let file_name = self.file.as_deref().map(|p| p.display().to_string());
+        let mut figment = Figment::new();
+        if let Some(path) = &self.file {
+            check_yaml(path)?;
+            figment = figment.merge(Yaml::file_exact(path));
+        }
+        if self.env {
+            figment = figment.merge(
+                Env::prefixed("SK_TRACER_")
+                    .filter(|k| !CLI_ONLY_ENV.contains(&k.as_str().to_lowercase().as_str()))
+                    .map(|k| env_key(k.as_str()).into())
+                    .lowercase(false),
+            );
+        }
+        if let Some(overrides) = self.overrides {
+            figment = figment.merge(overrides);
+        }
+        let raw: RawConfig = figment.extract().map_err(|e| ConfigError::from_figment(e, file_name.as_deref()))?;
+        let source_name = file_name.map(|f| format!("config file {f}")).unwrap_or_else(|| "config".into());
+        let tracer = normalise(raw.tracked_objects, &source_name)?;
+        raw.pipeline.validate(&source_name)?;
+        raw.retention.validate(&source_name)?;
+        Ok(Config { tracer, pipeline: raw.pipeline, retention: raw.retention, server: raw.server, export: raw.export })
+    }
+}
+
+/// Reads the file and checks its YAML first: figment would silently keep the last of two
+/// duplicate keys, and serde_yaml reports syntax errors with line and column.
+fn check_yaml(path: &Path) -> Result<(), ConfigError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::Unreadable { file: file.clone(), message: e.to_string() })?;
+    serde_yaml::from_str::<serde_yaml::Value>(&text)
+        .map_err(|e| ConfigError::Syntax { file, message: e.to_string() })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
