@@ -2,6 +2,9 @@
 //! its own tracer binary that links extra plugins registered with `inventory::submit!`.
 
 pub mod cli;
+pub mod kube_client;
+pub mod logging;
+pub mod server;
 
 use std::process::ExitCode;
 

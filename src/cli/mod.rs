@@ -1,7 +1,10 @@
 //! The command line: one file per subcommand.
 
 mod check_config;
+mod export;
 mod inspect;
+mod run;
+mod time_spec;
 
 use std::process::ExitCode;
 
@@ -19,17 +22,43 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Trace the cluster and serve exports, probes and metrics.
+    ///
+    /// Connects to the cluster, watches every tracked kind and every pod, records the trace in
+    /// memory, and serves it: `POST /export`, `GET /healthz`, `GET /readyz` and `GET /metrics`.
+    /// Runs until SIGTERM or SIGINT. The cluster is found as kubectl finds it: `--kubeconfig`,
+    /// else `KUBECONFIG` or `~/.kube/config`, else the in-cluster service account. Logs go to
+    /// stderr, filtered by `RUST_LOG` (default `info`).
+    Run(run::Args),
     /// Validate a config file and print it in normalised form.
+    ///
+    /// Prints every tracked kind with its pod-template paths filled in and every setting with its
+    /// default. `SK_TRACER_*` environment variables apply as they do for `run`, so what it prints
+    /// is what `run` would use. Exits non-zero with a message naming the file, key and problem
+    /// when the config is invalid.
     CheckConfig(check_config::Args),
     /// Summarise a trace file, or print it whole as JSON.
+    ///
+    /// Reads a v1 or simkube-v2 trace and prints its time span, number of events, objects per
+    /// kind and the owners that have pod lifecycle data. With `--json`, prints the whole trace as
+    /// JSON in the file's own shape: pod-hash map keys become decimal strings, and simkube-v2's
+    /// `[gvk, ns/name]` lifecycle keys become `"<gvk> <ns/name>"`.
     Inspect(inspect::Args),
+    /// Fetch a window of the trace from a running tracer.
+    ///
+    /// Asks a running tracer for `[--start, --end)` of its trace (`POST /export`) and saves it to
+    /// a local file (`--out`), or has the tracer deliver it to storage (`--to`). Shows progress
+    /// while the trace downloads and a summary at the end.
+    Export(export::Args),
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
+        Command::Run(args) => run::run(args),
         Command::CheckConfig(args) => check_config::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Export(args) => export::run(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

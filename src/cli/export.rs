@@ -1,0 +1,149 @@
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use sk_core::label_selector::LabelSelectorSpec;
+use sk_core::trace::{self, summary::TraceSummary};
+
+use super::time_spec;
+
+/// Asks a running tracer for a window of its trace (`POST /export`) and saves it to a local file,
+/// or has the tracer deliver it to storage. Shows progress while the trace downloads and a summary
+/// at the end.
+#[derive(Debug, clap::Args)]
+#[command(group = clap::ArgGroup::new("destination").required(true).args(["out", "to"]))]
+pub struct Args {
+    /// The tracer's address.
+    #[arg(long, env = "SK_TRACER_URL", default_value = "http://127.0.0.1:8080")]
+    pub tracer: String,
+    /// Start of the window (inclusive): RFC 3339, unix seconds, `now`, or relative (`-1h`).
+    #[arg(long, allow_hyphen_values = true)]
+    pub start: String,
+    /// End of the window (exclusive), in the same forms.
+    #[arg(long, default_value = "now", allow_hyphen_values = true)]
+    pub end: String,
+    /// Save the trace to this local file.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Have the tracer deliver the trace here (s3://, gs://, az://, file:// or a path under its
+    /// export directory).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Leave out objects in this namespace (repeatable).
+    #[arg(long = "exclude-namespace", value_name = "NS")]
+    pub exclude_namespaces: Vec<String>,
+    /// Leave out objects matching this label selector, in kubectl syntax such as
+    /// `app=noise,tier in (batch)` (repeatable).
+    #[arg(long = "exclude-label", value_name = "SELECTOR")]
+    pub exclude_labels: Vec<String>,
+    /// The trace format.
+    #[arg(long, value_parser = ["v1", "simkube-v2"], default_value = "v1")]
+    pub format: String,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(export(args))
+}
+
+fn request_body(args: &Args, start: i64, end: i64) -> anyhow::Result<serde_json::Value> {
+    let selectors = args
+        .exclude_labels
+        .iter()
+        .map(|s| {
+            let spec = LabelSelectorSpec::parse_kubectl(s).map_err(|e| anyhow::anyhow!("--exclude-label {s:?}: {e}"))?;
+            let exprs: Vec<_> = spec
+                .match_expressions
+                .iter()
+                .map(|e| serde_json::json!({"key": e.key, "operator": e.operator, "values": e.values}))
+                .collect();
+            Ok(serde_json::json!({"matchExpressions": exprs}))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut filters = serde_json::Map::new();
+    if !args.exclude_namespaces.is_empty() {
+        filters.insert("excluded_namespaces".into(), serde_json::json!(args.exclude_namespaces));
+    }
+    if !selectors.is_empty() {
+        filters.insert("excluded_labels".into(), serde_json::json!(selectors));
+    }
+    Ok(serde_json::json!({
+        "start_ts": start, "end_ts": end, "export_path": args.to.clone().unwrap_or_default(),
+        "filters": filters, "format": args.format,
+    }))
+}
+
+async fn export(args: Args) -> anyhow::Result<()> {
+    let now = time_spec::now();
+    let start = time_spec::parse(&args.start, now).map_err(|e| anyhow::anyhow!("--start {e}"))?;
+    let end = time_spec::parse(&args.end, now).map_err(|e| anyhow::anyhow!("--end {e}"))?;
+    if end <= start {
+        bail!("--end ({end}) must be after --start ({start})");
+    }
+    let body = serde_json::to_vec(&request_body(&args, start, end)?)?;
+    let url = format!("{}/export", args.tracer.trim_end_matches('/'));
+    let request = hyper::Request::post(&url)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body)))
+        .with_context(|| format!("bad tracer address {:?}", args.tracer))?;
+    let client = Client::builder(TokioExecutor::new()).build_http();
+    let response = client.request(request).await.with_context(|| format!("no answer from the tracer at {url}"))?;
+    let status = response.status();
+    let length = response.headers().get("content-length").and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let mut body = response.into_body();
+
+    let bar = indicatif::ProgressBar::with_draw_target(length, indicatif::ProgressDrawTarget::stderr());
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {bytes}/{total_bytes} {bytes_per_sec} {wide_bar}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut bytes = Vec::with_capacity(length.unwrap_or(0).min(1 << 30) as usize);
+    while let Some(frame) = body.frame().await {
+        let frame = frame.context("the download was interrupted")?;
+        if let Some(data) = frame.data_ref() {
+            bytes.extend_from_slice(data);
+            bar.inc(data.len() as u64);
+        }
+    }
+    bar.finish_and_clear();
+
+    if !status.is_success() {
+        let message = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
+            .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
+        bail!("the tracer refused the export ({status}): {message}");
+    }
+    let mut out = std::io::stdout().lock();
+    match &args.out {
+        Some(path) => {
+            let summary = TraceSummary::of(&trace::decode(&bytes).context("the tracer sent something that is not a trace")?);
+            write_atomically(path, &bytes)?;
+            writeln!(out, "saved {} ({} bytes)", path.display(), bytes.len())?;
+            write!(out, "{summary}")?;
+        }
+        None => {
+            let reply: serde_json::Value = serde_json::from_slice(&bytes).context("the tracer's reply is not JSON")?;
+            writeln!(
+                out,
+                "exported to {} ({} bytes, {} events, {} objects)",
+                reply["location"].as_str().unwrap_or("?"),
+                reply["bytes"],
+                reply["events"],
+                reply["objects"]
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let tmp = dir.join(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("trace")));
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+}

@@ -1,0 +1,108 @@
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use sk_core::pipeline::SanitiserChain;
+use sk_core::store::Retention;
+use sk_core::tracer::{Pipeline, Tracer, TracerSettings};
+use sk_exporters::ExporterSettings;
+
+use crate::logging::{self, LogFormat};
+use crate::server::{self, ServerMetrics, ServerState};
+
+/// Connects to the cluster, watches every tracked kind and every pod, records the trace in memory,
+/// and serves it: `POST /export`, `GET /healthz`, `GET /readyz` and `GET /metrics`. Runs until
+/// SIGTERM or SIGINT. The cluster is found as kubectl finds it: `--kubeconfig`, else `KUBECONFIG`
+/// or `~/.kube/config`, else the in-cluster service account. Logs go to stderr, filtered by
+/// `RUST_LOG` (default `info`).
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The config file (YAML); `SK_TRACER_*` environment variables override it, flags override both.
+    #[arg(long, short, env = "SK_TRACER_CONFIG")]
+    pub config: PathBuf,
+    /// The kubeconfig file to use.
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use.
+    #[arg(long)]
+    pub context: Option<String>,
+    /// The port of the HTTP server (overrides `server.port`).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// The address to listen on (overrides `server.bind`; loopback by default).
+    #[arg(long)]
+    pub bind: Option<IpAddr>,
+    /// Where local exports may be written (overrides `export.localDir`).
+    #[arg(long)]
+    pub export_dir: Option<PathBuf>,
+    /// The log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+fn overrides(args: &Args) -> serde_json::Value {
+    let mut server = serde_json::Map::new();
+    if let Some(port) = args.port {
+        server.insert("port".into(), port.into());
+    }
+    if let Some(bind) = args.bind {
+        server.insert("bind".into(), bind.to_string().into());
+    }
+    let mut export = serde_json::Map::new();
+    if let Some(dir) = &args.export_dir {
+        export.insert("localDir".into(), dir.display().to_string().into());
+    }
+    serde_json::json!({"server": server, "export": export})
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    logging::init(args.log_format);
+    let config = sk_config::Loader::new().file(&args.config).env().overrides(overrides(&args)).load()?;
+    let options = config.pipeline.options_map();
+    let pipeline = Pipeline::new(
+        SanitiserChain::build(&config.pipeline.sanitisers, &options).context("pipeline.sanitisers")?,
+        SanitiserChain::build(&config.pipeline.pod_hash_sanitisers, &options).context("pipeline.podHashSanitisers")?,
+    );
+    let retention = Retention {
+        max_age_secs: config.retention.max_age.as_secs().try_into().unwrap_or(i64::MAX),
+        max_bytes: config.retention.max_bytes,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let client = crate::kube_client::connect(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
+        let tracer = Tracer::start(client, TracerSettings { config: config.tracer.clone(), pipeline, retention });
+        let state = Arc::new(ServerState {
+            metrics: ServerMetrics::new(&tracer),
+            tracer,
+            exporters: ExporterSettings { local_dir: config.export.local_dir.clone(), ..Default::default() },
+            export_filters: config.export.filters_map(),
+        });
+        let addr = SocketAddr::new(config.server.bind, config.server.port);
+        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
+        tracing::info!(%addr, kinds = config.tracer.tracked_objects.len(), "sk-tracer is running");
+        warp::serve(server::routes(state)).incoming(listener).graceful(shutdown_signal()).run().await;
+        tracing::info!("stopped");
+        anyhow::Ok(())
+    })?;
+    // Watch tasks end with the runtime; do not wait for streams to notice.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}
