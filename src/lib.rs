@@ -8,6 +8,10 @@ pub mod server;
 
 use std::process::ExitCode;
 
+// The built-in plugins register themselves with `inventory`; a crate that no code refers to is
+// not linked, and its registrations would be lost.
+use sk_plugins as _;
+
 /// Parses the command line, runs the chosen command and turns its outcome into an exit code.
 pub fn main_entry() -> ExitCode {
     cli::main()

@@ -2,3 +2,4 @@
 //! `inventory::submit!`.
 
 pub mod filters;
+pub mod sanitisers;

@@ -55,7 +55,8 @@ fn request_body(args: &Args, start: i64, end: i64) -> anyhow::Result<serde_json:
         .exclude_labels
         .iter()
         .map(|s| {
-            let spec = LabelSelectorSpec::parse_kubectl(s).map_err(|e| anyhow::anyhow!("--exclude-label {s:?}: {e}"))?;
+            let spec =
+                LabelSelectorSpec::parse_kubectl(s).map_err(|e| anyhow::anyhow!("--exclude-label {s:?}: {e}"))?;
             let exprs: Vec<_> = spec
                 .match_expressions
                 .iter()
@@ -121,7 +122,8 @@ async fn export(args: Args) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     match &args.out {
         Some(path) => {
-            let summary = TraceSummary::of(&trace::decode(&bytes).context("the tracer sent something that is not a trace")?);
+            let summary =
+                TraceSummary::of(&trace::decode(&bytes).context("the tracer sent something that is not a trace")?);
             write_atomically(path, &bytes)?;
             writeln!(out, "saved {} ({} bytes)", path.display(), bytes.len())?;
             write!(out, "{summary}")?;

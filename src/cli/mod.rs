@@ -3,6 +3,7 @@
 mod check_config;
 mod export;
 mod inspect;
+mod plugins;
 mod run;
 mod time_spec;
 
@@ -44,6 +45,11 @@ enum Command {
     /// JSON in the file's own shape: pod-hash map keys become decimal strings, and simkube-v2's
     /// `[gvk, ns/name]` lifecycle keys become `"<gvk> <ns/name>"`.
     Inspect(inspect::Args),
+    /// List the sanitisers, export filters and exporters built into this binary.
+    ///
+    /// Names are what the config's `pipeline.sanitisers` and an export's `filters` use. A binary
+    /// built with extra plugins (see README, "Writing a plugin") lists them too.
+    Plugins(plugins::Args),
     /// Fetch a window of the trace from a running tracer.
     ///
     /// Asks a running tracer for `[--start, --end)` of its trace (`POST /export`) and saves it to
@@ -59,6 +65,7 @@ pub fn main() -> ExitCode {
         Command::CheckConfig(args) => check_config::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Export(args) => export::run(args),
+        Command::Plugins(args) => plugins::run(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -16,8 +16,9 @@ pub fn parse(text: &str, now: i64) -> Result<i64, String> {
     if let Ok(secs) = t.parse::<i64>() {
         return Ok(secs);
     }
-    let at = humantime::parse_rfc3339_weak(t)
-        .map_err(|_| format!("`{text}` is not a time: use RFC 3339 (2025-11-24T16:00:00Z), unix seconds, `now` or `-1h`"))?;
+    let at = humantime::parse_rfc3339_weak(t).map_err(|_| {
+        format!("`{text}` is not a time: use RFC 3339 (2025-11-24T16:00:00Z), unix seconds, `now` or `-1h`")
+    })?;
     Ok(at.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_secs() as i64)
 }
 

@@ -76,23 +76,44 @@ impl Collector for TracerCollector {
     fn encode(&self, mut e: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let m = &self.metrics;
         {
-            let mut fam = e.encode_descriptor("watch_events", "Watch events received, by kind", None, MetricType::Counter)?;
+            let mut fam =
+                e.encode_descriptor("watch_events", "Watch events received, by kind", None, MetricType::Counter)?;
             for (kind, n) in m.events() {
                 let labels = vec![("kind".to_string(), kind.to_string())];
                 ConstCounter::new(n).encode(fam.encode_family(&labels)?)?;
             }
         }
         {
-            let mut fam = e.encode_descriptor("kind_ready", "1 when a watched kind has completed its initial list", None, MetricType::Gauge)?;
+            let mut fam = e.encode_descriptor(
+                "kind_ready",
+                "1 when a watched kind has completed its initial list",
+                None,
+                MetricType::Gauge,
+            )?;
             for (kind, state) in self.health.all() {
                 let labels = vec![("kind".to_string(), kind.to_string()), ("state".to_string(), state.describe())];
                 ConstGauge::new(i64::from(state.is_ready())).encode(fam.encode_family(&labels)?)?;
             }
         }
         let stats = self.store.stats();
-        counter(&mut e, "object_versions_recorded", "Object versions recorded (unchanged objects are not)", Metrics::get(&m.recorded))?;
-        counter(&mut e, "relists", "Lists started, one per kind at startup and one per watch restart", Metrics::get(&m.relists))?;
-        counter(&mut e, "evicted_events", "Events folded into the base state by retention", Metrics::get(&m.evictions))?;
+        counter(
+            &mut e,
+            "object_versions_recorded",
+            "Object versions recorded (unchanged objects are not)",
+            Metrics::get(&m.recorded),
+        )?;
+        counter(
+            &mut e,
+            "relists",
+            "Lists started, one per kind at startup and one per watch restart",
+            Metrics::get(&m.relists),
+        )?;
+        counter(
+            &mut e,
+            "evicted_events",
+            "Events folded into the base state by retention",
+            Metrics::get(&m.evictions),
+        )?;
         gauge(
             &mut e,
             "owner_resolution_watches",

@@ -21,7 +21,8 @@ pub fn readyz(state: Arc<ServerState>) -> Response {
         .map(|(gvk, why)| serde_json::json!({"kind": gvk.to_string(), "state": why.describe()}))
         .collect();
     let status = if not_ready.is_empty() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    with_status(json(&serde_json::json!({"ready": not_ready.is_empty(), "not_ready": not_ready})), status).into_response()
+    with_status(json(&serde_json::json!({"ready": not_ready.is_empty(), "not_ready": not_ready})), status)
+        .into_response()
 }
 
 pub fn metrics(state: Arc<ServerState>) -> Response {
