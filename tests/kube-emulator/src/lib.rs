@@ -1,1 +1,285 @@
-//! An in-process Kubernetes API server for tests.
+//! An in-process HTTP server that speaks enough of the Kubernetes API for kube-rs clients
+//! (`Api<DynamicObject>`, discovery, `watcher`, metadata-only watches) and `kubectl` to work against
+//! it unchanged: discovery, list/get/create/update/patch/delete with label and field selectors and
+//! pagination, `/status` and `/scale`, watches with resource versions, bookmarks and 410 Gone, and
+//! the OpenAPI document kubectl needs. Tests drive it through this API: objects without HTTP,
+//! controllers that create what real ones create (see [`controllers`]), fault injection, and
+//! request counts.
+
+mod admin;
+pub mod controllers;
+mod faults;
+pub mod kinds;
+mod kubeconfig;
+mod openapi;
+mod patch;
+mod select;
+mod server;
+mod state;
+pub mod status;
+mod watch;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::task::JoinHandle;
+
+pub use kinds::KindSpec;
+pub use status::ApiError;
+
+use server::Shared;
+
+struct Running {
+    addr: SocketAddr,
+    accept: Option<JoinHandle<()>>,
+}
+
+/// The listener task and address of a server, shared with the admin endpoint that restarts it.
+struct Handle {
+    shared: Arc<Shared>,
+    running: Mutex<Running>,
+}
+
+/// A running emulator. Dropping it stops the server.
+pub struct Emulator {
+    handle: Arc<Handle>,
+}
+
+fn registry() -> &'static Mutex<Vec<std::sync::Weak<Handle>>> {
+    static HANDLES: std::sync::OnceLock<Mutex<Vec<std::sync::Weak<Handle>>>> = std::sync::OnceLock::new();
+    HANDLES.get_or_init(Default::default)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Stops the server that owns `shared`, waits `after`, and serves again on the same port.
+async fn restart(shared: &Arc<Shared>, after: Duration) -> std::io::Result<()> {
+    let handle = lock(registry()).iter().filter_map(|w| w.upgrade()).find(|h| Arc::ptr_eq(&h.shared, shared));
+    match handle {
+        Some(h) => h.restart_after(after).await,
+        None => Ok(()),
+    }
+}
+
+impl Handle {
+    fn addr(&self) -> SocketAddr {
+        lock(&self.running).addr
+    }
+
+    fn stop(&self) {
+        if let Some(task) = lock(&self.running).accept.take() {
+            task.abort();
+        }
+        self.shared.close_watches();
+    }
+
+    async fn restart_after(&self, pause: Duration) -> std::io::Result<()> {
+        self.stop();
+        tokio::time::sleep(pause).await;
+        let addr = self.addr();
+        let mut last = None;
+        for _ in 0..50 {
+            match server::bind(addr).await {
+                Ok(listener) => {
+                    lock(&self.running).accept = Some(tokio::spawn(server::serve(listener, self.shared.clone())));
+                    return Ok(());
+                }
+                Err(e) => {
+                    last = Some(e);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| std::io::Error::other("could not rebind")))
+    }
+}
+
+impl Emulator {
+    /// Starts an emulator on a free port of 127.0.0.1.
+    pub async fn start() -> std::io::Result<Emulator> {
+        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    pub async fn start_on(addr: SocketAddr) -> std::io::Result<Emulator> {
+        let shared = Arc::new(Shared::new(kinds::built_in()));
+        let listener = server::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let accept = tokio::spawn(server::serve(listener, shared.clone()));
+        let handle = Arc::new(Handle { shared, running: Mutex::new(Running { addr, accept: Some(accept) }) });
+        lock(registry()).push(Arc::downgrade(&handle));
+        Ok(Emulator { handle })
+    }
+
+    fn shared(&self) -> &Arc<Shared> {
+        &self.handle.shared
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.handle.addr()
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr())
+    }
+
+    pub fn kubeconfig_yaml(&self) -> String {
+        kubeconfig::yaml(&self.url())
+    }
+
+    pub fn write_kubeconfig(&self, path: impl AsRef<std::path::Path>) -> std::io::Result<()> {
+        std::fs::write(path, self.kubeconfig_yaml())
+    }
+
+    /// Stops serving: the listener closes and every connection, watches included, is dropped.
+    /// The objects stay.
+    pub fn stop(&self) {
+        self.handle.stop();
+    }
+
+    /// Stops, waits `pause`, and serves again on the same port, as a restarted apiserver would.
+    pub async fn restart_after(&self, pause: Duration) -> std::io::Result<()> {
+        self.handle.restart_after(pause).await
+    }
+
+    pub async fn restart(&self) -> std::io::Result<()> {
+        self.restart_after(Duration::from_millis(100)).await
+    }
+
+    /// Serves a kind from now on, as installing a CRD does.
+    pub fn register_kind(&self, kind: KindSpec) {
+        let mut state = self.shared().lock();
+        if !state.kinds.contains(&kind) {
+            state.kinds.push(kind);
+        }
+    }
+
+    fn kind(&self, api_version: &str, kind: &str) -> Result<KindSpec, ApiError> {
+        self.shared()
+            .lock()
+            .kind_by_gvk(api_version, kind)
+            .ok_or_else(|| ApiError::new(404, "NotFound", format!("no kind {kind} in {api_version}")))
+    }
+
+    fn identity(obj: &Value) -> Result<(String, String, String, String), ApiError> {
+        let s = |p: &str| obj.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
+        let (api_version, kind, name) = (s("/apiVersion"), s("/kind"), s("/metadata/name"));
+        if api_version.is_empty() || kind.is_empty() {
+            return Err(ApiError::bad_request("the object needs apiVersion and kind"));
+        }
+        Ok((api_version, kind, s("/metadata/namespace"), name))
+    }
+
+    /// Creates an object, with every server-set field filled in as the apiserver would.
+    pub fn create(&self, obj: Value) -> Result<Value, ApiError> {
+        let (api_version, kind, ns, _) = Self::identity(&obj)?;
+        let kind = self.kind(&api_version, &kind)?;
+        self.shared().lock().create(&kind, &ns, obj, "kube-emulator").map(|o| (*o).clone())
+    }
+
+    /// Replaces an object's spec and metadata (its status stays), whatever its resource version.
+    pub fn update(&self, mut obj: Value) -> Result<Value, ApiError> {
+        let (api_version, kind, ns, name) = Self::identity(&obj)?;
+        let kind = self.kind(&api_version, &kind)?;
+        if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.remove("resourceVersion");
+        }
+        self.shared().lock().update(&kind, &ns, &name, obj, false, "kube-emulator").map(|o| (*o).clone())
+    }
+
+    /// Replaces an object's status, as a controller or the kubelet does.
+    pub fn update_status(&self, mut obj: Value) -> Result<Value, ApiError> {
+        let (api_version, kind, ns, name) = Self::identity(&obj)?;
+        let kind = self.kind(&api_version, &kind)?;
+        if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.remove("resourceVersion");
+        }
+        self.shared().lock().update(&kind, &ns, &name, obj, true, "kube-emulator").map(|o| (*o).clone())
+    }
+
+    /// Creates the object, or updates it if it exists.
+    pub fn apply_object(&self, obj: Value) -> Result<Value, ApiError> {
+        let (api_version, kind, ns, name) = Self::identity(&obj)?;
+        match self.get(&api_version, &kind, &ns, &name) {
+            Ok(_) => self.update(obj),
+            Err(_) => self.create(obj),
+        }
+    }
+
+    pub fn get(&self, api_version: &str, kind: &str, namespace: &str, name: &str) -> Result<Value, ApiError> {
+        let kind = self.kind(api_version, kind)?;
+        self.shared().lock().get(&kind, namespace, name).map(|o| (*o).clone())
+    }
+
+    pub fn delete(&self, api_version: &str, kind: &str, namespace: &str, name: &str) -> Result<Value, ApiError> {
+        let kind = self.kind(api_version, kind)?;
+        self.shared().lock().delete(&kind, namespace, name).map(|o| (*o).clone())
+    }
+
+    /// Objects of a kind, in one namespace or (`None`) all.
+    pub fn list(&self, api_version: &str, kind: &str, namespace: Option<&str>) -> Vec<Value> {
+        let Ok(kind) = self.kind(api_version, kind) else { return Vec::new() };
+        self.shared().lock().list(&kind, namespace).iter().map(|o| (**o).clone()).collect()
+    }
+
+    pub fn object_count(&self) -> usize {
+        self.shared().lock().count()
+    }
+
+    pub fn resource_version(&self) -> u64 {
+        self.shared().lock().resource_version()
+    }
+
+    /// Ends every open watch (and the connections carrying them).
+    pub fn close_watches(&self) {
+        self.shared().close_watches();
+    }
+
+    /// Answers the next `n` API requests with `status` (500, 429, ...).
+    pub fn fail_next(&self, n: u32, status: u16) {
+        self.shared().faults.fail_next(n, status);
+    }
+
+    /// Answers every request for the kind with 403 Forbidden, as missing RBAC would.
+    pub fn forbid_kind(&self, group: &str, version: &str, plural: &str) {
+        self.shared().faults.forbid(format!("{group}/{version}/{plural}"));
+    }
+
+    pub fn allow_kind(&self, group: &str, version: &str, plural: &str) {
+        self.shared().faults.allow(&format!("{group}/{version}/{plural}"));
+    }
+
+    /// Delays every API response.
+    pub fn set_delay(&self, delay: Duration) {
+        self.shared().faults.set_delay(delay);
+    }
+
+    /// Forgets the watch history: a watch from an earlier resource version gets 410 Gone.
+    pub fn compact(&self) {
+        self.shared().lock().compact();
+    }
+
+    /// API requests served (admin requests excluded).
+    pub fn request_count(&self) -> u64 {
+        self.shared().counters.total()
+    }
+
+    /// Requests by route: `LIST apps/v1/replicasets`, `WATCH /v1/pods`, `GET discovery /apis/apps/v1`...
+    pub fn requests_by_route(&self) -> BTreeMap<String, u64> {
+        self.shared().counters.by_route()
+    }
+
+    pub fn reset_request_counts(&self) {
+        self.shared().counters.reset();
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,84 @@
+//! Fault injection and request counting: what tests use to make the apiserver misbehave, and to
+//! measure how much a client asks of it.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[derive(Default)]
+pub struct Faults {
+    /// The next `n` requests (admin paths excluded) are answered with this status.
+    fail_next: Mutex<(u32, u16)>,
+    /// `group/version/plural` keys answered with 403.
+    forbidden: Mutex<HashSet<String>>,
+    delay: Mutex<Duration>,
+}
+
+impl Faults {
+    pub fn fail_next(&self, n: u32, status: u16) {
+        *lock(&self.fail_next) = (n, status);
+    }
+
+    /// Takes one injected failure, if any are left.
+    pub fn take_failure(&self) -> Option<u16> {
+        let mut f = lock(&self.fail_next);
+        if f.0 == 0 {
+            return None;
+        }
+        f.0 -= 1;
+        Some(f.1)
+    }
+
+    pub fn forbid(&self, key: String) {
+        lock(&self.forbidden).insert(key);
+    }
+
+    pub fn allow(&self, key: &str) {
+        lock(&self.forbidden).remove(key);
+    }
+
+    pub fn is_forbidden(&self, key: &str) -> bool {
+        lock(&self.forbidden).contains(key)
+    }
+
+    pub fn set_delay(&self, d: Duration) {
+        *lock(&self.delay) = d;
+    }
+
+    pub fn delay(&self) -> Duration {
+        *lock(&self.delay)
+    }
+}
+
+/// Requests served, in total and by route (`LIST apps/v1/replicasets`, `WATCH v1/pods`,
+/// `GET discovery /apis/apps/v1`, ...).
+#[derive(Default)]
+pub struct Counters {
+    total: AtomicU64,
+    by_route: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Counters {
+    pub fn count(&self, route: String) {
+        self.total.fetch_add(1, Ordering::Relaxed);
+        *lock(&self.by_route).entry(route).or_default() += 1;
+    }
+
+    pub fn total(&self) -> u64 {
+        self.total.load(Ordering::Relaxed)
+    }
+
+    pub fn by_route(&self) -> BTreeMap<String, u64> {
+        lock(&self.by_route).clone()
+    }
+
+    pub fn reset(&self) {
+        self.total.store(0, Ordering::Relaxed);
+        lock(&self.by_route).clear();
+    }
+}

@@ -1,0 +1,439 @@
+//! The HTTP side: routing requests to discovery, collections, objects, subresources, watches and
+//! the admin endpoints.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+
+use crate::faults::{Counters, Faults};
+use crate::kinds::{self, KindSpec};
+use crate::select::Selectors;
+use crate::state::State;
+use crate::status::ApiError;
+use crate::watch::{self, partial, WatchRequest};
+use crate::{openapi, patch};
+
+pub type Body = UnsyncBoxBody<Bytes, Infallible>;
+
+pub struct Shared {
+    state: Mutex<State>,
+    pub faults: Faults,
+    pub counters: Counters,
+    pub watch_epoch: tokio::sync::watch::Sender<u64>,
+}
+
+impl Shared {
+    pub fn new(kinds: Vec<KindSpec>) -> Self {
+        Shared {
+            state: Mutex::new(State::new(kinds)),
+            faults: Faults::default(),
+            counters: Counters::default(),
+            watch_epoch: tokio::sync::watch::channel(0).0,
+        }
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Ends every open watch, as a dropped connection or an apiserver restart would.
+    pub fn close_watches(&self) {
+        self.watch_epoch.send_modify(|e| *e += 1);
+    }
+}
+
+fn full(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
+    let mut r = Response::new(Full::new(body.into()).boxed_unsync());
+    *r.status_mut() = status;
+    if let Ok(v) = http::HeaderValue::from_str(content_type) {
+        r.headers_mut().insert(http::header::CONTENT_TYPE, v);
+    }
+    r
+}
+
+fn json_response(status: StatusCode, v: &Value) -> Response<Body> {
+    full(status, "application/json", serde_json::to_vec(v).unwrap_or_default())
+}
+
+fn error(e: &ApiError) -> Response<Body> {
+    json_response(StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), &e.status())
+}
+
+/// Serves connections until the task is aborted.
+pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { continue };
+        let shared = shared.clone();
+        let mut epoch = shared.watch_epoch.subscribe();
+        tokio::spawn(async move {
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let svc = hyper::service::service_fn(move |req| {
+                let shared = shared.clone();
+                async move { Ok::<_, Infallible>(handle(shared, req).await) }
+            });
+            let conn = hyper::server::conn::http1::Builder::new().serve_connection(io, svc);
+            // Closing watches closes their connections too, as a restarting apiserver does.
+            tokio::select! {
+                _ = conn => {}
+                _ = epoch.changed() => {}
+            }
+        });
+    }
+}
+
+struct Query(Vec<(String, String)>);
+
+impl Query {
+    fn get(&self, k: &str) -> Option<&str> {
+        self.0.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
+    }
+
+    fn flag(&self, k: &str) -> bool {
+        matches!(self.get(k), Some("1" | "true"))
+    }
+}
+
+/// A resource path after `/api/v1` or `/apis/{group}/{version}`.
+struct Target {
+    kind: KindSpec,
+    namespace: Option<String>,
+    name: Option<String>,
+    sub: Option<String>,
+}
+
+fn route(state: &State, group: &str, version: &str, rest: &[&str]) -> Result<Target, ApiError> {
+    let not_found = || ApiError::new(404, "NotFound", "the server could not find the requested resource");
+    let (namespace, rest) = match rest {
+        ["namespaces", ns, plural, tail @ ..]
+            if state.kind_by_plural(group, version, plural).is_some_and(|k| k.namespaced) =>
+        {
+            (Some(ns.to_string()), std::iter::once(*plural).chain(tail.iter().copied()).collect::<Vec<_>>())
+        }
+        _ => (None, rest.to_vec()),
+    };
+    let (plural, name, sub) = match rest.as_slice() {
+        [plural] => (*plural, None, None),
+        [plural, name] => (*plural, Some(name.to_string()), None),
+        [plural, name, sub] => (*plural, Some(name.to_string()), Some(sub.to_string())),
+        _ => return Err(not_found()),
+    };
+    let kind = state.kind_by_plural(group, version, plural).cloned().ok_or_else(not_found)?;
+    Ok(Target { kind, namespace, name, sub })
+}
+
+async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
+    let path = req.uri().path().to_string();
+    let query = Query(url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()).into_owned().collect());
+    if let Some(admin) = path.strip_prefix("/admin/") {
+        return crate::admin::handle(&shared, admin, &query.0);
+    }
+    let delay = shared.faults.delay();
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    if let Some(code) = shared.faults.take_failure() {
+        let reason = if code == 429 { "TooManyRequests" } else { "InternalError" };
+        let mut r = error(&ApiError::new(code, reason, "injected failure"));
+        if code == 429 {
+            r.headers_mut().insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("1"));
+        }
+        return r;
+    }
+    let method = req.method().clone();
+    let accept = req.headers().get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let content_type =
+        req.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    if content_type.contains("protobuf") {
+        // As for custom resources: clients fall back to JSON.
+        return error(&ApiError::new(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media types include: application/json, application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json"));
+    }
+    let manager = query.get("fieldManager").unwrap_or("kubectl-client-side-apply").to_string();
+    let body = match req.into_body().collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => return error(&ApiError::bad_request(format!("reading the body: {e}"))),
+    };
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let discovery = |route: &str| shared.counters.count(format!("GET discovery {route}"));
+    match (method.clone(), segments.as_slice()) {
+        (Method::GET, ["version"]) => {
+            discovery("/version");
+            json_response(
+                StatusCode::OK,
+                &json!({"major": "1", "minor": "33", "gitVersion": "v1.33.0-kube-emulator", "platform": "linux/amd64"}),
+            )
+        }
+        (Method::GET, ["api"]) => {
+            discovery("/api");
+            json_response(StatusCode::OK, &kinds::api_versions())
+        }
+        (Method::GET, ["apis"]) => {
+            discovery("/apis");
+            json_response(StatusCode::OK, &kinds::group_list(&shared.lock().kinds))
+        }
+        (Method::GET, ["api", "v1"]) => {
+            discovery("/api/v1");
+            json_response(StatusCode::OK, &kinds::resource_list("v1", &shared.lock().kinds))
+        }
+        (Method::GET, ["apis", g, v]) => {
+            discovery(&format!("/apis/{g}/{v}"));
+            let gv = format!("{g}/{v}");
+            let kinds = shared.lock().kinds.clone();
+            if !kinds.iter().any(|k| k.api_version() == gv) {
+                return error(&ApiError::new(404, "NotFound", "the server could not find the requested resource"));
+            }
+            json_response(StatusCode::OK, &kinds::resource_list(&gv, &kinds))
+        }
+        (Method::GET, ["openapi", "v2"]) => {
+            discovery("/openapi/v2");
+            full(StatusCode::OK, "application/octet-stream", openapi::v2_document())
+        }
+        (Method::GET, ["openapi", "v3", ..]) => {
+            discovery("/openapi/v3");
+            json_response(StatusCode::OK, &json!({"paths": {}}))
+        }
+        (_, ["api", "v1", rest @ ..]) => {
+            resource(&shared, method, "", "v1", rest, &query, &accept, &content_type, &manager, body)
+        }
+        (_, ["apis", g, v, rest @ ..]) => {
+            let (g, v) = (g.to_string(), v.to_string());
+            resource(&shared, method, &g, &v, rest, &query, &accept, &content_type, &manager, body)
+        }
+        _ => error(&ApiError::new(404, "NotFound", "the server could not find the requested resource")),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn resource(
+    shared: &Arc<Shared>,
+    method: Method,
+    group: &str,
+    version: &str,
+    rest: &[&str],
+    query: &Query,
+    accept: &str,
+    content_type: &str,
+    manager: &str,
+    body: Bytes,
+) -> Response<Body> {
+    let target = match route(&shared.lock(), group, version, rest) {
+        Ok(t) => t,
+        Err(e) => return error(&e),
+    };
+    let kind = target.kind.clone();
+    let is_watch = query.flag("watch");
+    let verb = match (&method, &target.name, is_watch) {
+        (&Method::GET, None, true) => "WATCH",
+        (&Method::GET, None, false) => "LIST",
+        (m, _, _) => m.as_str(),
+    };
+    let route_key = match &target.sub {
+        Some(sub) => format!("{verb} {}/{sub}", kind.key()),
+        None => format!("{verb} {}", kind.key()),
+    };
+    shared.counters.count(route_key);
+    if shared.faults.is_forbidden(&kind.key()) {
+        let what = format!("{}.{}", kind.plural, kind.group);
+        return error(&ApiError::new(
+            403,
+            "Forbidden",
+            format!("{} is forbidden: User \"system:serviceaccount:sk-tracer:sk-tracer\" cannot {} resource \"{}\" in API group \"{}\" at the cluster scope", what.trim_end_matches('.'), verb.to_lowercase(), kind.plural, kind.group),
+        ));
+    }
+    let metadata_only = accept.contains("as=PartialObjectMetadata");
+    let ns = target.namespace.clone().unwrap_or_default();
+    let parse_body = || {
+        serde_json::from_slice::<Value>(&body).map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))
+    };
+    let result: Result<(StatusCode, Value), ApiError> = match (method, target.name.as_deref(), target.sub.as_deref()) {
+        (Method::GET, None, None) => {
+            let selectors = match Selectors::parse(query.get("labelSelector"), query.get("fieldSelector")) {
+                Ok(s) => s,
+                Err(e) => return error(&e),
+            };
+            if is_watch {
+                return watch_response(shared, &target, selectors, query, metadata_only);
+            }
+            list(shared, &target, &selectors, query, metadata_only)
+        }
+        (Method::GET, Some(name), None) => shared.lock().get(&kind, &ns, name).map(|o| {
+            let o = if metadata_only { partial(&o) } else { (*o).clone() };
+            (StatusCode::OK, o)
+        }),
+        (Method::GET, Some(name), Some("status")) => {
+            shared.lock().get(&kind, &ns, name).map(|o| (StatusCode::OK, (*o).clone()))
+        }
+        (Method::GET, Some(name), Some("scale")) if kind.scale => {
+            shared.lock().get(&kind, &ns, name).map(|o| (StatusCode::OK, scale_of(&o)))
+        }
+        (Method::POST, None, None) => parse_body().and_then(|mut obj| {
+            let body_ns = obj.pointer("/metadata/namespace").and_then(Value::as_str).map(str::to_string);
+            let ns = match (target.namespace.clone(), body_ns) {
+                (Some(path), Some(body)) if path != body => {
+                    return Err(ApiError::bad_request(
+                        "the namespace of the provided object does not match the namespace sent on the request",
+                    ))
+                }
+                (Some(path), _) => path,
+                (None, Some(body)) if kind.namespaced => body,
+                (None, _) => String::new(),
+            };
+            if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+                m.remove("resourceVersion");
+            }
+            shared.lock().create(&kind, &ns, obj, manager).map(|o| (StatusCode::CREATED, (*o).clone()))
+        }),
+        (Method::PUT, Some(name), sub @ (None | Some("status"))) => parse_body().and_then(|obj| {
+            shared
+                .lock()
+                .update(&kind, &ns, name, obj, sub == Some("status"), manager)
+                .map(|o| (StatusCode::OK, (*o).clone()))
+        }),
+        (Method::PATCH, Some(name), sub @ (None | Some("status"))) => {
+            let mut state = shared.lock();
+            state.get(&kind, &ns, name).and_then(|current| {
+                let mut patched = patch::apply(content_type, &current, &body)?;
+                // A patch does not carry the resource version it was based on unless it says so.
+                if patched.pointer("/metadata/resourceVersion") == current.pointer("/metadata/resourceVersion") {
+                    if let Some(m) = patched.get_mut("metadata").and_then(Value::as_object_mut) {
+                        m.remove("resourceVersion");
+                    }
+                }
+                state
+                    .update(&kind, &ns, name, patched, sub == Some("status"), manager)
+                    .map(|o| (StatusCode::OK, (*o).clone()))
+            })
+        }
+        (m @ (Method::PUT | Method::PATCH), Some(name), Some("scale")) if kind.scale => {
+            let mut state = shared.lock();
+            state.get(&kind, &ns, name).and_then(|current| {
+                let scale = if m == Method::PUT {
+                    parse_body()?
+                } else {
+                    patch::apply(content_type, &scale_of(&current), &body)?
+                };
+                let replicas = scale
+                    .pointer("/spec/replicas")
+                    .and_then(Value::as_i64)
+                    .ok_or_else(|| ApiError::invalid("spec.replicas: Required value"))?;
+                let mut obj = (*current).clone();
+                obj["spec"]["replicas"] = json!(replicas);
+                if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+                    m.remove("resourceVersion");
+                }
+                state.update(&kind, &ns, name, obj, false, manager).map(|o| (StatusCode::OK, scale_of(&o)))
+            })
+        }
+        (Method::DELETE, Some(name), None) => {
+            shared.lock().delete(&kind, &ns, name).map(|o| (StatusCode::OK, (*o).clone()))
+        }
+        _ => Err(ApiError::new(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+        )),
+    };
+    match result {
+        Ok((status, v)) => json_response(status, &v),
+        Err(e) => error(&e),
+    }
+}
+
+fn scale_of(obj: &Value) -> Value {
+    json!({"kind": "Scale", "apiVersion": "autoscaling/v1",
+           "metadata": {"name": obj.pointer("/metadata/name"), "namespace": obj.pointer("/metadata/namespace"),
+                        "resourceVersion": obj.pointer("/metadata/resourceVersion"), "uid": obj.pointer("/metadata/uid")},
+           "spec": {"replicas": obj.pointer("/spec/replicas").cloned().unwrap_or(json!(0))},
+           "status": {"replicas": obj.pointer("/status/replicas").cloned().unwrap_or(json!(0))}})
+}
+
+fn list(
+    shared: &Arc<Shared>,
+    target: &Target,
+    selectors: &Selectors,
+    query: &Query,
+    metadata_only: bool,
+) -> Result<(StatusCode, Value), ApiError> {
+    let state = shared.lock();
+    // A continue token is `<rv>/<namespace>/<name>` of the last item served.
+    let (rv, after) = match query.get("continue").filter(|c| !c.is_empty()) {
+        Some(token) => {
+            let mut parts = token.splitn(3, '/');
+            let rv = parts
+                .next()
+                .and_then(|r| r.parse::<u64>().ok())
+                .ok_or_else(|| ApiError::bad_request("invalid continue token"))?;
+            let after = (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("").to_string());
+            (rv, Some(after))
+        }
+        None => (state.resource_version(), None),
+    };
+    let limit = query.get("limit").and_then(|l| l.parse::<usize>().ok()).filter(|l| *l > 0);
+    let mut items = Vec::new();
+    let mut next = None;
+    for obj in state.list(&target.kind, target.namespace.as_deref()) {
+        let key = (
+            obj.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("").to_string(),
+            obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string(),
+        );
+        if after.as_ref().is_some_and(|a| &key <= a) || !selectors.matches(&obj) {
+            continue;
+        }
+        if limit.is_some_and(|l| items.len() == l) {
+            next = items.last().map(|(k, _): &((String, String), Value)| format!("{rv}/{}/{}", k.0, k.1));
+            break;
+        }
+        let item = if metadata_only { partial(&obj) } else { (*obj).clone() };
+        items.push((key, item));
+    }
+    let mut meta = json!({"resourceVersion": rv.to_string()});
+    if let Some(token) = next {
+        meta["continue"] = json!(token);
+    }
+    let (api_version, kind) = if metadata_only {
+        ("meta.k8s.io/v1".to_string(), "PartialObjectMetadataList".to_string())
+    } else {
+        (target.kind.api_version(), format!("{}List", target.kind.kind))
+    };
+    let items: Vec<Value> = items.into_iter().map(|(_, v)| v).collect();
+    Ok((StatusCode::OK, json!({"kind": kind, "apiVersion": api_version, "metadata": meta, "items": items})))
+}
+
+fn watch_response(
+    shared: &Arc<Shared>,
+    target: &Target,
+    selectors: Selectors,
+    query: &Query,
+    metadata_only: bool,
+) -> Response<Body> {
+    let rv = query.get("resourceVersion").filter(|r| !r.is_empty()).and_then(|r| r.parse::<u64>().ok());
+    let req = WatchRequest {
+        kind: target.kind.clone(),
+        namespace: target.namespace.clone(),
+        selectors,
+        resource_version: rv,
+        bookmarks: query.flag("allowWatchBookmarks"),
+        send_initial_events: query.flag("sendInitialEvents"),
+        timeout: query.get("timeoutSeconds").and_then(|t| t.parse::<u64>().ok()).map(Duration::from_secs),
+        metadata_only,
+    };
+    let rx = watch::start(shared.clone(), req);
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|b| (Ok::<_, Infallible>(Frame::data(b)), rx))
+    });
+    let mut r = Response::new(BodyExt::boxed_unsync(StreamBody::new(stream)));
+    r.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    r
+}
+
+pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await
+}

@@ -1,0 +1,286 @@
+//! The objects, their resource versions, and the history that watches replay.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+
+use serde_json::{json, Map, Value};
+use tokio::sync::broadcast;
+
+use crate::kinds::KindSpec;
+use crate::status::ApiError;
+
+/// Watch events kept for re-watches; older ones are compacted away, and a watch from before them
+/// gets 410 Gone as from a real apiserver.
+const HISTORY: usize = 500_000;
+
+#[derive(Debug)]
+pub struct Change {
+    pub rv: u64,
+    pub kind_key: String,
+    pub event_type: &'static str,
+    pub object: Arc<Value>,
+}
+
+type Objects = BTreeMap<(String, String), Arc<Value>>;
+
+pub struct State {
+    pub kinds: Vec<KindSpec>,
+    objects: HashMap<String, Objects>,
+    rv: u64,
+    history: VecDeque<Arc<Change>>,
+    /// Changes at or below this resource version are no longer in the history.
+    compacted_rv: u64,
+    tx: broadcast::Sender<Arc<Change>>,
+    uids: u64,
+}
+
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+fn meta(obj: &Value, field: &str) -> Option<String> {
+    obj.get("metadata")?.get(field)?.as_str().map(str::to_string)
+}
+
+/// Everything but server-managed metadata, to tell a real change from a no-op write.
+fn content(obj: &Value) -> Value {
+    let mut c = obj.clone();
+    if let Some(m) = c.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.remove("resourceVersion");
+        m.remove("managedFields");
+        m.remove("generation");
+    }
+    c
+}
+
+impl State {
+    pub fn new(kinds: Vec<KindSpec>) -> Self {
+        let (tx, _) = broadcast::channel(65_536);
+        State { kinds, objects: HashMap::new(), rv: 1, history: VecDeque::new(), compacted_rv: 0, tx, uids: 0 }
+    }
+
+    pub fn resource_version(&self) -> u64 {
+        self.rv
+    }
+
+    pub fn compacted_rv(&self) -> u64 {
+        self.compacted_rv
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Change>> {
+        self.tx.subscribe()
+    }
+
+    pub fn kind_by_plural(&self, group: &str, version: &str, plural: &str) -> Option<&KindSpec> {
+        self.kinds.iter().find(|k| k.group == group && k.version == version && k.plural == plural)
+    }
+
+    pub fn kind_by_gvk(&self, api_version: &str, kind: &str) -> Option<KindSpec> {
+        self.kinds.iter().find(|k| k.api_version() == api_version && k.kind == kind).cloned()
+    }
+
+    /// Changes after `rv`, or `None` if some of them were compacted away.
+    pub fn history_since(&self, rv: u64) -> Option<Vec<Arc<Change>>> {
+        if rv < self.compacted_rv {
+            return None;
+        }
+        Some(self.history.iter().filter(|c| c.rv > rv).cloned().collect())
+    }
+
+    /// Forgets the history: the next watch from an older resource version gets 410 Gone.
+    pub fn compact(&mut self) {
+        self.history.clear();
+        self.compacted_rv = self.rv;
+    }
+
+    pub fn list(&self, kind: &KindSpec, namespace: Option<&str>) -> Vec<Arc<Value>> {
+        let Some(objs) = self.objects.get(&kind.key()) else { return Vec::new() };
+        match namespace {
+            Some(ns) => objs
+                .range((ns.to_string(), String::new())..)
+                .take_while(|((n, _), _)| n == ns)
+                .map(|(_, v)| v.clone())
+                .collect(),
+            None => objs.values().cloned().collect(),
+        }
+    }
+
+    pub fn get(&self, kind: &KindSpec, namespace: &str, name: &str) -> Result<Arc<Value>, ApiError> {
+        self.objects
+            .get(&kind.key())
+            .and_then(|o| o.get(&(namespace.to_string(), name.to_string())))
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(format!("{}.{}", kind.plural, kind.group).trim_end_matches('.'), name))
+    }
+
+    pub fn count(&self) -> usize {
+        self.objects.values().map(BTreeMap::len).sum()
+    }
+
+    fn record(&mut self, kind: &KindSpec, event_type: &'static str, object: Arc<Value>) {
+        let change = Arc::new(Change { rv: self.rv, kind_key: kind.key(), event_type, object });
+        self.history.push_back(change.clone());
+        if self.history.len() > HISTORY {
+            if let Some(old) = self.history.pop_front() {
+                self.compacted_rv = old.rv;
+            }
+        }
+        // No receivers is fine: nobody watches.
+        let _ = self.tx.send(change);
+    }
+
+    fn next_uid(&mut self) -> String {
+        self.uids += 1;
+        let n = self.uids;
+        format!("{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}", (n >> 16) as u32, n & 0xffff, (n >> 8) & 0xfff, n & 0xfff, n)
+    }
+
+    fn generated_name(&mut self, prefix: &str) -> String {
+        const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+        self.uids += 1;
+        let mut n = self.uids.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let suffix: String = (0..5)
+            .map(|_| {
+                let c = ALPHABET[(n % ALPHABET.len() as u64) as usize] as char;
+                n /= ALPHABET.len() as u64;
+                c
+            })
+            .collect();
+        format!("{prefix}{suffix}")
+    }
+
+    fn managed_fields(kind: &KindSpec, manager: &str, operation: &str) -> Value {
+        json!([{"manager": manager, "operation": operation, "apiVersion": kind.api_version(), "time": now_rfc3339(),
+                "fieldsType": "FieldsV1", "fieldsV1": {"f:metadata": {}}}])
+    }
+
+    pub fn create(
+        &mut self,
+        kind: &KindSpec,
+        namespace: &str,
+        mut obj: Value,
+        manager: &str,
+    ) -> Result<Arc<Value>, ApiError> {
+        if !obj.is_object() {
+            return Err(ApiError::bad_request("the body is not a JSON object"));
+        }
+        let name = match (meta(&obj, "name"), meta(&obj, "generateName")) {
+            (Some(n), _) if !n.is_empty() => n,
+            (_, Some(prefix)) => self.generated_name(&prefix),
+            _ => return Err(ApiError::invalid(format!("{} is invalid: metadata.name: Required value", kind.kind))),
+        };
+        let ns = if kind.namespaced { namespace.to_string() } else { String::new() };
+        if kind.namespaced && ns.is_empty() {
+            return Err(ApiError::invalid("metadata.namespace: Required value"));
+        }
+        let key = (ns.clone(), name.clone());
+        if self.objects.get(&kind.key()).is_some_and(|o| o.contains_key(&key)) {
+            return Err(ApiError::new(409, "AlreadyExists", format!("{} \"{name}\" already exists", kind.plural)));
+        }
+        self.rv += 1;
+        let uid = self.next_uid();
+        let o = obj.as_object_mut().ok_or_else(|| ApiError::bad_request("not an object"))?;
+        o.insert("apiVersion".into(), kind.api_version().into());
+        o.insert("kind".into(), kind.kind.clone().into());
+        let m = o.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
+        if let Some(m) = m.as_object_mut() {
+            m.insert("name".into(), name.into());
+            if kind.namespaced {
+                m.insert("namespace".into(), ns.into());
+            }
+            m.insert("uid".into(), uid.into());
+            m.insert("resourceVersion".into(), self.rv.to_string().into());
+            m.insert("generation".into(), 1.into());
+            m.insert("creationTimestamp".into(), now_rfc3339().into());
+            m.insert("managedFields".into(), Self::managed_fields(kind, manager, "Update"));
+        }
+        let obj = Arc::new(obj);
+        self.objects.entry(kind.key()).or_default().insert(key, obj.clone());
+        self.record(kind, "ADDED", obj.clone());
+        Ok(obj)
+    }
+
+    /// Replaces an object. `status_only` is the `/status` subresource: only the status changes.
+    /// Otherwise the status is kept, as for kinds whose status is a subresource.
+    pub fn update(
+        &mut self,
+        kind: &KindSpec,
+        namespace: &str,
+        name: &str,
+        mut obj: Value,
+        status_only: bool,
+        manager: &str,
+    ) -> Result<Arc<Value>, ApiError> {
+        let ns = if kind.namespaced { namespace } else { "" };
+        let current = self.get(kind, ns, name)?;
+        if let Some(rv) = meta(&obj, "resourceVersion") {
+            if rv != meta(&current, "resourceVersion").unwrap_or_default() {
+                return Err(ApiError::new(
+                    409,
+                    "Conflict",
+                    format!("Operation cannot be fulfilled on {} \"{name}\": the object has been modified; please apply your changes to the latest version and try again", kind.plural),
+                ));
+            }
+        }
+        if status_only {
+            let status = obj.get("status").cloned();
+            obj = (*current).clone();
+            match status {
+                Some(s) => obj["status"] = s,
+                None => {
+                    if let Some(o) = obj.as_object_mut() {
+                        o.remove("status");
+                    }
+                }
+            }
+        } else if let Some(status) = current.get("status") {
+            obj["status"] = status.clone();
+        }
+        let o = obj.as_object_mut().ok_or_else(|| ApiError::bad_request("the body is not a JSON object"))?;
+        o.insert("apiVersion".into(), kind.api_version().into());
+        o.insert("kind".into(), kind.kind.clone().into());
+        let m = o.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
+        if let (Some(m), Some(cur)) = (m.as_object_mut(), current.get("metadata")) {
+            for f in ["name", "namespace", "uid", "creationTimestamp", "generation", "managedFields"] {
+                match cur.get(f) {
+                    Some(v) => m.insert(f.into(), v.clone()),
+                    None => m.remove(f),
+                };
+            }
+        }
+        if content(&obj) == content(&current) {
+            return Ok(current);
+        }
+        self.rv += 1;
+        let spec_changed = obj.get("spec") != current.get("spec");
+        if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.insert("resourceVersion".into(), self.rv.to_string().into());
+            if spec_changed {
+                let g = m.get("generation").and_then(Value::as_i64).unwrap_or(1);
+                m.insert("generation".into(), (g + 1).into());
+            }
+            m.insert("managedFields".into(), Self::managed_fields(kind, manager, "Update"));
+        }
+        let obj = Arc::new(obj);
+        self.objects.entry(kind.key()).or_default().insert((ns.to_string(), name.to_string()), obj.clone());
+        self.record(kind, "MODIFIED", obj.clone());
+        Ok(obj)
+    }
+
+    pub fn delete(&mut self, kind: &KindSpec, namespace: &str, name: &str) -> Result<Arc<Value>, ApiError> {
+        let ns = if kind.namespaced { namespace } else { "" };
+        let removed = self
+            .objects
+            .get_mut(&kind.key())
+            .and_then(|o| o.remove(&(ns.to_string(), name.to_string())))
+            .ok_or_else(|| ApiError::not_found(&kind.plural, name))?;
+        self.rv += 1;
+        let mut obj = (*removed).clone();
+        if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.insert("resourceVersion".into(), self.rv.to_string().into());
+        }
+        let obj = Arc::new(obj);
+        self.record(kind, "DELETED", obj.clone());
+        Ok(obj)
+    }
+}

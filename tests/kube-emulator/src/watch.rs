@@ -1,0 +1,146 @@
+//! Watches: newline-delimited JSON events, replayed from the history after the requested
+//! resource version, then streamed live. A resource version older than the history gets an ERROR
+//! event with a 410 Gone Status, as from a real apiserver.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::{json, Value};
+use tokio::sync::{broadcast, mpsc};
+
+use crate::kinds::KindSpec;
+use crate::select::Selectors;
+use crate::server::Shared;
+use crate::state::Change;
+use crate::status::ApiError;
+
+pub struct WatchRequest {
+    pub kind: KindSpec,
+    pub namespace: Option<String>,
+    pub selectors: Selectors,
+    pub resource_version: Option<u64>,
+    pub bookmarks: bool,
+    pub send_initial_events: bool,
+    pub timeout: Option<Duration>,
+    pub metadata_only: bool,
+}
+
+fn line(event_type: &str, object: &Value) -> Bytes {
+    let mut s = serde_json::to_vec(&json!({"type": event_type, "object": object})).unwrap_or_default();
+    s.push(b'\n');
+    Bytes::from(s)
+}
+
+pub fn partial(obj: &Value) -> Value {
+    json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata", "metadata": obj.get("metadata").cloned().unwrap_or_default()})
+}
+
+impl WatchRequest {
+    fn wants(&self, c: &Change) -> bool {
+        if c.kind_key != self.kind.key() {
+            return false;
+        }
+        if let Some(ns) = &self.namespace {
+            if c.object.pointer("/metadata/namespace").and_then(Value::as_str) != Some(ns) {
+                return false;
+            }
+        }
+        self.selectors.matches(&c.object)
+    }
+
+    fn render(&self, event_type: &str, obj: &Value) -> Bytes {
+        if self.metadata_only {
+            line(event_type, &partial(obj))
+        } else {
+            line(event_type, obj)
+        }
+    }
+
+    fn bookmark(&self, rv: u64, initial_end: bool) -> Bytes {
+        let mut meta = json!({"resourceVersion": rv.to_string()});
+        if initial_end {
+            meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+        }
+        line("BOOKMARK", &json!({"kind": self.kind.kind, "apiVersion": self.kind.api_version(), "metadata": meta}))
+    }
+}
+
+/// Starts a watch; the returned receiver yields the response body's chunks and ends with the watch.
+pub fn start(shared: Arc<Shared>, req: WatchRequest) -> mpsc::Receiver<Bytes> {
+    let (tx, rx) = mpsc::channel(1024);
+    // Subscribing and reading the history under one lock leaves no gap between them.
+    let (mut live, replay, current_rv) = {
+        let state = shared.lock();
+        let live = state.subscribe();
+        let current = state.resource_version();
+        let replay: Result<Vec<Bytes>, ApiError> = match req.resource_version {
+            Some(rv) if rv > 0 && !req.send_initial_events => match state.history_since(rv) {
+                Some(changes) => {
+                    Ok(changes.iter().filter(|c| req.wants(c)).map(|c| req.render(c.event_type, &c.object)).collect())
+                }
+                None => Err(ApiError::new(
+                    410,
+                    "Expired",
+                    format!("too old resource version: {rv} ({})", state.compacted_rv()),
+                )),
+            },
+            _ => Ok(state
+                .list(&req.kind, req.namespace.as_deref())
+                .iter()
+                .filter(|o| req.selectors.matches(o))
+                .map(|o| req.render("ADDED", o))
+                .collect()),
+        };
+        (live, replay, current)
+    };
+    let mut epoch = shared.watch_epoch.subscribe();
+    tokio::spawn(async move {
+        let replay = match replay {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = tx.send(line("ERROR", &e.status())).await;
+                return;
+            }
+        };
+        for chunk in replay {
+            if tx.send(chunk).await.is_err() {
+                return;
+            }
+        }
+        if req.send_initial_events && req.bookmarks && tx.send(req.bookmark(current_rv, true)).await.is_err() {
+            return;
+        }
+        let deadline = req.timeout.map(|t| tokio::time::Instant::now() + t);
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.tick().await;
+        let mut last_rv = current_rv;
+        loop {
+            let timeout = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = timeout => return,
+                _ = epoch.changed() => return,
+                _ = tick.tick(), if req.bookmarks => {
+                    if tx.send(req.bookmark(last_rv, false)).await.is_err() { return; }
+                }
+                msg = live.recv() => match msg {
+                    Ok(change) => {
+                        if change.rv <= current_rv { continue; }
+                        last_rv = change.rv;
+                        if req.wants(&change) && tx.send(req.render(change.event_type, &change.object)).await.is_err() {
+                            return;
+                        }
+                    }
+                    // A watcher that fell this far behind is closed; it re-watches from its last version.
+                    Err(broadcast::error::RecvError::Lagged(_)) | Err(broadcast::error::RecvError::Closed) => return,
+                },
+            }
+        }
+    });
+    rx
+}
