@@ -29,6 +29,72 @@ pub struct LabelSelectorSpec {
     pub match_expressions: Vec<ExpressionSpec>,
 }
 
+impl LabelSelectorSpec {
+    /// Parses kubectl's selector syntax: comma-separated requirements `k=v`, `k==v`, `k!=v`,
+    /// `k in (a,b)`, `k notin (a,b)`, `k` (exists) and `!k` (does not exist).
+    pub fn parse_kubectl(text: &str) -> Result<Self, String> {
+        let mut spec = LabelSelectorSpec::default();
+        let mut expr = |key: &str, operator: &str, values: Vec<String>| {
+            spec.match_expressions.push(ExpressionSpec { key: key.to_string(), operator: operator.into(), values });
+        };
+        for part in split_top_level(text) {
+            let part = part.trim();
+            let bad = || {
+                format!(
+                    "`{part}` is not a label requirement (try `k=v`, `k!=v`, `k in (a,b)`, `k notin (a,b)`, `k`, `!k`)"
+                )
+            };
+            if part.is_empty() {
+                return Err(format!("empty requirement in selector `{text}`"));
+            }
+            if let Some((k, v)) = part.split_once("!=") {
+                expr(k.trim(), "NotIn", vec![v.trim().to_string()]);
+            } else if let Some((k, v)) = part.split_once("==").or_else(|| part.split_once('=')) {
+                expr(k.trim(), "In", vec![v.trim().to_string()]);
+            } else if let Some(k) = part.strip_prefix('!') {
+                expr(k.trim(), "DoesNotExist", vec![]);
+            } else if let Some((k, rest)) = part.split_once(char::is_whitespace) {
+                let rest = rest.trim();
+                let (op, set) = if let Some(set) = rest.strip_prefix("notin") {
+                    ("NotIn", set)
+                } else if let Some(set) = rest.strip_prefix("in") {
+                    ("In", set)
+                } else {
+                    return Err(bad());
+                };
+                let set = set.trim().strip_prefix('(').and_then(|s| s.strip_suffix(')')).ok_or_else(bad)?;
+                let values: Vec<String> =
+                    set.split(',').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect();
+                expr(k, op, values);
+            } else if part.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c)) {
+                expr(part, "Exists", vec![]);
+            } else {
+                return Err(bad());
+            }
+        }
+        LabelSelector::new(&spec).map_err(|e| e.to_string())?;
+        Ok(spec)
+    }
+}
+
+/// Splits at commas outside parentheses.
+fn split_top_level(text: &str) -> Vec<&str> {
+    let (mut parts, mut depth, mut start) = (Vec::new(), 0i32, 0);
+    for (i, c) in text.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[start..]);
+    parts
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExpressionSpec {
@@ -138,6 +204,22 @@ mod tests {
         assert!(!s.matches(&labels(&[("app", "web"), ("tier", "a"), ("team", "x"), ("legacy", "")])));
         assert!(!s.matches(&labels(&[("app", "api"), ("tier", "a"), ("team", "x")])));
         assert!(sel(serde_json::json!({})).unwrap().matches(&labels(&[])));
+    }
+
+    #[test]
+    fn parses_kubectl_syntax() {
+        let spec =
+            LabelSelectorSpec::parse_kubectl("app=web, tier in (a, b),env!=prod,team,!legacy,x notin (y)").unwrap();
+        let s = LabelSelector::new(&spec).unwrap();
+        assert!(s.matches(&labels(&[("app", "web"), ("tier", "b"), ("team", "t")])));
+        assert!(!s.matches(&labels(&[("app", "web"), ("tier", "b"), ("team", "t"), ("x", "y")])));
+        assert!(!s.matches(&labels(&[("app", "web"), ("tier", "b"), ("team", "t"), ("env", "prod")])));
+        assert_eq!(spec.match_expressions.len(), 6);
+        assert!(LabelSelectorSpec::parse_kubectl("tier in ()").unwrap_err().contains("needs at least one value"));
+        assert!(LabelSelectorSpec::parse_kubectl("a=b,,c").unwrap_err().contains("empty requirement"));
+        assert!(LabelSelectorSpec::parse_kubectl("tier within (a)")
+            .unwrap_err()
+            .contains("is not a label requirement"));
     }
 
     fn arb_labels() -> impl Strategy<Value = BTreeMap<String, String>> {

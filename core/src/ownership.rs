@@ -101,7 +101,10 @@ pub enum Resolution {
     Waiting(Gvk),
 }
 
-/// Finds the nearest ancestor of a pod whose kind is tracked with `trackLifecycle`. A pod without
+/// Finds the tracked object a pod's lifecycle is recorded under: the nearest ancestor whose kind is
+/// tracked with `trackLifecycle`, skipping ancestors that are themselves owned by an object of a
+/// tracked kind. Those are not exported (the simulator recreates them from their owner, as it
+/// recreates a CronJob's Jobs), so lifecycles recorded under them would be lost. A pod without
 /// owners is its own owner when bare pods (`v1.Pod`) are tracked with `trackLifecycle`.
 pub fn resolve_owner(pod: &Value, config: &TracerConfig, cache: &OwnerCache) -> Resolution {
     let namespace = pod.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
@@ -110,26 +113,22 @@ pub fn resolve_owner(pod: &Value, config: &TracerConfig, cache: &OwnerCache) -> 
         let own = Gvk::new("", "v1", "Pod");
         let name = pod.pointer("/metadata/name").and_then(Value::as_str);
         return match (config.get(&own), name) {
-            (Some(cfg), Some(name)) if cfg.track_lifecycle => {
-                Resolution::Owner(TrackedKey::new(own, namespaced_name(namespace, name)))
-            }
+            (Some(cfg), Some(name)) if cfg.track_lifecycle => Resolution::Owner(TrackedKey::new(own, namespaced_name(namespace, name))),
             _ => Resolution::Untracked,
         };
     }
     for _ in 0..MAX_DEPTH {
         let Some(owner) = managing(&refs) else { return Resolution::Untracked };
-        let cached = cache.by_uid.get(&owner.uid);
-        if config.get(&owner.gvk).is_some_and(|c| c.track_lifecycle) {
-            // Owner references do not say whether the owner is namespaced; the cache knows.
-            let ns = cached.map_or(namespace, |info| info.namespace.as_str());
-            return Resolution::Owner(TrackedKey::new(owner.gvk.clone(), namespaced_name(ns, &owner.name)));
+        let tracked = config.get(&owner.gvk);
+        let Some(info) = cache.by_uid.get(&owner.uid) else {
+            // Listed completely and not there: the owner is gone, and so is the chain above it.
+            return if cache.is_synced(&owner.gvk) { Resolution::Untracked } else { Resolution::Waiting(owner.gvk.clone()) };
+        };
+        let owned_by_tracked = managing(&info.owners).is_some_and(|up| config.get(&up.gvk).is_some());
+        if tracked.is_some_and(|c| c.track_lifecycle) && !owned_by_tracked {
+            return Resolution::Owner(TrackedKey::new(owner.gvk.clone(), namespaced_name(&info.namespace, &owner.name)));
         }
-        match cached {
-            Some(info) => refs = info.owners.clone(),
-            // Listed completely and not there: the owner is gone, so is the chain above it.
-            None if cache.is_synced(&owner.gvk) => return Resolution::Untracked,
-            None => return Resolution::Waiting(owner.gvk.clone()),
-        }
+        refs = info.owners.clone();
     }
     Resolution::Untracked
 }
@@ -173,13 +172,16 @@ mod tests {
         assert_eq!(resolve_owner(&pod, &cfg, &cache), Resolution::Waiting("apps/v1.ReplicaSet".parse().unwrap()));
         let to_dep = OwnerRef { uid: "d1".into(), gvk: dep(), name: "web".into(), controller: true };
         cache.upsert("rs1".into(), info("apps/v1.ReplicaSet", "web-abc", vec![to_dep]));
+        assert_eq!(resolve_owner(&pod, &cfg, &cache), Resolution::Waiting(dep()));
+        cache.upsert("d1".into(), info("apps/v1.Deployment", "web", vec![]));
         assert_eq!(resolve_owner(&pod, &cfg, &cache), Resolution::Owner(TrackedKey::new(dep(), "d/web")));
     }
 
     #[test]
-    fn nearest_ancestor_with_track_lifecycle_wins() {
-        // Jobs are tracked without lifecycles, CronJobs with: a CronJob's pods go to the CronJob.
-        let cfg = config(&[("batch/v1.Job", false), ("batch/v1.CronJob", true)]);
+    fn nearest_exported_ancestor_with_track_lifecycle_wins() {
+        // A CronJob's Jobs are not exported (the simulator recreates them), so their pods go to
+        // the CronJob even where Jobs track lifecycles themselves.
+        let cfg = config(&[("batch/v1.Job", true), ("batch/v1.CronJob", true)]);
         let pod = owned_by("batch/v1", "Job", "nightly-1", "j1");
         let mut cache = OwnerCache::default();
         let cron = OwnerRef {
@@ -189,24 +191,32 @@ mod tests {
             controller: true,
         };
         cache.upsert("j1".into(), info("batch/v1.Job", "nightly-1", vec![cron]));
+        assert_eq!(resolve_owner(&pod, &cfg, &cache), Resolution::Waiting("batch/v1.CronJob".parse().unwrap()));
+        cache.upsert("c1".into(), info("batch/v1.CronJob", "nightly", vec![]));
         assert_eq!(
             resolve_owner(&pod, &cfg, &cache),
             Resolution::Owner(TrackedKey::new("batch/v1.CronJob".parse().unwrap(), "d/nightly"))
         );
-        // A Job of its own, tracked without lifecycles, records none.
+        // A Job of its own records its pods' lifecycles itself.
         cache.upsert("j1".into(), info("batch/v1.Job", "nightly-1", vec![]));
+        assert_eq!(
+            resolve_owner(&pod, &cfg, &cache),
+            Resolution::Owner(TrackedKey::new("batch/v1.Job".parse().unwrap(), "d/nightly-1"))
+        );
+        // Tracked without lifecycles, it records none.
+        let cfg = config(&[("batch/v1.Job", false), ("batch/v1.CronJob", true)]);
         assert_eq!(resolve_owner(&pod, &cfg, &cache), Resolution::Untracked);
     }
 
     #[test]
-    fn a_tracked_owner_with_lifecycles_needs_no_cache() {
+    fn a_tracked_owner_waits_for_its_own_watch() {
         let cfg = config(&[("batch.volcano.sh/v1alpha1.Job", true)]);
         let pod = owned_by("batch.volcano.sh/v1alpha1", "Job", "train", "v1");
         let gvk: Gvk = "batch.volcano.sh/v1alpha1.Job".parse().unwrap();
-        assert_eq!(
-            resolve_owner(&pod, &cfg, &OwnerCache::default()),
-            Resolution::Owner(TrackedKey::new(gvk, "d/train"))
-        );
+        let mut cache = OwnerCache::default();
+        assert_eq!(resolve_owner(&pod, &cfg, &cache), Resolution::Waiting(gvk.clone()));
+        cache.upsert("v1".into(), info("batch.volcano.sh/v1alpha1.Job", "train", vec![]));
+        assert_eq!(resolve_owner(&pod, &cfg, &cache), Resolution::Owner(TrackedKey::new(gvk, "d/train")));
     }
 
     #[test]
