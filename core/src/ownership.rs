@@ -113,7 +113,9 @@ pub fn resolve_owner(pod: &Value, config: &TracerConfig, cache: &OwnerCache) -> 
         let own = Gvk::new("", "v1", "Pod");
         let name = pod.pointer("/metadata/name").and_then(Value::as_str);
         return match (config.get(&own), name) {
-            (Some(cfg), Some(name)) if cfg.track_lifecycle => Resolution::Owner(TrackedKey::new(own, namespaced_name(namespace, name))),
+            (Some(cfg), Some(name)) if cfg.track_lifecycle => {
+                Resolution::Owner(TrackedKey::new(own, namespaced_name(namespace, name)))
+            }
             _ => Resolution::Untracked,
         };
     }
@@ -122,11 +124,18 @@ pub fn resolve_owner(pod: &Value, config: &TracerConfig, cache: &OwnerCache) -> 
         let tracked = config.get(&owner.gvk);
         let Some(info) = cache.by_uid.get(&owner.uid) else {
             // Listed completely and not there: the owner is gone, and so is the chain above it.
-            return if cache.is_synced(&owner.gvk) { Resolution::Untracked } else { Resolution::Waiting(owner.gvk.clone()) };
+            return if cache.is_synced(&owner.gvk) {
+                Resolution::Untracked
+            } else {
+                Resolution::Waiting(owner.gvk.clone())
+            };
         };
         let owned_by_tracked = managing(&info.owners).is_some_and(|up| config.get(&up.gvk).is_some());
         if tracked.is_some_and(|c| c.track_lifecycle) && !owned_by_tracked {
-            return Resolution::Owner(TrackedKey::new(owner.gvk.clone(), namespaced_name(&info.namespace, &owner.name)));
+            return Resolution::Owner(TrackedKey::new(
+                owner.gvk.clone(),
+                namespaced_name(&info.namespace, &owner.name),
+            ));
         }
         refs = info.owners.clone();
     }

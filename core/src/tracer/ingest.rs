@@ -169,8 +169,13 @@ impl Ingest {
             Payload::Object(obj) => {
                 let mut wanted = Vec::new();
                 if *gvk == pod_gvk() {
-                    // The final status may carry the end; the deletion ends what still runs.
+                    // The final status may carry the end; the deletion ends what still runs. Owners
+                    // are deleted before their pods (garbage collection follows), so the chain may
+                    // no longer resolve: the recorded lifecycle ends by the pod's uid regardless.
                     wanted = self.pod_seen(&obj, Some(at));
+                    if let Some(uid) = uid_of(&obj) {
+                        self.store.pod_deleted(uid, at);
+                    }
                 } else if let Some(uid) = uid_of(&obj) {
                     self.owners.remove(uid);
                 }

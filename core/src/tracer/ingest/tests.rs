@@ -105,7 +105,13 @@ fn pods_wait_for_their_owner_chain_then_record_lifecycles() {
         &vec![PodLifecycle { start_ts: T + 5, end_ts: None }, PodLifecycle { start_ts: T + 6, end_ts: None }]
     );
 
-    // Deleted while running: the lifecycle ends at the deletion.
+    // The Deployment goes first, as garbage collection deletes pods after their owners; a pod
+    // deleted while running still ends at its deletion.
+    ing.handle(change(
+        "apps/v1.Deployment",
+        T + 29,
+        ChangeKind::Deleted(Payload::Object(deployment("web", "dep1", "nginx"))),
+    ));
     ing.handle(change("v1.Pod", T + 30, ChangeKind::Deleted(Payload::Object(p))));
     let trace = export(&store, &cfg);
     assert_eq!(trace.pod_lifecycles[&owner].values().next().unwrap()[0].end_ts, Some(T + 30));

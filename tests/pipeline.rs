@@ -1,0 +1,147 @@
+//! The tracer pipeline end to end: the real `sk-tracer run` binary against the API emulator, read
+//! back through `POST /export`.
+
+mod support;
+
+use kube_emulator::controllers::template;
+use kube_emulator::Emulator;
+use serde_json::json;
+use support::*;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+fn pod_names(emu: &Emulator, ns: &str, prefix: &str) -> Vec<String> {
+    emu.list("v1", "Pod", Some(ns))
+        .into_iter()
+        .filter_map(|p| p["metadata"]["name"].as_str().map(str::to_string))
+        .filter(|n| n.starts_with(prefix))
+        .collect()
+}
+
+/// Changes within one second merge into one event; steps a test wants to see apart wait this long.
+fn next_second() {
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+}
+
+#[test]
+fn deployment_create_scale_rollout_delete() {
+    let rt = runtime();
+    let emu = rt.block_on(Emulator::start()).unwrap();
+    let tracer = start_tracer(&emu, "trackedObjects:\n  apps/v1.Deployment:\n    trackLifecycle: true\n");
+    tracer.wait_ready();
+
+    emu.create_deployment("demo", "web", 2, template("web", "nginx:1.27")).unwrap();
+    let t0 = now();
+    for p in pod_names(&emu, "demo", "web-") {
+        emu.set_pod_running("demo", &p, t0).unwrap();
+    }
+    next_second();
+    emu.scale_deployment("demo", "web", 3).unwrap();
+    for p in pod_names(&emu, "demo", "web-") {
+        emu.set_pod_running("demo", &p, t0).unwrap();
+    }
+    next_second();
+    let mut rollout = template("web", "nginx:1.28");
+    rollout["metadata"]["labels"]["app"] = json!("web");
+    emu.update_deployment_template("demo", "web", rollout).unwrap();
+    let t1 = now();
+    for p in pod_names(&emu, "demo", "web-") {
+        emu.set_pod_running("demo", &p, t1).unwrap();
+    }
+    next_second();
+    emu.delete_deployment("demo", "web").unwrap();
+
+    wait_until(15, "the deletion and the pods' ends to be recorded", || {
+        let t = tracer.export_all();
+        let lcs = lifecycles(&t, "demo/web");
+        deleted(&t, "Deployment") == ["web"]
+            && lcs.values().flatten().count() == 6
+            && lcs.values().flatten().all(|lc| lc.end_ts.is_some())
+    });
+    let trace = tracer.export_all();
+    assert_eq!(applied(&trace, "Deployment"), ["web", "web", "web"], "create, scale, rollout");
+    assert!(
+        applied(&trace, "ReplicaSet").is_empty() && applied(&trace, "Pod").is_empty(),
+        "only tracked kinds are recorded"
+    );
+    let first = trace.events.iter().flat_map(|e| &e.applied_objs).next().unwrap().to_json().unwrap();
+    for gone in ["uid", "resourceVersion", "managedFields", "creationTimestamp", "generation"] {
+        assert!(first["metadata"].get(gone).is_none(), "{gone} is sanitised away: {first}");
+    }
+    assert!(first.get("status").is_none());
+
+    let lcs = lifecycles(&trace, "demo/web");
+    assert_eq!(lcs.len(), 2, "two templates, two pod hashes: {lcs:?}");
+    let mut counts: Vec<usize> = lcs.values().map(Vec::len).collect();
+    counts.sort();
+    assert_eq!(counts, [3, 3], "three pods of each template");
+    assert!(lcs.values().flatten().all(|lc| lc.end_ts.is_some()), "every pod ended, by rollout or deletion: {lcs:?}");
+    assert!(lcs.values().flatten().all(|lc| lc.start_ts == t0 || lc.start_ts == t1));
+}
+
+#[test]
+fn jobs_cronjobs_and_a_volcano_job_record_lifecycles_under_the_exported_owner() {
+    let rt = runtime();
+    let emu = rt.block_on(Emulator::start()).unwrap();
+    emu.register_kind(kube_emulator::kinds::volcano_job());
+    let config = "trackedObjects:
+  batch/v1.Job:
+    trackLifecycle: true
+  batch/v1.CronJob:
+    trackLifecycle: true
+  batch.volcano.sh/v1alpha1.Job:
+    podSpecTemplatePath: /spec/tasks/*/template
+    trackLifecycle: true
+  apps/v1.Deployment: {}
+";
+    let tracer = start_tracer(&emu, config);
+    tracer.wait_ready();
+    let t0 = now() - 10;
+
+    let (_, pods) = emu.create_job("demo", "once", 2, template("once", "busybox")).unwrap();
+    emu.create_cronjob("demo", "nightly", "0 3 * * *", 1, template("nightly", "busybox")).unwrap();
+    let (cron_job, cron_pods) = emu.run_cronjob_once("demo", "nightly").unwrap();
+    let ps = template("ps", "trainer:2");
+    let worker = template("worker", "trainer:2");
+    let (_, volcano_pods) = emu.create_custom_job("ml", "train", &[("ps", 1, ps), ("worker", 2, worker)]).unwrap();
+    emu.create_deployment("demo", "untracked-lifecycles", 1, template("u", "nginx")).unwrap();
+    for p in pods.iter().chain(&cron_pods) {
+        let (ns, name) = (p["metadata"]["namespace"].as_str().unwrap(), p["metadata"]["name"].as_str().unwrap());
+        emu.set_pod_running(ns, name, t0).unwrap();
+        emu.set_pod_terminated(ns, name, t0 + 5, 0).unwrap();
+    }
+    for p in volcano_pods.iter().chain(
+        emu.list("v1", "Pod", Some("demo"))
+            .iter()
+            .filter(|p| p["metadata"]["name"].as_str().unwrap().starts_with("untracked")),
+    ) {
+        emu.set_pod_running(p["metadata"]["namespace"].as_str().unwrap(), p["metadata"]["name"].as_str().unwrap(), t0)
+            .unwrap();
+    }
+
+    wait_until(15, "the volcano pods' lifecycles", || {
+        lifecycles(&tracer.export_all(), "ml/train").values().flatten().count() == 3
+    });
+    let trace = tracer.export_all();
+    let once = lifecycles(&trace, "demo/once");
+    assert_eq!(once.values().flatten().cloned().collect::<Vec<_>>().len(), 2);
+    assert!(once.values().flatten().all(|lc| lc.start_ts == t0 && lc.end_ts == Some(t0 + 5)));
+    let nightly = lifecycles(&trace, "demo/nightly");
+    assert_eq!(
+        nightly.values().flatten().count(),
+        1,
+        "the CronJob's pod is recorded under the CronJob: {:?}",
+        trace.pod_lifecycles.keys()
+    );
+    let job_name = format!("demo/{}", cron_job["metadata"]["name"].as_str().unwrap());
+    assert!(lifecycles(&trace, &job_name).is_empty(), "not under its Job, which exports leave out");
+    assert!(!applied(&trace, "Job").iter().any(|n| n.starts_with("nightly-")), "the CronJob's Job is not exported");
+    let volcano = lifecycles(&trace, "ml/train");
+    assert_eq!(volcano.len(), 2, "two task templates, two pod hashes");
+    let mut sizes: Vec<usize> = volcano.values().map(Vec::len).collect();
+    sizes.sort();
+    assert_eq!(sizes, [1, 2]);
+    assert!(lifecycles(&trace, "demo/untracked-lifecycles").is_empty(), "no lifecycles without trackLifecycle");
+}

@@ -1,0 +1,173 @@
+//! Running the real `sk-tracer` binary against an in-process API emulator, and talking to it over
+//! HTTP as a user would.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use kube_emulator::Emulator;
+use sk_core::Trace;
+
+pub struct Tracer {
+    child: Child,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+}
+
+impl Drop for Tracer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Polls `f` every 100 ms until it holds; fails the test after `secs` seconds.
+pub fn wait_until(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+pub fn now() -> i64 {
+    kube_emulator::controllers::now()
+}
+
+/// Starts `sk-tracer run` with `config` against the emulator, and waits for `/healthz`.
+pub fn start_tracer(emu: &Emulator, config: &str) -> Tracer {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("config.yaml"), config).unwrap();
+    emu.write_kubeconfig(dir.path().join("kubeconfig")).unwrap();
+    std::fs::create_dir_all(dir.path().join("exports")).unwrap();
+    let port = free_port();
+    let log = std::fs::File::create(dir.path().join("tracer.log")).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_sk-tracer"))
+        .args(["run", "--config"])
+        .arg(dir.path().join("config.yaml"))
+        .arg("--kubeconfig")
+        .arg(dir.path().join("kubeconfig"))
+        .args(["--port", &port.to_string(), "--export-dir"])
+        .arg(dir.path().join("exports"))
+        .env("RUST_LOG", "info")
+        .env_remove("KUBECONFIG")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let tracer = Tracer { child, port, dir };
+    wait_until(20, "the tracer's /healthz", || tracer.get("/healthz").0 == 200);
+    tracer
+}
+
+pub struct Response {
+    pub status: u16,
+    pub headers: String,
+    pub body: Vec<u8>,
+}
+
+/// One HTTP/1.1 request over a fresh connection.
+pub fn request(port: u16, method: &str, path: &str, body: &[u8]) -> Response {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("an HTTP response");
+    let headers = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let status = headers.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let mut body = raw[split + 4..].to_vec();
+    if headers.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        body = dechunk(&body);
+    }
+    Response { status, headers, body }
+}
+
+fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(eol) = raw.windows(2).position(|w| w == b"\r\n") else { break };
+        let size = usize::from_str_radix(String::from_utf8_lossy(&raw[..eol]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        out.extend_from_slice(&raw[eol + 2..eol + 2 + size]);
+        raw = &raw[eol + 2 + size + 2..];
+    }
+    out
+}
+
+impl Tracer {
+    pub fn get(&self, path: &str) -> (u16, String) {
+        match TcpStream::connect(("127.0.0.1", self.port)) {
+            Ok(_) => {
+                let r = request(self.port, "GET", path, b"");
+                (r.status, String::from_utf8_lossy(&r.body).into_owned())
+            }
+            Err(_) => (0, String::new()),
+        }
+    }
+
+    pub fn export_raw(&self, body: &serde_json::Value) -> Response {
+        request(self.port, "POST", "/export", body.to_string().as_bytes())
+    }
+
+    /// The trace of `[start, end)` as the response body, decoded.
+    pub fn export(&self, start: i64, end: i64) -> Trace {
+        let r = self.export_raw(&serde_json::json!({"start_ts": start, "end_ts": end}));
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        sk_core::trace::decode(&r.body).unwrap()
+    }
+
+    /// Everything recorded so far.
+    pub fn export_all(&self) -> Trace {
+        self.export(0, now() + 3600)
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("tracer.log")).unwrap_or_default()
+    }
+
+    pub fn wait_ready(&self) {
+        wait_until(30, "the tracer's /readyz", || self.get("/readyz").0 == 200);
+    }
+}
+
+/// Names of the objects of `kind` applied anywhere in the trace, with how often.
+pub fn applied(trace: &Trace, kind: &str) -> Vec<String> {
+    trace
+        .events
+        .iter()
+        .flat_map(|e| &e.applied_objs)
+        .filter_map(|o| o.identity())
+        .filter(|id| id.gvk.kind == kind)
+        .map(|id| id.name)
+        .collect()
+}
+
+pub fn deleted(trace: &Trace, kind: &str) -> Vec<String> {
+    trace
+        .events
+        .iter()
+        .flat_map(|e| &e.deleted_objs)
+        .filter_map(|o| o.identity())
+        .filter(|id| id.gvk.kind == kind)
+        .map(|id| id.name)
+        .collect()
+}
+
+/// All lifecycles of an owner, by pod hash.
+pub fn lifecycles(trace: &Trace, owner: &str) -> std::collections::BTreeMap<u64, Vec<sk_core::PodLifecycle>> {
+    trace.pod_lifecycles.iter().find(|(k, _)| k.name == owner).map(|(_, v)| v.clone()).unwrap_or_default()
+}
