@@ -72,6 +72,7 @@ impl Handle {
     }
 
     fn stop(&self) {
+        self.shared.running.store(false, std::sync::atomic::Ordering::SeqCst);
         if let Some(task) = lock(&self.running).accept.take() {
             task.abort();
         }
@@ -86,6 +87,7 @@ impl Handle {
         for _ in 0..50 {
             match server::bind(addr).await {
                 Ok(listener) => {
+                    self.shared.running.store(true, std::sync::atomic::Ordering::SeqCst);
                     lock(&self.running).accept = Some(tokio::spawn(server::serve(listener, self.shared.clone())));
                     return Ok(());
                 }

@@ -26,6 +26,8 @@ pub type Body = UnsyncBoxBody<Bytes, Infallible>;
 
 pub struct Shared {
     state: Mutex<State>,
+    /// False while stopped: connections that race with `stop` are dropped.
+    pub running: std::sync::atomic::AtomicBool,
     pub faults: Faults,
     pub counters: Counters,
     pub watch_epoch: tokio::sync::watch::Sender<u64>,
@@ -35,6 +37,7 @@ impl Shared {
     pub fn new(kinds: Vec<KindSpec>) -> Self {
         Shared {
             state: Mutex::new(State::new(kinds)),
+            running: std::sync::atomic::AtomicBool::new(true),
             faults: Faults::default(),
             counters: Counters::default(),
             watch_epoch: tokio::sync::watch::channel(0).0,
@@ -73,7 +76,11 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     loop {
         let Ok((stream, _)) = listener.accept().await else { continue };
         let shared = shared.clone();
+        // Subscribe before checking: a stop that comes after the check still closes this one.
         let mut epoch = shared.watch_epoch.subscribe();
+        if !shared.running.load(std::sync::atomic::Ordering::SeqCst) {
+            continue;
+        }
         tokio::spawn(async move {
             let io = hyper_util::rt::TokioIo::new(stream);
             let svc = hyper::service::service_fn(move |req| {
