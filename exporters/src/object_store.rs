@@ -10,12 +10,12 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use object_store::aws::AmazonS3Builder;
-use object_store::azure::MicrosoftAzureBuilder;
-use object_store::gcp::GoogleCloudStorageBuilder;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
+use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
 use object_store::memory::InMemory;
 use object_store::path::Path as StorePath;
-use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig, WriteMultipart};
+use object_store::{ClientConfigKey, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig, WriteMultipart};
 
 use crate::{Delivered, ExportError, Exporter, ExporterPlugin, ExporterSettings};
 
@@ -32,11 +32,17 @@ pub fn memory_store() -> Arc<InMemory> {
     STORE.get_or_init(|| Arc::new(InMemory::new())).clone()
 }
 
-fn client_options(settings: &ExporterSettings) -> (ClientOptions, RetryConfig) {
+/// Timeouts as config keys: replacing the builder's client options would drop what `from_env`
+/// read into them (`AWS_ALLOW_HTTP`, proxies, ...).
+fn timeouts(settings: &ExporterSettings) -> ([(ClientConfigKey, String); 2], RetryConfig) {
     let timeout = settings.request_timeout.unwrap_or(Duration::from_secs(60));
-    let options = ClientOptions::new().with_timeout(timeout).with_connect_timeout(Duration::from_secs(10).min(timeout));
+    let connect = Duration::from_secs(10).min(timeout);
+    let keys = [
+        (ClientConfigKey::Timeout, format!("{}ms", timeout.as_millis())),
+        (ClientConfigKey::ConnectTimeout, format!("{}ms", connect.as_millis())),
+    ];
     let retry = RetryConfig { max_retries: 3, retry_timeout: timeout, ..Default::default() };
-    (options, retry)
+    (keys, retry)
 }
 
 fn open(
@@ -49,7 +55,7 @@ fn open(
     if key.as_ref().is_empty() {
         return Err(bad("no object key after the bucket".into()));
     }
-    let (options, retry) = client_options(settings);
+    let (keys, retry) = timeouts(settings);
     let config_error = |provider: &'static str| {
         move |e: object_store::Error| ExportError::BadDestination {
             destination: destination.into(),
@@ -58,23 +64,27 @@ fn open(
     };
     let (provider, store): (&'static str, Arc<dyn ObjectStore>) = match url.scheme() {
         "s3" => {
-            let mut b =
-                AmazonS3Builder::from_env().with_url(destination).with_client_options(options).with_retry(retry);
+            let mut b = AmazonS3Builder::from_env().with_url(destination).with_retry(retry);
+            for (k, v) in &keys {
+                b = b.with_config(AmazonS3ConfigKey::Client(*k), v);
+            }
             if let Some(endpoint) = &settings.s3_endpoint {
                 b = b.with_endpoint(endpoint).with_allow_http(endpoint.starts_with("http://"));
             }
             ("s3", Arc::new(b.build().map_err(config_error("s3"))?))
         }
         "gs" => {
-            let b = GoogleCloudStorageBuilder::from_env()
-                .with_url(destination)
-                .with_client_options(options)
-                .with_retry(retry);
+            let mut b = GoogleCloudStorageBuilder::from_env().with_url(destination).with_retry(retry);
+            for (k, v) in &keys {
+                b = b.with_config(GoogleConfigKey::Client(*k), v);
+            }
             ("gcs", Arc::new(b.build().map_err(config_error("gcs"))?))
         }
         "az" | "azure" => {
-            let b =
-                MicrosoftAzureBuilder::from_env().with_url(destination).with_client_options(options).with_retry(retry);
+            let mut b = MicrosoftAzureBuilder::from_env().with_url(destination).with_retry(retry);
+            for (k, v) in &keys {
+                b = b.with_config(AzureConfigKey::Client(*k), v);
+            }
             ("azure", Arc::new(b.build().map_err(config_error("azure"))?))
         }
         "memory" => ("memory", memory_store() as Arc<dyn ObjectStore>),

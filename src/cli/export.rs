@@ -23,7 +23,8 @@ pub struct Args {
     /// Start of the window (inclusive): RFC 3339, unix seconds, `now`, or relative (`-1h`).
     #[arg(long, allow_hyphen_values = true)]
     pub start: String,
-    /// End of the window (exclusive), in the same forms.
+    /// End of the window (exclusive), in the same forms; `now` (the default) includes everything
+    /// recorded so far.
     #[arg(long, default_value = "now", allow_hyphen_values = true)]
     pub end: String,
     /// Save the trace to this local file.
@@ -82,6 +83,8 @@ async fn export(args: Args) -> anyhow::Result<()> {
     let now = time_spec::now();
     let start = time_spec::parse(&args.start, now).map_err(|e| anyhow::anyhow!("--start {e}"))?;
     let end = time_spec::parse(&args.end, now).map_err(|e| anyhow::anyhow!("--end {e}"))?;
+    // The end is exclusive, so `now` reaches one second on to include the current second.
+    let end = if args.end.trim() == "now" { end + 1 } else { end };
     if end <= start {
         bail!("--end ({end}) must be after --start ({start})");
     }

@@ -42,6 +42,10 @@ pub fn now() -> i64 {
 
 /// Starts `sk-tracer run` with `config` against the emulator, and waits for `/healthz`.
 pub fn start_tracer(emu: &Emulator, config: &str) -> Tracer {
+    start_tracer_with_env(emu, config, &[])
+}
+
+pub fn start_tracer_with_env(emu: &Emulator, config: &str, env: &[(&str, String)]) -> Tracer {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("config.yaml"), config).unwrap();
     emu.write_kubeconfig(dir.path().join("kubeconfig")).unwrap();
@@ -57,6 +61,7 @@ pub fn start_tracer(emu: &Emulator, config: &str) -> Tracer {
         .arg(dir.path().join("exports"))
         .env("RUST_LOG", "info")
         .env_remove("KUBECONFIG")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()

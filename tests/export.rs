@@ -1,0 +1,291 @@
+//! `POST /export` and the export client end to end, against the real binary.
+
+mod support;
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use kube_emulator::Emulator;
+use serde_json::{json, Value};
+use support::*;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+fn deployment(ns: &str, name: &str, image: &str, labels: Value) -> Value {
+    json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"namespace": ns, "name": name, "labels": labels},
+           "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}}, "template": {
+               "metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "c", "image": image}]}}}})
+}
+
+const CONFIG: &str = "trackedObjects:\n  apps/v1.Deployment:\n    trackLifecycle: true\n";
+
+fn next_second() {
+    std::thread::sleep(Duration::from_millis(1100));
+}
+
+fn error_of(r: &Response) -> String {
+    serde_json::from_slice::<Value>(&r.body).map(|v| v["error"].as_str().unwrap_or("").to_string()).unwrap_or_default()
+}
+
+#[test]
+fn a_window_flattens_what_was_alive_and_keeps_what_happened_inside() {
+    let rt = runtime();
+    let emu = rt.block_on(Emulator::start()).unwrap();
+    let tracer = start_tracer(&emu, CONFIG);
+    tracer.wait_ready();
+    emu.create(deployment("d", "a", "v1", json!({}))).unwrap();
+    emu.create(deployment("d", "b", "v1", json!({}))).unwrap();
+    emu.create(deployment("d", "gone", "v1", json!({}))).unwrap();
+    next_second();
+    emu.delete("apps/v1", "Deployment", "d", "gone").unwrap();
+    next_second();
+    let start = now();
+    emu.update(deployment("d", "a", "v2", json!({}))).unwrap();
+    next_second();
+    emu.delete("apps/v1", "Deployment", "d", "b").unwrap();
+    next_second();
+    let end = now();
+    emu.create(deployment("d", "late", "v1", json!({}))).unwrap();
+    wait_until(10, "everything recorded", || applied(&tracer.export_all(), "Deployment").contains(&"late".to_string()));
+
+    let t = tracer.export(start, end);
+    assert_eq!(t.events[0].ts, start);
+    let first: Vec<String> = t.events[0].applied_objs.iter().map(|o| o.identity().unwrap().name).collect();
+    assert!(first == ["a", "b"] || first == ["a"], "alive at start (a's update may share start's second): {first:?}");
+    assert_eq!(deleted(&t, "Deployment"), ["b"]);
+    assert!(!applied(&t, "Deployment").contains(&"late".to_string()), "the end is exclusive");
+    assert!(!applied(&t, "Deployment").contains(&"gone".to_string()), "deleted before the window");
+    let last_a = t.events.iter().flat_map(|e| &e.applied_objs).rfind(|o| o.identity().unwrap().name == "a").unwrap();
+    assert_eq!(last_a.to_json().unwrap()["spec"]["template"]["spec"]["containers"][0]["image"], "v2");
+    assert_eq!(t.index.keys().map(|k| k.name.as_str()).collect::<Vec<_>>(), ["d/a", "d/b"]);
+}
+
+#[test]
+fn filters_leave_out_namespaces_and_labels() {
+    let rt = runtime();
+    let emu = rt.block_on(Emulator::start()).unwrap();
+    let tracer = start_tracer(&emu, CONFIG);
+    tracer.wait_ready();
+    emu.create(deployment("kube-system", "dns", "v1", json!({}))).unwrap();
+    emu.create(deployment("d", "noise", "v1", json!({"app": "noise"}))).unwrap();
+    emu.create(deployment("d", "batch", "v1", json!({"tier": "batch"}))).unwrap();
+    emu.create(deployment("d", "web", "v1", json!({"tier": "front"}))).unwrap();
+    wait_until(10, "recorded", || applied(&tracer.export_all(), "Deployment").len() == 4);
+    let r = tracer.export_raw(&json!({"start_ts": 0, "end_ts": now() + 60, "filters": {
+        "excluded_namespaces": ["kube-system"],
+        "excluded_labels": [{"matchLabels": {"app": "noise"}}, {"matchExpressions": [{"key": "tier", "operator": "In", "values": ["batch"]}]}]}}));
+    assert_eq!(r.status, 200, "{}", error_of(&r));
+    let t = sk_core::trace::decode(&r.body).unwrap();
+    assert_eq!(applied(&t, "Deployment"), ["web"]);
+}
+
+#[test]
+fn every_bad_request_gets_its_status_and_a_json_error() {
+    let rt = runtime();
+    let emu = rt.block_on(Emulator::start()).unwrap();
+    // An S3 endpoint nothing listens on: the storage provider fails.
+    let closed = format!("http://127.0.0.1:{}", free_port());
+    let env = [
+        ("AWS_ENDPOINT_URL", closed),
+        ("AWS_ALLOW_HTTP", "true".to_string()),
+        ("AWS_ACCESS_KEY_ID", "test".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
+        ("AWS_REGION", "us-east-1".to_string()),
+    ];
+    let tracer = start_tracer_with_env(&emu, CONFIG, &env);
+    tracer.wait_ready();
+    let ok = |extra: Value| {
+        let mut body = json!({"start_ts": 1, "end_ts": now() + 60});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        body
+    };
+    let cases: Vec<(Response, u16, &str)> = vec![
+        (request(tracer.port, "POST", "/export", b"{not json"), 400, "malformed"),
+        (tracer.export_raw(&json!({"start_ts": 1, "end_ts": 2, "colour": "red"})), 400, "unknown field `colour`"),
+        (tracer.export_raw(&json!({"start_ts": 5, "end_ts": 5})), 400, "end_ts (5) must be after start_ts (5)"),
+        (tracer.export_raw(&ok(json!({"filters": {"excluded_labels": [{"matchExpressions": [{"key": "a", "operator": "In"}]}]}}))), 400, "needs at least one value"),
+        (tracer.export_raw(&ok(json!({"filters": {"excluded_labels": [{"matchExpressions": [{"key": "a", "operator": "Near", "values": ["x"]}]}]}}))), 400, "unknown operator"),
+        (tracer.export_raw(&ok(json!({"filters": {"colour_filter": true}}))), 400, "unknown filter `colour_filter`"),
+        (tracer.export_raw(&ok(json!({"export_path": "ftp://host/t"}))), 400, "unknown scheme `ftp`"),
+        (tracer.export_raw(&ok(json!({"export_path": "/etc/t.sktrace"}))), 403, "outside the export directory"),
+        (tracer.export_raw(&ok(json!({"export_path": "../t.sktrace"}))), 403, "`..` is not allowed"),
+        (tracer.export_raw(&ok(json!({"export_path": "s3://bucket/t.sktrace"}))), 502, "s3 failed"),
+        (request(tracer.port, "GET", "/export", b""), 405, "method not allowed"),
+        (request(tracer.port, "GET", "/nowhere", b""), 404, "no such endpoint"),
+    ];
+    for (i, (r, status, message)) in cases.iter().enumerate() {
+        assert_eq!(r.status, *status, "case {i}: {}", String::from_utf8_lossy(&r.body));
+        assert!(r.headers.to_ascii_lowercase().contains("application/json"), "case {i}");
+        assert!(error_of(r).contains(message), "case {i}: {:?} lacks {message:?}", error_of(r));
+    }
+    // Nothing was lost: the trace still exports.
+    assert_eq!(tracer.export_raw(&ok(json!({}))).status, 200);
+    let (_, metrics) = tracer.get("/metrics");
+    assert!(metrics.contains("sk_tracer_exports_total{outcome=\"storage_error\"} 1"), "{metrics}");
+}
+
+#[test]
+fn disk_exports_write_atomically_inside_the_export_dir_and_both_formats_read_back() {
+    let rt = runtime();
+    let emu = rt.block_on(Emulator::start()).unwrap();
+    let tracer = start_tracer(&emu, CONFIG);
+    tracer.wait_ready();
+    emu.create_deployment("d", "web", 2, kube_emulator::controllers::template("web", "nginx")).unwrap();
+    wait_until(10, "recorded", || applied(&tracer.export_all(), "Deployment").len() == 1);
+    let r = tracer.export_raw(&json!({"start_ts": 0, "end_ts": now() + 60, "export_path": "today/trace.sktrace"}));
+    assert_eq!(r.status, 200, "{}", error_of(&r));
+    let reply: Value = serde_json::from_slice(&r.body).unwrap();
+    let path = tracer.dir.path().join("exports/today/trace.sktrace");
+    assert_eq!(reply["bytes"], std::fs::metadata(&path).unwrap().len());
+    assert_eq!(reply["events"], 2);
+    assert!(reply["location"].as_str().unwrap().starts_with("file://"));
+    sk_core::trace::decode(&std::fs::read(&path).unwrap()).unwrap();
+
+    let r = tracer.export_raw(&json!({"start_ts": 0, "end_ts": now() + 60, "format": "simkube-v2"}));
+    assert_eq!(r.status, 200);
+    assert!(r.headers.contains("application/msgpack"));
+    let (format, trace) = sk_core::trace::decode_any(&r.body).unwrap();
+    assert_eq!(format, sk_core::trace::TraceFormat::SimkubeV2);
+    assert_eq!(applied(&trace, "Deployment"), ["web"]);
+}
+
+#[test]
+fn concurrent_exports_while_events_stream_in() {
+    let rt = runtime();
+    let emu = rt.block_on(Emulator::start()).unwrap();
+    let tracer = start_tracer(&emu, CONFIG);
+    tracer.wait_ready();
+    let port = tracer.port;
+    let exporters: Vec<_> = (0..4)
+        .map(|_| {
+            std::thread::spawn(move || {
+                (0..10)
+                    .map(|_| {
+                        let r = request(
+                            port,
+                            "POST",
+                            "/export",
+                            json!({"start_ts": 0, "end_ts": now() + 60}).to_string().as_bytes(),
+                        );
+                        assert_eq!(r.status, 200);
+                        sk_core::trace::decode(&r.body).unwrap().events.len()
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    for i in 0..200 {
+        emu.create(deployment("d", &format!("w{i}"), "v1", json!({}))).unwrap();
+    }
+    for e in exporters {
+        assert_eq!(e.join().unwrap().len(), 10);
+    }
+    wait_until(10, "every object", || applied(&tracer.export_all(), "Deployment").len() == 200);
+}
+
+struct Moto(Child);
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A local S3-compatible server (PyPI's moto), or `None` with a note where it is not installed.
+/// CI sets SK_REQUIRE_PYTHON=1, so that it fails there instead of skipping.
+fn moto() -> Option<(Moto, u16)> {
+    let port = free_port();
+    let child = Command::new("moto_server")
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    let Ok(child) = child else {
+        assert!(
+            std::env::var_os("SK_REQUIRE_PYTHON").is_none(),
+            "moto_server is required (pip install 'moto[server]')"
+        );
+        eprintln!("skipped: moto_server is not installed");
+        return None;
+    };
+    let server = Moto(child);
+    wait_until(30, "moto_server", || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    Some((server, port))
+}
+
+#[test]
+fn an_s3_export_round_trips_through_a_local_s3_server() {
+    let Some((_moto, s3_port)) = moto() else { return };
+    assert_eq!(request(s3_port, "PUT", "/traces", b"").status, 200, "bucket created");
+    let rt = runtime();
+    let emu = rt.block_on(Emulator::start()).unwrap();
+    let env = [
+        ("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{s3_port}")),
+        ("AWS_ALLOW_HTTP", "true".to_string()),
+        ("AWS_ACCESS_KEY_ID", "test".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
+        ("AWS_REGION", "us-east-1".to_string()),
+    ];
+    let tracer = start_tracer_with_env(&emu, CONFIG, &env);
+    tracer.wait_ready();
+    emu.create(deployment("d", "web", "v1", json!({}))).unwrap();
+    wait_until(10, "recorded", || applied(&tracer.export_all(), "Deployment").len() == 1);
+    let r =
+        tracer.export_raw(&json!({"start_ts": 0, "end_ts": now() + 60, "export_path": "s3://traces/2025/t.sktrace"}));
+    assert_eq!(r.status, 200, "{}", error_of(&r));
+    let reply: Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(reply["location"], "s3://traces/2025/t.sktrace");
+    use object_store::ObjectStoreExt;
+    let store = object_store::aws::AmazonS3Builder::new()
+        .with_endpoint(format!("http://127.0.0.1:{s3_port}"))
+        .with_allow_http(true)
+        .with_bucket_name("traces")
+        .with_access_key_id("test")
+        .with_secret_access_key("test")
+        .with_region("us-east-1")
+        .build()
+        .unwrap();
+    let stored = rt.block_on(async { store.get(&"2025/t.sktrace".into()).await.unwrap().bytes().await.unwrap() });
+    assert_eq!(stored.len() as u64, reply["bytes"].as_u64().unwrap());
+    assert_eq!(applied(&sk_core::trace::decode(&stored).unwrap(), "Deployment"), ["web"]);
+}
+
+#[test]
+fn the_export_client_saves_a_window_and_summarises_it() {
+    let rt = runtime();
+    let emu = rt.block_on(Emulator::start()).unwrap();
+    let tracer = start_tracer(&emu, CONFIG);
+    tracer.wait_ready();
+    emu.create(deployment("d", "web", "v1", json!({}))).unwrap();
+    emu.create(deployment("kube-system", "dns", "v1", json!({}))).unwrap();
+    wait_until(10, "recorded", || applied(&tracer.export_all(), "Deployment").len() == 2);
+    let out = tracer.dir.path().join("client.sktrace");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_sk-tracer"))
+            .arg("export")
+            .args(["--tracer", &format!("http://127.0.0.1:{}", tracer.port)])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let o =
+        run(&["--start", "-1h", "--end", "now", "--out", out.to_str().unwrap(), "--exclude-namespace", "kube-system"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("saved") && stdout.contains("apps/v1.Deployment  1 objects"), "{stdout}");
+    assert_eq!(applied(&sk_core::trace::decode(&std::fs::read(&out).unwrap()).unwrap(), "Deployment"), ["web"]);
+
+    let o = run(&["--start", "-1h", "--to", "remote/t.sktrace", "--exclude-label", "app in (nothing)"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("exported to file://"));
+    let o = run(&["--start", "-1h", "--to", "/etc/t.sktrace"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("403"), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = run(&["--start", "yesterday", "--out", "x"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is not a time"));
+}
