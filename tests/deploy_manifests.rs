@@ -1,0 +1,39 @@
+//! The deployment manifests render with kustomize and pass kubectl's client-side dry run (which
+//! needs an API server for discovery and the OpenAPI document: the emulator). Skipped with a note
+//! where kubectl is not installed.
+
+use std::process::Command;
+
+use kube_emulator::Emulator;
+
+#[test]
+fn the_manifests_render_and_pass_a_dry_run() {
+    if !Command::new("kubectl").args(["version", "--client"]).output().is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: kubectl is not installed");
+        return;
+    }
+    let deploy = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy");
+    let rendered = Command::new("kubectl").args(["kustomize", deploy]).output().unwrap();
+    assert!(rendered.status.success(), "{}", String::from_utf8_lossy(&rendered.stderr));
+    let yaml = String::from_utf8_lossy(&rendered.stdout).into_owned();
+    for kind in ["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "ConfigMap", "Service", "Deployment"] {
+        assert!(yaml.contains(&format!("kind: {kind}\n")), "{kind} missing");
+    }
+    for verb in ["create", "update", "patch", "delete"] {
+        assert!(!yaml.contains(&format!("- {verb}")), "the ClusterRole must stay read-only");
+    }
+
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let emu = rt.block_on(Emulator::start()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    emu.write_kubeconfig(dir.path().join("kubeconfig")).unwrap();
+    let out = Command::new("kubectl")
+        .args(["apply", "--dry-run=client", "-k", deploy, "--request-timeout=10s"])
+        .env("KUBECONFIG", dir.path().join("kubeconfig"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}{}", stdout, String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("deployment.apps/sk-tracer created (dry run)"), "{stdout}");
+    assert!(stdout.contains("clusterrole.rbac.authorization.k8s.io/sk-tracer created (dry run)"), "{stdout}");
+}
