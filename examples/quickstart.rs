@@ -44,7 +44,12 @@ impl Pace {
 
 fn names(pods: &[serde_json::Value]) -> Vec<(String, String)> {
     pods.iter()
-        .map(|p| (p["metadata"]["namespace"].as_str().unwrap_or("").to_string(), p["metadata"]["name"].as_str().unwrap_or("").to_string()))
+        .map(|p| {
+            (
+                p["metadata"]["namespace"].as_str().unwrap_or("").to_string(),
+                p["metadata"]["name"].as_str().unwrap_or("").to_string(),
+            )
+        })
         .collect()
 }
 
@@ -72,7 +77,11 @@ async fn workload(emu: &Emulator, pace: &Pace) -> anyhow::Result<()> {
     emu.create_cronjob("batch", "nightly", "0 3 * * *", 1, template("nightly", "busybox")).map_err(err)?;
     let (_, cron) = emu.run_cronjob_once("batch", "nightly").map_err(err)?;
     let (_, training) = emu
-        .create_custom_job("ml", "train", &[("ps", 1, template("ps", "trainer:2")), ("worker", 2, template("worker", "trainer:2"))])
+        .create_custom_job(
+            "ml",
+            "train",
+            &[("ps", 1, template("ps", "trainer:2")), ("worker", 2, template("worker", "trainer:2"))],
+        )
         .map_err(err)?;
     for (ns, p) in names(&batch).iter().chain(&names(&cron)).chain(&names(&training)) {
         emu.set_pod_running(ns, p, now()).map_err(err)?;
@@ -96,7 +105,8 @@ async fn workload(emu: &Emulator, pace: &Pace) -> anyhow::Result<()> {
 }
 
 async fn export(port: u16, start: i64, end: i64) -> anyhow::Result<Vec<u8>> {
-    let body = serde_json::json!({"start_ts": start, "end_ts": end, "filters": {"excluded_namespaces": ["kube-system"]}});
+    let body =
+        serde_json::json!({"start_ts": start, "end_ts": end, "filters": {"excluded_namespaces": ["kube-system"]}});
     let request = hyper::Request::post(format!("http://127.0.0.1:{port}/export"))
         .header("content-type", "application/json")
         .body(Full::new(bytes::Bytes::from(body.to_string())))?;
