@@ -16,7 +16,9 @@ fn the_manifests_render_and_pass_a_dry_run() {
     let rendered = Command::new("kubectl").args(["kustomize", deploy]).output().unwrap();
     assert!(rendered.status.success(), "{}", String::from_utf8_lossy(&rendered.stderr));
     let yaml = String::from_utf8_lossy(&rendered.stdout).into_owned();
-    for kind in ["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "ConfigMap", "Service", "Deployment"] {
+    for kind in
+        ["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "ConfigMap", "Service", "Deployment"]
+    {
         assert!(yaml.contains(&format!("kind: {kind}\n")), "{kind} missing");
     }
     for verb in ["create", "update", "patch", "delete"] {
