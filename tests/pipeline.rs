@@ -145,3 +145,44 @@ fn jobs_cronjobs_and_a_volcano_job_record_lifecycles_under_the_exported_owner() 
     assert_eq!(sizes, [1, 2]);
     assert!(lifecycles(&trace, "demo/untracked-lifecycles").is_empty(), "no lifecycles without trackLifecycle");
 }
+
+#[test]
+fn owner_resolution_requests_do_not_grow_with_pods() {
+    let rt = runtime();
+    let emu = rt.block_on(Emulator::start()).unwrap();
+    let tracer = start_tracer(&emu, "trackedObjects:\n  apps/v1.Deployment:\n    trackLifecycle: true\n");
+    tracer.wait_ready();
+    let t0 = now();
+    let mut lifecycles_expected = 0;
+    for round in 0..3 {
+        // Each round adds ten times more pods than the one before.
+        let (deployments, replicas) = [(2, 1), (5, 4), (10, 10)][round];
+        for d in 0..deployments {
+            let name = format!("r{round}-d{d}");
+            emu.create_deployment("load", &name, replicas, template(&name, "nginx")).unwrap();
+            for p in pod_names(&emu, "load", &format!("{name}-")) {
+                emu.set_pod_running("load", &p, t0).unwrap();
+            }
+        }
+        lifecycles_expected += deployments * replicas;
+        wait_until(20, "every pod's lifecycle", || {
+            tracer.export_all().pod_lifecycles.values().flat_map(|m| m.values()).map(Vec::len).sum::<usize>()
+                == lifecycles_expected
+        });
+        let routes = emu.requests_by_route();
+        let replicaset_requests: u64 = routes.iter().filter(|(r, _)| r.contains("replicasets")).map(|(_, n)| n).sum();
+        let pod_gets: u64 = routes
+            .iter()
+            .filter(|(r, _)| r.starts_with("GET v1/pods") || r.starts_with("GET /v1/pods"))
+            .map(|(_, n)| n)
+            .sum();
+        assert!(
+            replicaset_requests <= 3,
+            "round {round}: one list and one watch on ReplicaSets, whatever the pods: {routes:?}"
+        );
+        assert_eq!(pod_gets, 0, "no request per pod: {routes:?}");
+    }
+    assert_eq!(lifecycles_expected, 122);
+    let (_, metrics) = tracer.get("/metrics");
+    assert!(metrics.contains("sk_tracer_owner_resolution_watches 1"), "{metrics}");
+}

@@ -1,15 +1,27 @@
 //! Local files: `file:///path` or a plain path, written under the configured export directory only.
 //!
-//! `..` components, absolute paths outside the directory, and symlinks that lead out of it (a
-//! symlinked parent directory, or a symlink at the file itself) are refused. Writes are atomic: a
-//! temporary file in the target directory, flushed to disk, then renamed over the target.
+//! Relative paths are taken from the export directory; absolute ones must lie inside it. `..`
+//! components and symlinks that lead out of the directory (a symlinked parent directory, or a
+//! symlink at the file itself) are refused, and missing directories are created one level at a
+//! time, each only after its parent was found inside, so a refused path creates nothing outside.
+//! The checks guard against mistaken and hostile requests, not against another local process
+//! swapping directories for symlinks while an export runs: that process already owns the directory.
+//!
+//! Writes are atomic: a temporary file in the target directory, flushed to disk, then renamed over
+//! the target, so readers see the old trace or the new one, never a part. The file is readable by
+//! the tracer's user only (traces describe the cluster). File URLs are taken literally, without
+//! percent-decoding.
 
-use std::io::Write;
+use std::ffi::OsStr;
+use std::io::{ErrorKind, Write};
 use std::path::{Component, Path, PathBuf};
 
 use bytes::Bytes;
 
 use crate::{Delivered, ExportError, Exporter, ExporterPlugin, ExporterSettings};
+
+/// Temporary files start with this, so a crash's leftovers are recognisable.
+const TEMP_PREFIX: &str = ".sk-export-";
 
 struct FileExporter {
     root: Option<PathBuf>,
@@ -19,19 +31,41 @@ fn forbidden(destination: &str, why: impl Into<String>) -> ExportError {
     ExportError::Forbidden { destination: destination.to_string(), why: why.into() }
 }
 
-/// Where `destination` may be written, or why not.
-fn target(destination: &str, root: &Path) -> Result<PathBuf, ExportError> {
-    let raw = destination.strip_prefix("file://").unwrap_or(destination);
-    let requested = Path::new(raw);
-    if raw.is_empty() || requested.file_name().is_none() {
-        return Err(ExportError::BadDestination { destination: destination.into(), why: "no file name".into() });
+fn bad(destination: &str, why: impl Into<String>) -> ExportError {
+    ExportError::BadDestination { destination: destination.to_string(), why: why.into() }
+}
+
+/// The path part of a destination: a plain path, or a `file:` URL's absolute path.
+fn requested_path(destination: &str) -> Result<&str, ExportError> {
+    let Some(rest) = destination.get(..7).filter(|s| s.eq_ignore_ascii_case("file://")).map(|_| &destination[7..])
+    else {
+        return Ok(destination);
+    };
+    // RFC 8089 allows `localhost` as the host; any other host, or none and no leading `/`, is
+    // most likely a relative path written as a URL, which would be read as a host name.
+    let rest = rest.strip_prefix("localhost").unwrap_or(rest);
+    if !rest.starts_with('/') {
+        return Err(bad(
+            destination,
+            "a file URL needs an absolute path (file:///dir/t.sktrace); use a plain path for a relative one",
+        ));
     }
+    Ok(rest)
+}
+
+/// Where `destination` may be written, creating its missing directories; or why not.
+fn target(destination: &str, root: &Path) -> Result<PathBuf, ExportError> {
+    let raw = requested_path(destination)?;
+    if raw.is_empty() || raw.ends_with('/') {
+        return Err(bad(destination, "no file name"));
+    }
+    let requested = Path::new(raw);
     if requested.components().any(|c| matches!(c, Component::ParentDir)) {
         return Err(forbidden(destination, "`..` is not allowed in export paths"));
     }
-    let root_real = root
-        .canonicalize()
-        .map_err(|e| ExportError::Internal(format!("the export directory {} is not usable: {e}", root.display())))?;
+    let root_real = root.canonicalize().map_err(|e| {
+        ExportError::Internal(format!("the export directory {} (export.localDir) is not usable: {e}", root.display()))
+    })?;
     let relative = if requested.is_absolute() {
         requested
             .strip_prefix(root)
@@ -40,28 +74,64 @@ fn target(destination: &str, root: &Path) -> Result<PathBuf, ExportError> {
     } else {
         requested
     };
-    let full = root_real.join(relative);
-    let parent = full.parent().unwrap_or(&root_real);
-    std::fs::create_dir_all(parent)
-        .map_err(|e| ExportError::Internal(format!("creating {}: {e}", parent.display())))?;
-    let parent_real = parent.canonicalize().map_err(|e| ExportError::Internal(format!("{}: {e}", parent.display())))?;
-    if !parent_real.starts_with(&root_real) {
-        return Err(forbidden(destination, "a symlink leads outside the export directory"));
+    let names: Vec<&OsStr> = relative
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(name) => Some(name),
+            _ => None,
+        })
+        .collect();
+    let Some((file_name, dirs)) = names.split_last() else {
+        return Err(bad(destination, "names the export directory itself, not a file in it"));
+    };
+    let mut dir = root_real.clone();
+    for name in dirs {
+        dir = enter(destination, &root_real, &dir.join(name))?;
     }
-    let file = parent_real.join(full.file_name().unwrap_or_default());
-    if file.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
-        return Err(forbidden(destination, "the target is a symlink"));
+    let file = dir.join(file_name);
+    match file.symlink_metadata() {
+        Ok(m) if m.file_type().is_symlink() => Err(forbidden(destination, "the target is a symlink")),
+        Ok(m) if m.is_dir() => Err(bad(destination, "the target is a directory")),
+        _ => Ok(file),
     }
-    Ok(file)
+}
+
+/// `path` as a real directory inside `root` (already canonical), created if missing.
+fn enter(destination: &str, root: &Path, path: &Path) -> Result<PathBuf, ExportError> {
+    let io = |e: std::io::Error| ExportError::Internal(format!("{}: {e}", path.display()));
+    match path.symlink_metadata() {
+        Ok(m) if m.file_type().is_symlink() => {
+            let real = path.canonicalize().map_err(|e| forbidden(destination, format!("a broken symlink: {e}")))?;
+            if !real.starts_with(root) {
+                return Err(forbidden(destination, "a symlink leads outside the export directory"));
+            }
+            if !real.is_dir() {
+                return Err(bad(destination, format!("{} is not a directory", path.display())));
+            }
+            Ok(real)
+        }
+        Ok(m) if m.is_dir() => Ok(path.to_path_buf()),
+        Ok(_) => Err(bad(destination, format!("{} is not a directory", path.display()))),
+        Err(e) if e.kind() == ErrorKind::NotFound => match std::fs::create_dir(path) {
+            // Another export may have created it meanwhile; look again.
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => enter(destination, root, path),
+            other => other.map(|()| path.to_path_buf()).map_err(io),
+        },
+        Err(e) => Err(io(e)),
+    }
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new().prefix(".sk-export-").tempfile_in(dir)?;
+    let mut tmp = tempfile::Builder::new().prefix(TEMP_PREFIX).tempfile_in(dir)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
-    // On failure the temporary file is removed when `tmp` drops.
+    // On failure the temporary file is removed when `tmp` (or the error holding it) drops.
     tmp.persist(path).map_err(|e| e.error)?;
+    // The rename itself is durable only once the directory is; a failure here loses nothing.
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
     Ok(())
 }
 
@@ -75,7 +145,7 @@ impl Exporter for FileExporter {
         tokio::task::spawn_blocking(move || {
             let path = target(&destination, &root)?;
             write_atomically(&path, &trace)
-                .map_err(|e| ExportError::Internal(format!("writing {}: {e}", path.display())))?;
+                .map_err(|e| ExportError::Internal(format!("writing `{destination}` to {}: {e}", path.display())))?;
             Ok(Delivered { location: format!("file://{}", path.display()), bytes: trace.len() as u64 })
         })
         .await
@@ -92,53 +162,4 @@ inventory::submit! {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn exporter(root: &Path) -> Box<dyn Exporter> {
-        build(&ExporterSettings { local_dir: Some(root.to_path_buf()), ..Default::default() }).unwrap()
-    }
-
-    #[tokio::test]
-    async fn writes_relative_absolute_and_file_urls_inside_the_directory() {
-        let dir = tempfile::tempdir().unwrap();
-        let e = exporter(dir.path());
-        let d = e.deliver("day1/a.sktrace", Bytes::from_static(b"one")).await.unwrap();
-        assert_eq!(std::fs::read(dir.path().join("day1/a.sktrace")).unwrap(), b"one");
-        assert_eq!(d.bytes, 3);
-        let abs = dir.path().join("b.sktrace");
-        e.deliver(&format!("file://{}", abs.display()), Bytes::from_static(b"two")).await.unwrap();
-        e.deliver(abs.to_str().unwrap(), Bytes::from_static(b"three")).await.unwrap();
-        assert_eq!(std::fs::read(&abs).unwrap(), b"three", "an existing file is replaced");
-        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_name().to_string_lossy().starts_with(".sk-export-"))
-            .collect();
-        assert!(leftovers.is_empty());
-    }
-
-    #[tokio::test]
-    async fn refuses_every_way_out() {
-        let dir = tempfile::tempdir().unwrap();
-        let outside = tempfile::tempdir().unwrap();
-        std::os::unix::fs::symlink(outside.path(), dir.path().join("escape")).unwrap();
-        std::os::unix::fs::symlink(outside.path().join("target"), dir.path().join("link.sktrace")).unwrap();
-        let e = exporter(dir.path());
-        for dest in [
-            "../x.sktrace".to_string(),
-            "a/../../x.sktrace".to_string(),
-            "/etc/passwd".to_string(),
-            format!("file://{}/x", outside.path().display()),
-            "escape/x.sktrace".to_string(),
-            "link.sktrace".to_string(),
-        ] {
-            let err = e.deliver(&dest, Bytes::from_static(b"x")).await.err().unwrap();
-            assert!(matches!(err, ExportError::Forbidden { .. }), "{dest}: {err}");
-        }
-        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0, "nothing was written outside");
-        let off = build(&ExporterSettings::default()).unwrap();
-        let err = off.deliver("a.sktrace", Bytes::new()).await.err().unwrap();
-        assert!(err.to_string().contains("set export.localDir"), "{err}");
-    }
-}
+mod tests;

@@ -2,6 +2,7 @@
 //! `inventory::submit!` under the URL schemes it serves; [`resolve`] picks one by the scheme of an
 //! export's destination.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use bytes::Bytes;
@@ -40,6 +41,24 @@ pub struct ExporterSettings {
     pub s3_endpoint: Option<String>,
     /// Per-request timeout for object stores; retries stop after it too. Default 60 s.
     pub request_timeout: Option<std::time::Duration>,
+    /// Further object-store settings by the names `object_store`'s builders take (`aws_region`,
+    /// `aws_access_key_id`, `google_service_account`, `azure_storage_account_name`,
+    /// `allow_http`, ...). They override the environment. One map serves every provider: a key
+    /// is applied where the destination's provider knows it; see [`ExporterSettings::validate`].
+    pub object_store_options: BTreeMap<String, String>,
+}
+
+impl ExporterSettings {
+    /// Settings no exporter can use, e.g. an object-store option no provider knows, for checking
+    /// a config before the first export.
+    pub fn validate(&self) -> Result<(), String> {
+        let unknown = object_store::unknown_options(self);
+        if unknown.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("unknown object store options: {}", unknown.join(", ")))
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -83,10 +102,11 @@ pub fn all() -> Vec<&'static ExporterPlugin> {
     all
 }
 
-/// The exporter for a destination, chosen by its URL scheme.
+/// The exporter for a destination, chosen by its URL scheme (case-insensitive); a destination
+/// without one is a local path. An empty destination means the HTTP response: callers handle it.
 pub fn resolve(destination: &str, settings: &ExporterSettings) -> Result<Box<dyn Exporter>, ExportError> {
-    let scheme = scheme(destination);
-    let plugin = all().into_iter().find(|p| p.schemes.contains(&scheme)).ok_or_else(|| {
+    let scheme = scheme(destination).to_ascii_lowercase();
+    let plugin = all().into_iter().find(|p| p.schemes.contains(&scheme.as_str())).ok_or_else(|| {
         let known: Vec<&str> = all().iter().flat_map(|p| p.schemes.iter().copied()).collect();
         ExportError::BadDestination {
             destination: destination.to_string(),
@@ -103,10 +123,46 @@ mod tests {
     #[test]
     fn resolves_by_scheme() {
         let settings = ExporterSettings::default();
-        assert!(resolve("s3://bucket/key", &settings).is_ok());
-        assert!(resolve("memory:///key", &settings).is_ok());
-        assert!(resolve("traces/today.sktrace", &settings).is_ok());
-        let err = resolve("ftp://host/file", &settings).err().unwrap().to_string();
-        assert!(err.contains("unknown scheme `ftp`") && err.contains("s3"), "{err}");
+        for dest in ["s3://bucket/key", "S3://bucket/key", "gs://b/k", "az://c/k", "azure://c/k", "memory:///key"] {
+            assert!(resolve(dest, &settings).is_ok(), "{dest}");
+        }
+        for dest in ["traces/today.sktrace", "/abs/t.sktrace", "file:///abs/t", "odd:name", "a/b://c"] {
+            assert_eq!(scheme(dest), "file", "{dest}");
+            assert!(resolve(dest, &settings).is_ok(), "{dest}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_scheme_names_it_and_the_known_ones() {
+        let err = resolve("ftp://host/file", &ExporterSettings::default()).err().unwrap();
+        assert!(matches!(err, ExportError::BadDestination { .. }));
+        let msg = err.to_string();
+        assert!(msg.contains("`ftp://host/file`") && msg.contains("unknown scheme `ftp`"), "{msg}");
+        for known in ["file", "s3", "gs", "az", "azure", "memory"] {
+            assert!(msg.contains(known), "{msg}");
+        }
+    }
+
+    #[test]
+    fn every_exporter_is_listed_once_with_a_description() {
+        let all = all();
+        let schemes: Vec<&str> = all.iter().flat_map(|p| p.schemes.iter().copied()).collect();
+        let mut unique = schemes.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(schemes.len(), unique.len(), "a scheme is served twice: {schemes:?}");
+        assert!(all.iter().all(|p| !p.describe.is_empty()));
+        assert!(all.iter().any(|p| p.describe.contains("memory") && p.describe.contains("not persist")));
+    }
+
+    #[test]
+    fn unknown_object_store_options_are_reported() {
+        let mut settings = ExporterSettings::default();
+        for key in ["aws_region", "google_service_account", "azure_storage_account_name", "allow_http", "timeout"] {
+            settings.object_store_options.insert(key.into(), "x".into());
+        }
+        assert_eq!(settings.validate(), Ok(()));
+        settings.object_store_options.insert("aws_regoin".into(), "x".into());
+        assert_eq!(settings.validate(), Err("unknown object store options: aws_regoin".into()));
     }
 }

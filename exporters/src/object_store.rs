@@ -1,11 +1,18 @@
 //! Object stores through the `object_store` crate: `s3://bucket/key`, `gs://bucket/key`,
-//! `az://container/key`, and `memory:///key` (in this process only, for tests).
+//! `az://container/key` (or `azure://`), and `memory:///key`. The object key is the URL's path.
+//!
+//! `memory://` is a store inside this process: it does not persist and nothing outside the
+//! process can read it; it exists for tests.
 //!
 //! Credentials, region and endpoint come from the providers' standard environment variables
-//! (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ENDPOINT_URL`,
-//! `AWS_ALLOW_HTTP`; `GOOGLE_SERVICE_ACCOUNT`...; `AZURE_STORAGE_ACCOUNT_NAME`...), which
-//! `object_store::parse_url` alone would ignore.
+//! (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION` /
+//! `AWS_DEFAULT_REGION`, `AWS_ENDPOINT_URL` / `AWS_ENDPOINT`, `AWS_ALLOW_HTTP`, web identity and
+//! container credentials; `GOOGLE_SERVICE_ACCOUNT`, `GOOGLE_SERVICE_ACCOUNT_KEY`,
+//! `GOOGLE_APPLICATION_CREDENTIALS`; `AZURE_STORAGE_ACCOUNT_NAME`, `AZURE_STORAGE_ACCOUNT_KEY`,
+//! `AZURE_STORAGE_SAS_KEY`, ...), which `object_store::parse_url` alone would ignore, then the
+//! settings' endpoint, timeout and options, which override them.
 
+use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -21,6 +28,8 @@ use crate::{Delivered, ExportError, Exporter, ExporterPlugin, ExporterSettings};
 
 /// Traces above this are uploaded in parts of this size, so no single request holds them whole.
 const PART: usize = 16 << 20;
+/// Parts uploaded at once: bounds the connections and the provider's view of a half-done upload.
+const PARTS_IN_FLIGHT: usize = 4;
 
 struct ObjectStoreExporter {
     settings: ExporterSettings,
@@ -45,24 +54,48 @@ fn timeouts(settings: &ExporterSettings) -> ([(ClientConfigKey, String); 2], Ret
     (keys, retry)
 }
 
+/// The options `P` knows, parsed; others are left to the other providers.
+fn options<P: FromStr>(settings: &ExporterSettings) -> impl Iterator<Item = (P, &String)> {
+    settings.object_store_options.iter().filter_map(|(k, v)| Some((P::from_str(k).ok()?, v)))
+}
+
+/// Option keys that no provider knows.
+pub(crate) fn unknown_options(settings: &ExporterSettings) -> Vec<String> {
+    settings
+        .object_store_options
+        .keys()
+        .filter(|k| {
+            AmazonS3ConfigKey::from_str(k).is_err()
+                && GoogleConfigKey::from_str(k).is_err()
+                && AzureConfigKey::from_str(k).is_err()
+        })
+        .cloned()
+        .collect()
+}
+
 fn open(
     destination: &str,
     settings: &ExporterSettings,
 ) -> Result<(&'static str, Arc<dyn ObjectStore>, StorePath), ExportError> {
     let bad = |why: String| ExportError::BadDestination { destination: destination.into(), why };
     let url = url::Url::parse(destination).map_err(|e| bad(e.to_string()))?;
+    let scheme = url.scheme();
+    if scheme != "memory" && url.host_str().unwrap_or_default().is_empty() {
+        return Err(bad(format!("no bucket or container: expected {scheme}://BUCKET/KEY")));
+    }
     let key = StorePath::from_url_path(url.path()).map_err(|e| bad(e.to_string()))?;
     if key.as_ref().is_empty() {
         return Err(bad("no object key after the bucket".into()));
     }
     let (keys, retry) = timeouts(settings);
+    // With the URL checked above, what remains is the provider's configuration (no Azure
+    // account, an unreadable service-account file, ...): the tracer's fault, not the request's.
     let config_error = |provider: &'static str| {
-        move |e: object_store::Error| ExportError::BadDestination {
-            destination: destination.into(),
-            why: format!("{provider}: {e}"),
+        move |e: object_store::Error| {
+            ExportError::Internal(format!("{provider} is not configured for `{destination}`: {e}"))
         }
     };
-    let (provider, store): (&'static str, Arc<dyn ObjectStore>) = match url.scheme() {
+    let (provider, store): (&'static str, Arc<dyn ObjectStore>) = match scheme {
         "s3" => {
             let mut b = AmazonS3Builder::from_env().with_url(destination).with_retry(retry);
             for (k, v) in &keys {
@@ -71,6 +104,9 @@ fn open(
             if let Some(endpoint) = &settings.s3_endpoint {
                 b = b.with_endpoint(endpoint).with_allow_http(endpoint.starts_with("http://"));
             }
+            for (k, v) in options::<AmazonS3ConfigKey>(settings) {
+                b = b.with_config(k, v);
+            }
             ("s3", Arc::new(b.build().map_err(config_error("s3"))?))
         }
         "gs" => {
@@ -78,12 +114,18 @@ fn open(
             for (k, v) in &keys {
                 b = b.with_config(GoogleConfigKey::Client(*k), v);
             }
+            for (k, v) in options::<GoogleConfigKey>(settings) {
+                b = b.with_config(k, v);
+            }
             ("gcs", Arc::new(b.build().map_err(config_error("gcs"))?))
         }
         "az" | "azure" => {
             let mut b = MicrosoftAzureBuilder::from_env().with_url(destination).with_retry(retry);
             for (k, v) in &keys {
                 b = b.with_config(AzureConfigKey::Client(*k), v);
+            }
+            for (k, v) in options::<AzureConfigKey>(settings) {
+                b = b.with_config(k, v);
             }
             ("azure", Arc::new(b.build().map_err(config_error("azure"))?))
         }
@@ -108,7 +150,16 @@ impl Exporter for ObjectStoreExporter {
         } else {
             let upload = store.put_multipart(&key).await.map_err(failed)?;
             let mut writer = WriteMultipart::new_with_chunk_size(upload, PART);
-            writer.put(trace);
+            let mut rest = trace;
+            while !rest.is_empty() {
+                if let Err(e) = writer.wait_for_capacity(PARTS_IN_FLIGHT).await {
+                    // Parts already stored would otherwise be kept (and billed) by the provider.
+                    let _ = writer.abort().await;
+                    return Err(failed(e));
+                }
+                writer.put(rest.split_to(PART.min(rest.len())));
+            }
+            // `finish` aborts the upload itself when a part or the completion fails.
             writer.finish().await.map_err(failed)?;
         }
         Ok(Delivered { location: destination.to_string(), bytes: size })
@@ -122,47 +173,10 @@ fn build(settings: &ExporterSettings) -> Result<Box<dyn Exporter>, ExportError> 
 inventory::submit! {
     ExporterPlugin {
         schemes: &["s3", "gs", "az", "azure", "memory"],
-        describe: "object stores: S3 and S3-compatible, Google Cloud Storage, Azure Blob Storage, and memory:// (tests)",
+        describe: "object stores: S3 and S3-compatible, Google Cloud Storage, Azure Blob Storage; memory:// is in-process and does not persist (tests)",
         build,
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn memory_round_trip_and_large_uploads_in_parts() {
-        let e = build(&ExporterSettings::default()).unwrap();
-        let small = Bytes::from_static(b"trace");
-        e.deliver("memory:///dir/small.sktrace", small.clone()).await.unwrap();
-        let large = Bytes::from(vec![7u8; PART * 2 + 5]);
-        let d = e.deliver("memory:///dir/large.sktrace", large.clone()).await.unwrap();
-        assert_eq!(d.bytes, large.len() as u64);
-        let store = memory_store();
-        assert_eq!(store.get(&StorePath::from("dir/small.sktrace")).await.unwrap().bytes().await.unwrap(), small);
-        assert_eq!(store.get(&StorePath::from("dir/large.sktrace")).await.unwrap().bytes().await.unwrap(), large);
-    }
-
-    #[tokio::test]
-    async fn an_unreachable_store_fails_quickly_as_a_storage_error() {
-        // A port nothing listens on: connection refused at once.
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let settings = ExporterSettings {
-            s3_endpoint: Some(format!("http://127.0.0.1:{port}")),
-            request_timeout: Some(Duration::from_secs(2)),
-            ..Default::default()
-        };
-        let e = build(&settings).unwrap();
-        let started = std::time::Instant::now();
-        let err = e.deliver("s3://bucket/t.sktrace", Bytes::from_static(b"x")).await.err().unwrap();
-        assert!(matches!(err, ExportError::Storage { provider: "s3", .. }), "{err}");
-        assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
-    }
-
-    #[test]
-    fn a_url_without_a_key_is_a_bad_destination() {
-        let err = open("s3://bucket", &ExporterSettings::default()).err().unwrap();
-        assert!(err.to_string().contains("no object key"), "{err}");
-    }
-}
+mod tests;

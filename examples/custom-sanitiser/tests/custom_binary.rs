@@ -1,0 +1,89 @@
+//! The custom binary lists its plugin beside the built-ins, and applies it when the config names
+//! it: a tracer run against the API emulator records objects without the dropped annotations.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use kube_emulator::Emulator;
+use serde_json::json;
+
+const BIN: &str = env!("CARGO_BIN_EXE_custom-sk-tracer");
+
+#[test]
+fn plugins_lists_the_custom_sanitiser_next_to_the_built_ins() {
+    let out = Command::new(BIN).arg("plugins").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(
+        text.contains("drop-annotations") && text.contains("pod-hash") && text.contains("excluded-labels"),
+        "{text}"
+    );
+}
+
+fn get(port: u16, method: &str, path: &str, body: &str) -> (u16, Vec<u8>) {
+    use std::io::Write;
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return (0, Vec::new()) };
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(raw.len());
+    let status =
+        String::from_utf8_lossy(&raw[..split]).split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, raw.get(split + 4..).unwrap_or_default().to_vec())
+}
+
+#[test]
+fn a_run_with_the_plugin_configured_drops_the_annotations() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let emu = rt.block_on(Emulator::start()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    emu.write_kubeconfig(dir.path().join("kubeconfig")).unwrap();
+    let config = "trackedObjects:
+  apps/v1.Deployment: {}
+pipeline:
+  sanitisers: [metadata, status, node-name, drop-annotations]
+  options:
+    drop-annotations: {keys: ['ci.example.com/*']}
+";
+    std::fs::write(dir.path().join("config.yaml"), config).unwrap();
+    let check = Command::new(BIN).arg("check-config").arg(dir.path().join("config.yaml")).output().unwrap();
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = Command::new(BIN)
+        .args(["run", "--config"])
+        .arg(dir.path().join("config.yaml"))
+        .arg("--kubeconfig")
+        .arg(dir.path().join("kubeconfig"))
+        .args(["--port", &port.to_string()])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    emu.create(json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"namespace": "d", "name": "web", "annotations": {"ci.example.com/build": "42", "team": "payments"}},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}, "annotations": {"ci.example.com/commit": "abc"}},
+                              "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}))
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let recorded = loop {
+        let (status, body) = get(port, "POST", "/export", r#"{"start_ts": 0, "end_ts": 9999999999}"#);
+        if status == 200 {
+            let trace = sk_core::trace::decode(&body).unwrap();
+            if let Some(obj) = trace.events.iter().flat_map(|e| &e.applied_objs).next() {
+                break obj.to_json().unwrap();
+            }
+        }
+        assert!(Instant::now() < deadline, "the deployment was not recorded");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(recorded["metadata"]["annotations"], json!({"team": "payments"}));
+    assert!(recorded["spec"]["template"]["metadata"].get("annotations").is_none(), "templates too: {recorded}");
+}
