@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod kube_client;
 pub mod logging;
+pub mod schedule;
 pub mod server;
 
 use std::process::ExitCode;

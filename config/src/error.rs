@@ -15,17 +15,23 @@ pub enum ConfigError {
 
 /// Renders a key path as written in YAML: `trackedObjects."apps/v1.Deployment".trackLifecycle`.
 pub fn key_path<S: AsRef<str>>(path: &[S]) -> String {
-    path.iter()
-        .map(|k| {
-            let k = k.as_ref();
-            if k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-                k.to_string()
-            } else {
-                format!("{k:?}")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(".")
+    let mut out = String::new();
+    for k in path {
+        let k = k.as_ref();
+        if !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()) {
+            out.push_str(&format!("[{k}]"));
+            continue;
+        }
+        if !out.is_empty() {
+            out.push('.');
+        }
+        if k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            out.push_str(k);
+        } else {
+            out.push_str(&format!("{k:?}"));
+        }
+    }
+    out
 }
 
 impl ConfigError {

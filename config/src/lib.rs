@@ -8,6 +8,7 @@ mod export;
 mod loader;
 mod pipeline;
 mod retention;
+mod schedule;
 mod server;
 mod tracked;
 
@@ -19,6 +20,7 @@ pub use export::ExportConfig;
 pub use loader::Loader;
 pub use pipeline::PipelineConfig;
 pub use retention::RetentionConfig;
+pub use schedule::{ScheduleFormat, ScheduledExport};
 pub use server::ServerConfig;
 
 /// The whole configuration, normalised: every tracked kind has its pod-template paths.
@@ -31,6 +33,8 @@ pub struct Config {
     pub retention: RetentionConfig,
     pub server: ServerConfig,
     pub export: ExportConfig,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exports: Vec<ScheduledExport>,
 }
 
 impl Config {

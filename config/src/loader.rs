@@ -12,6 +12,7 @@ use serde::Deserialize;
 use crate::export::ExportConfig;
 use crate::pipeline::PipelineConfig;
 use crate::retention::RetentionConfig;
+use crate::schedule::ScheduledExport;
 use crate::server::ServerConfig;
 use crate::tracked::{normalise, RawTrackedObject};
 use crate::{Config, ConfigError};
@@ -32,6 +33,8 @@ struct RawConfig {
     server: ServerConfig,
     #[serde(default)]
     export: ExportConfig,
+    #[serde(default)]
+    exports: Vec<ScheduledExport>,
 }
 
 #[derive(Default)]
@@ -107,7 +110,15 @@ impl Loader {
         let tracer = normalise(raw.tracked_objects, &source_name)?;
         raw.pipeline.validate(&source_name)?;
         raw.retention.validate(&source_name)?;
-        Ok(Config { tracer, pipeline: raw.pipeline, retention: raw.retention, server: raw.server, export: raw.export })
+        crate::schedule::validate(&raw.exports, &source_name)?;
+        Ok(Config {
+            tracer,
+            pipeline: raw.pipeline,
+            retention: raw.retention,
+            server: raw.server,
+            export: raw.export,
+            exports: raw.exports,
+        })
     }
 }
 

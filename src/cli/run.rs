@@ -69,6 +69,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         max_age_secs: config.retention.max_age.as_secs().try_into().unwrap_or(i64::MAX),
         max_bytes: config.retention.max_bytes,
     };
+    let exporters = ExporterSettings { local_dir: config.export.local_dir.clone(), ..Default::default() };
+    for (i, s) in config.exports.iter().enumerate() {
+        let destination = s.to.replace("{start}", "0").replace("{end}", "0");
+        sk_exporters::resolve(&destination, &exporters).with_context(|| format!("exports[{i}].to"))?;
+        let filters = s.filters.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        sk_core::export::build_filters(&config.export.filters_map(), &filters, &config.tracer)
+            .with_context(|| format!("exports[{i}].filters"))?;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let client = crate::kube_client::connect(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
@@ -76,13 +84,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let state = Arc::new(ServerState {
             metrics: ServerMetrics::new(&tracer),
             tracer,
-            exporters: ExporterSettings { local_dir: config.export.local_dir.clone(), ..Default::default() },
+            exporters,
             export_filters: config.export.filters_map(),
         });
         let addr = SocketAddr::new(config.server.bind, config.server.port);
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
-        tracing::info!(%addr, kinds = config.tracer.tracked_objects.len(), "sk-tracer is running");
-        warp::serve(server::routes(state)).incoming(listener).graceful(shutdown_signal()).run().await;
+        tracing::info!(%addr, kinds = config.tracer.tracked_objects.len(), schedules = config.exports.len(), "sk-tracer is running");
+        let schedules = crate::schedule::spawn(&state, &config.exports);
+        warp::serve(server::routes(state.clone())).incoming(listener).graceful(shutdown_signal()).run().await;
+        schedules.iter().for_each(tokio::task::JoinHandle::abort);
+        crate::schedule::on_shutdown(&state, &config.exports).await;
         tracing::info!("stopped");
         anyhow::Ok(())
     })?;

@@ -21,6 +21,8 @@ pub struct ServerMetrics {
     /// Exports by outcome: `ok`, `bad_request`, `forbidden`, `storage_error`, `internal_error`.
     pub exports: Family<Vec<(String, String)>, Counter>,
     pub export_seconds: Histogram,
+    /// Scheduled export attempts by schedule (its position in `exports`) and outcome.
+    pub scheduled: Family<Vec<(String, String)>, Counter>,
 }
 
 impl ServerMetrics {
@@ -30,17 +32,24 @@ impl ServerMetrics {
         registry.register("exports", "Exports served, by outcome", exports.clone());
         let export_seconds = Histogram::new(exponential_buckets(0.005, 2.0, 14));
         registry.register("export_duration_seconds", "Time to serve an export", export_seconds.clone());
+        let scheduled = Family::<Vec<(String, String)>, Counter>::default();
+        registry.register("scheduled_exports", "Scheduled export attempts, by schedule and outcome", scheduled.clone());
         registry.register_collector(Box::new(TracerCollector {
             metrics: tracer.metrics.clone(),
             store: tracer.store.clone(),
             health: tracer.health.clone(),
         }));
-        ServerMetrics { registry, exports, export_seconds }
+        ServerMetrics { registry, exports, export_seconds, scheduled }
     }
 
     pub fn count_export(&self, outcome: &str, seconds: f64) {
         self.exports.get_or_create(&vec![("outcome".to_string(), outcome.to_string())]).inc();
         self.export_seconds.observe(seconds);
+    }
+
+    pub fn count_scheduled(&self, schedule: usize, outcome: &str) {
+        let labels = vec![("schedule".to_string(), schedule.to_string()), ("outcome".to_string(), outcome.to_string())];
+        self.scheduled.get_or_create(&labels).inc();
     }
 
     pub fn render(&self) -> Result<String, std::fmt::Error> {

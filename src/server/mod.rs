@@ -1,6 +1,6 @@
 //! The HTTP server of `sk-tracer run`: probes and exports. Thin: the logic lives in the crates.
 
-mod export;
+pub mod export;
 mod metrics;
 mod probes;
 mod reply;

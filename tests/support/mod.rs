@@ -46,10 +46,20 @@ pub fn start_tracer(emu: &Emulator, config: &str) -> Tracer {
 }
 
 pub fn start_tracer_with_env(emu: &Emulator, config: &str, env: &[(&str, String)]) -> Tracer {
+    start(emu, config, env, |_| {})
+}
+
+/// Starts the tracer after `setup` has run on its (empty) export directory.
+pub fn start_tracer_with_setup(emu: &Emulator, config: &str, setup: impl FnOnce(&std::path::Path)) -> Tracer {
+    start(emu, config, &[], setup)
+}
+
+fn start(emu: &Emulator, config: &str, env: &[(&str, String)], setup: impl FnOnce(&std::path::Path)) -> Tracer {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("config.yaml"), config).unwrap();
     emu.write_kubeconfig(dir.path().join("kubeconfig")).unwrap();
     std::fs::create_dir_all(dir.path().join("exports")).unwrap();
+    setup(&dir.path().join("exports"));
     let port = free_port();
     let log = std::fs::File::create(dir.path().join("tracer.log")).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_sk-tracer"))
@@ -113,6 +123,19 @@ fn dechunk(mut raw: &[u8]) -> Vec<u8> {
 }
 
 impl Tracer {
+    /// Sends SIGTERM and waits (bounded) for the process to exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the tracer did not exit after SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     pub fn get(&self, path: &str) -> (u16, String) {
         match TcpStream::connect(("127.0.0.1", self.port)) {
             Ok(_) => {

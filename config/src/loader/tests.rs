@@ -98,6 +98,18 @@ fn every_bad_input_gets_a_message_naming_key_and_problem() {
             "pipeline.sanitisers: `metadata` is listed twice",
         ),
         ("trackedObjects:\n  apps/v1.Deployment: {}\ncolour: red\n", "colour: unknown field `colour`"),
+        (
+            "trackedObjects:\n  apps/v1.Deployment: {}\nexports:\n- {every: 0s, window: 1h, to: a}\n",
+            "exports[0].every: must be longer than zero",
+        ),
+        (
+            "trackedObjects:\n  apps/v1.Deployment: {}\nexports:\n- {every: 1h, window: 1h, to: ''}\n",
+            "exports[0].to: a destination is required",
+        ),
+        (
+            "trackedObjects:\n  apps/v1.Deployment: {}\nexports:\n- {every: 1h, window: 1h, to: a, format: v9}\n",
+            "exports[0].format",
+        ),
     ];
     for (text, expected) in cases {
         let e = err(text);

@@ -1,0 +1,88 @@
+//! Scheduled exports: every `every`, the window `[tick - window, tick)` goes to `to`, with
+//! `{start}` and `{end}` filled in. A failed export is retried with backoff until it succeeds, and
+//! later windows wait for it, so no window is lost and windows stay contiguous. Optionally the
+//! window ending at shutdown is exported too.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sk_config::{ScheduleFormat, ScheduledExport};
+use sk_core::export::{ExportRequest, TraceFormat};
+use sk_core::sources::unix_now;
+
+use crate::server::export::{perform, Performed};
+use crate::server::ServerState;
+
+const RETRY_FIRST: Duration = Duration::from_secs(1);
+const RETRY_MAX: Duration = Duration::from_secs(300);
+
+fn request(s: &ScheduledExport, start: i64, end: i64) -> ExportRequest {
+    ExportRequest {
+        start_ts: start,
+        end_ts: end,
+        export_path: Some(s.to.replace("{start}", &start.to_string()).replace("{end}", &end.to_string())),
+        filters: s.filters.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        format: match s.format {
+            ScheduleFormat::V1 => TraceFormat::V1,
+            ScheduleFormat::SimkubeV2 => TraceFormat::SimkubeV2,
+        },
+    }
+}
+
+/// One attempt; the outcome is logged and counted.
+async fn attempt(state: &ServerState, index: usize, req: &ExportRequest) -> bool {
+    let destination = req.export_path.clone().unwrap_or_default();
+    match perform(state, req).await {
+        Ok(Performed::Delivered { delivered, events, objects }) => {
+            tracing::info!(schedule = index, location = %delivered.location, bytes = delivered.bytes, events, objects, "scheduled export");
+            state.metrics.count_scheduled(index, "ok");
+            true
+        }
+        Ok(Performed::Trace(_)) => {
+            tracing::error!(schedule = index, "a scheduled export needs a destination");
+            state.metrics.count_scheduled(index, "failed");
+            true
+        }
+        Err(e) => {
+            tracing::warn!(schedule = index, %destination, error = %e, "scheduled export failed; retrying");
+            state.metrics.count_scheduled(index, "failed");
+            false
+        }
+    }
+}
+
+async fn run(state: Arc<ServerState>, index: usize, s: ScheduledExport) {
+    let every = s.every.as_secs().max(1) as i64;
+    let window = s.window.as_secs().max(1) as i64;
+    let mut tick = unix_now() + every;
+    loop {
+        let wait = (tick - unix_now()).max(0) as u64;
+        tokio::time::sleep(Duration::from_secs(wait)).await;
+        let req = request(&s, tick - window, tick);
+        let mut delay = RETRY_FIRST;
+        while !attempt(&state, index, &req).await {
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(RETRY_MAX);
+        }
+        tick += every;
+    }
+}
+
+pub fn spawn(state: &Arc<ServerState>, schedules: &[ScheduledExport]) -> Vec<tokio::task::JoinHandle<()>> {
+    schedules.iter().enumerate().map(|(i, s)| tokio::spawn(run(state.clone(), i, s.clone()))).collect()
+}
+
+/// The shutdown exports: the window ending now, for each schedule that asks for it, with a few
+/// quick retries so that shutdown stays within a termination grace period.
+pub async fn on_shutdown(state: &ServerState, schedules: &[ScheduledExport]) {
+    let end = unix_now() + 1;
+    for (i, s) in schedules.iter().enumerate().filter(|(_, s)| s.export_on_shutdown) {
+        let req = request(s, end - s.window.as_secs().max(1) as i64, end);
+        for _ in 0..3 {
+            if attempt(state, i, &req).await {
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+}
