@@ -6,6 +6,7 @@ pub mod kube_client;
 pub mod logging;
 pub mod schedule;
 pub mod server;
+pub mod timeline;
 
 use std::process::ExitCode;
 

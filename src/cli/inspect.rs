@@ -15,12 +15,19 @@ pub struct Args {
     /// Print the whole trace as JSON rather than a summary.
     #[arg(long)]
     pub json: bool,
+    /// Also draw the trace as an SVG picture: objects alive per kind over time, and each pod's
+    /// lifecycle as a bar grouped by owner.
+    #[arg(long, value_name = "FILE.svg")]
+    pub timeline: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let path = args.file.display();
     let bytes = std::fs::read(&args.file).with_context(|| format!("reading trace file {path}"))?;
     let (format, trace) = trace::decode_any(&bytes).with_context(|| format!("{path} is not a valid trace"))?;
+    if let Some(svg) = &args.timeline {
+        crate::timeline::write_svg(&trace, svg)?;
+    }
     let mut out = std::io::stdout().lock();
     if args.json {
         let json = match format {
@@ -33,6 +40,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     } else {
         writeln!(out, "trace:      {path} (format {}, {} bytes)", format.name(), bytes.len())?;
         write!(out, "{}", TraceSummary::of(&trace))?;
+        if let Some(svg) = &args.timeline {
+            writeln!(out, "timeline:   {}", svg.display())?;
+        }
     }
     Ok(())
 }
