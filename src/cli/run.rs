@@ -69,7 +69,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         max_age_secs: config.retention.max_age.as_secs().try_into().unwrap_or(i64::MAX),
         max_bytes: config.retention.max_bytes,
     };
-    let exporters = ExporterSettings { local_dir: config.export.local_dir.clone(), ..Default::default() };
+    let exporters = ExporterSettings {
+        local_dir: config.export.local_dir.clone(),
+        s3_endpoint: config.export.s3_endpoint.clone(),
+        request_timeout: Some(config.export.request_timeout),
+        object_store_options: config.export.object_store.clone(),
+    };
+    exporters.validate().map_err(|e| anyhow::anyhow!("export.objectStore: {e}"))?;
     for (i, s) in config.exports.iter().enumerate() {
         let destination = s.to.replace("{start}", "0").replace("{end}", "0");
         sk_exporters::resolve(&destination, &exporters).with_context(|| format!("exports[{i}].to"))?;
