@@ -269,7 +269,7 @@ fn resource(
             if is_watch {
                 return watch_response(shared, &target, selectors, query, metadata_only);
             }
-            list(shared, &target, &selectors, query, metadata_only)
+            return list(shared, &target, &selectors, query, metadata_only).unwrap_or_else(|e| error(&e));
         }
         (Method::GET, Some(name), None) => shared.lock().get(&kind, &ns, name).map(|o| {
             let o = if metadata_only { partial(&o) } else { (*o).clone() };
@@ -368,7 +368,7 @@ fn list(
     selectors: &Selectors,
     query: &Query,
     metadata_only: bool,
-) -> Result<(StatusCode, Value), ApiError> {
+) -> Result<Response<Body>, ApiError> {
     let state = shared.lock();
     // A continue token is `<rv>/<namespace>/<name>` of the last item served.
     let (rv, after) = match query.get("continue").filter(|c| !c.is_empty()) {
@@ -384,23 +384,28 @@ fn list(
         None => (state.resource_version(), None),
     };
     let limit = query.get("limit").and_then(|l| l.parse::<usize>().ok()).filter(|l| *l > 0);
-    let mut items = Vec::new();
+    let mut items: Vec<Arc<Value>> = Vec::new();
     let mut next = None;
     for obj in state.list(&target.kind, target.namespace.as_deref()) {
-        let key = (
-            obj.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("").to_string(),
-            obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string(),
-        );
-        if after.as_ref().is_some_and(|a| &key <= a) || !selectors.matches(&obj) {
+        let key = |o: &Value| {
+            (
+                o.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("").to_string(),
+                o.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string(),
+            )
+        };
+        if after.as_ref().is_some_and(|a| &key(&obj) <= a) || !selectors.matches(&obj) {
             continue;
         }
         if limit.is_some_and(|l| items.len() == l) {
-            next = items.last().map(|(k, _): &((String, String), Value)| format!("{rv}/{}/{}", k.0, k.1));
+            next = items.last().map(|last| {
+                let (ns, name) = key(last);
+                format!("{rv}/{ns}/{name}")
+            });
             break;
         }
-        let item = if metadata_only { partial(&obj) } else { (*obj).clone() };
-        items.push((key, item));
+        items.push(if metadata_only { Arc::new(partial(&obj)) } else { obj });
     }
+    drop(state);
     let mut meta = json!({"resourceVersion": rv.to_string()});
     if let Some(token) = next {
         meta["continue"] = json!(token);
@@ -410,8 +415,18 @@ fn list(
     } else {
         (target.kind.api_version(), format!("{}List", target.kind.kind))
     };
-    let items: Vec<Value> = items.into_iter().map(|(_, v)| v).collect();
-    Ok((StatusCode::OK, json!({"kind": kind, "apiVersion": api_version, "metadata": meta, "items": items})))
+    // Serialised from the shared objects: no copy of a large list is made.
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct List<'a> {
+        kind: String,
+        api_version: String,
+        metadata: Value,
+        items: &'a [Arc<Value>],
+    }
+    let body = serde_json::to_vec(&List { kind, api_version, metadata: meta, items: &items })
+        .map_err(|e| ApiError::new(500, "InternalError", e.to_string()))?;
+    Ok(full(StatusCode::OK, "application/json", body))
 }
 
 fn watch_response(

@@ -55,7 +55,9 @@ fn content(obj: &Value) -> Value {
 
 impl State {
     pub fn new(kinds: Vec<KindSpec>) -> Self {
-        let (tx, _) = broadcast::channel(65_536);
+        // Deep enough that a watcher keeps up with bulk writes (a benchmark's load); one that falls
+        // further behind is closed and re-watches, as from a real apiserver.
+        let (tx, _) = broadcast::channel(1 << 20);
         State { kinds, objects: HashMap::new(), rv: 1, history: VecDeque::new(), compacted_rv: 0, tx, uids: 0 }
     }
 
