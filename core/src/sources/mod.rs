@@ -9,7 +9,7 @@ mod health;
 mod kind_watch;
 
 pub use health::{KindState, SourceHealth};
-pub use kind_watch::{spawn_kind_watch, WatchMode};
+pub use kind_watch::{object_json, spawn_kind_watch, WatchMode};
 
 use crate::gvk::Gvk;
 use crate::ownership::OwnerInfo;

@@ -1,0 +1,436 @@
+//! The tracer's benchmark: ingest, memory, export, apiserver load and hashing, each against a
+//! baseline measured in the same run. Prints a table and writes it as JSON.
+//!
+//! `cargo bench --bench tracer -- [small|medium|large] [--json FILE]`
+//!
+//! The workload (Deployments with full pod templates, their ReplicaSets, pods going Pending →
+//! Running → Succeeded, Volcano-style jobs with two templates) is written into an API emulator's
+//! history first; the baseline (reading and JSON-decoding the watch streams) and the tracer's ingest
+//! (the same streams decoded as kube's watcher decodes them, then sanitised, owner-resolved and
+//! stored) then replay that history over HTTP, so the writer never limits either.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http_body_util::BodyExt;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use kube::api::DynamicObject;
+use kube::core::WatchEvent;
+use kube_emulator::Emulator;
+use serde_json::{json, Value};
+use sk_core::export::{encode, TraceFormat};
+use sk_core::pipeline::SanitiserChain;
+use sk_core::sources::{object_json, Change, ChangeKind, Payload};
+use sk_core::store::{KeepAll, Store, Window};
+use sk_core::tracer::{Ingest, Metrics, Pipeline};
+use sk_core::{Gvk, TracerConfig};
+
+// Links the built-in sanitisers.
+use sk_plugins as _;
+
+/// Counts live and peak heap bytes.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            let now = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(now, Ordering::Relaxed);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            if new_size > layout.size() {
+                let now = LIVE.fetch_add(new_size - layout.size(), Ordering::Relaxed) + new_size - layout.size();
+                PEAK.fetch_max(now, Ordering::Relaxed);
+            } else {
+                LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
+            }
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+fn live() -> usize {
+    LIVE.load(Ordering::Relaxed)
+}
+
+/// CPU time of the calling thread: the consumer's own work, not the emulator's.
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+struct Scale {
+    name: &'static str,
+    deployments: usize,
+    replicas: usize,
+    volcano_jobs: usize,
+}
+
+fn scale(name: &str) -> Scale {
+    match name {
+        "medium" => Scale { name: "medium", deployments: 2000, replicas: 5, volcano_jobs: 100 },
+        "large" => Scale { name: "large", deployments: 20_000, replicas: 5, volcano_jobs: 1000 },
+        _ => Scale { name: "small", deployments: 40, replicas: 5, volcano_jobs: 4 },
+    }
+}
+
+/// A pod template of the size production ones have (~3-4 KB of JSON): several containers with
+/// env, resources, probes and mounts.
+fn template(app: &str, image: &str) -> Value {
+    let container = |name: &str| {
+        let env: Vec<Value> = (0..12).map(|i| json!({"name": format!("{}_SETTING_{i}", name.to_uppercase()), "value": format!("value-{i}-{app}")})).collect();
+        json!({"name": name, "image": image, "imagePullPolicy": "IfNotPresent", "env": env,
+               "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
+               "ports": [{"containerPort": 8080, "protocol": "TCP", "name": "http"}],
+               "readinessProbe": {"httpGet": {"path": "/ready", "port": 8080}, "periodSeconds": 10},
+               "livenessProbe": {"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 20},
+               "volumeMounts": [{"name": "config", "mountPath": "/etc/app"}, {"name": "cache", "mountPath": "/cache"}],
+               "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File"})
+    };
+    json!({"metadata": {"labels": {"app": app, "team": "payments", "tier": "backend"},
+                        "annotations": {"prometheus.io/scrape": "true", "prometheus.io/port": "8080"}},
+           "spec": {"containers": [container("app"), container("proxy")],
+                    "volumes": [{"name": "config", "configMap": {"name": format!("{app}-config")}}, {"name": "cache", "emptyDir": {}}],
+                    "restartPolicy": "Always", "dnsPolicy": "ClusterFirst", "schedulerName": "default-scheduler",
+                    "securityContext": {"runAsNonRoot": true}, "terminationGracePeriodSeconds": 30}})
+}
+
+/// Writes the workload; returns the number of watch events it made for tracked kinds and pods.
+fn write_workload(emu: &Emulator, s: &Scale) -> usize {
+    let start_rv = emu.resource_version();
+    for d in 0..s.deployments {
+        let name = format!("app{d}");
+        emu.create_deployment("bench", &name, s.replicas, template(&name, "registry.example.com/app:1.0"))
+            .expect("writing the workload");
+    }
+    for j in 0..s.volcano_jobs {
+        let tasks = [("ps", 1, template("ps", "trainer:2")), ("worker", 3, template("worker", "trainer:2"))];
+        emu.create_custom_job("ml", &format!("train{j}"), &tasks).expect("writing the workload");
+    }
+    let t0 = kube_emulator::controllers::now();
+    let pods: Vec<(String, String)> = emu
+        .list("v1", "Pod", None)
+        .iter()
+        .map(|p| {
+            (
+                p["metadata"]["namespace"].as_str().unwrap_or("").into(),
+                p["metadata"]["name"].as_str().unwrap_or("").into(),
+            )
+        })
+        .collect();
+    for (ns, p) in &pods {
+        emu.set_pod_pending(ns, p).expect("writing the workload");
+        emu.set_pod_running(ns, p, t0).expect("writing the workload");
+    }
+    for (ns, p) in pods.iter().step_by(2) {
+        emu.set_pod_terminated(ns, p, t0 + 60, 0).expect("writing the workload");
+    }
+    (emu.resource_version() - start_rv) as usize
+}
+
+/// Reads a watch stream from `rv` until `n` events, handing each line to `f`.
+async fn replay(url: String, n: usize, metadata_only: bool, mut f: impl FnMut(&[u8])) -> usize {
+    let client = Client::builder(TokioExecutor::new()).build_http::<http_body_util::Full<bytes::Bytes>>();
+    let mut req = hyper::Request::get(url).body(http_body_util::Full::default()).unwrap_or_default();
+    if metadata_only {
+        req.headers_mut()
+            .insert("accept", "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1".parse().unwrap());
+    }
+    let mut body = client.request(req).await.expect("a watch").into_body();
+    let (mut seen, mut buf) = (0usize, Vec::<u8>::new());
+    while seen < n {
+        let Some(Ok(frame)) = body.frame().await else { break };
+        let Some(data) = frame.data_ref() else { continue };
+        buf.extend_from_slice(data);
+        let mut start = 0;
+        while let Some(pos) = buf[start..].iter().position(|b| *b == b'\n') {
+            f(&buf[start..start + pos]);
+            seen += 1;
+            start += pos + 1;
+        }
+        buf.drain(..start);
+    }
+    seen
+}
+
+fn watch_url(emu: &Emulator, path: &str) -> String {
+    format!("{}{path}?watch=1&resourceVersion=1&timeoutSeconds=120", emu.url())
+}
+
+/// The streams a tracer with the benchmark config reads: (path, metadata-only, gvk).
+fn streams() -> Vec<(&'static str, bool, Gvk)> {
+    vec![
+        ("/apis/apps/v1/replicasets", true, Gvk::new("apps", "v1", "ReplicaSet")),
+        ("/apis/apps/v1/deployments", false, Gvk::new("apps", "v1", "Deployment")),
+        ("/apis/batch.volcano.sh/v1alpha1/jobs", false, Gvk::new("batch.volcano.sh", "v1alpha1", "Job")),
+        ("/api/v1/pods", false, Gvk::new("", "v1", "Pod")),
+    ]
+}
+
+struct Measured {
+    events: usize,
+    wall: Duration,
+    cpu: Duration,
+}
+
+async fn baseline(emu: &Emulator, per_stream: &[usize]) -> Measured {
+    let (t, cpu) = (Instant::now(), thread_cpu());
+    let mut events = 0;
+    for ((path, meta, _), n) in streams().iter().zip(per_stream) {
+        events += replay(watch_url(emu, path), *n, *meta, |line| {
+            let v: Value = serde_json::from_slice(line).expect("JSON");
+            std::hint::black_box(v);
+        })
+        .await;
+    }
+    Measured { events, wall: t.elapsed(), cpu: thread_cpu() - cpu }
+}
+
+fn config() -> TracerConfig {
+    let yaml = "trackedObjects:\n  apps/v1.Deployment:\n    trackLifecycle: true\n  batch.volcano.sh/v1alpha1.Job:\n    podSpecTemplatePath: /spec/tasks/*/template\n    trackLifecycle: true\n";
+    let dir = tempfile::tempdir().expect("a temp dir");
+    std::fs::write(dir.path().join("c.yaml"), yaml).expect("write");
+    sk_config::Loader::new().file(dir.path().join("c.yaml")).load().expect("config").tracer
+}
+
+fn pipeline() -> Pipeline {
+    let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let none = serde_json::Map::new();
+    Pipeline::new(
+        SanitiserChain::build(&names(&["metadata", "status", "node-name"]), &none).expect("sanitisers"),
+        SanitiserChain::build(&names(&["pod-hash"]), &none).expect("pod hash"),
+    )
+}
+
+async fn ingest(emu: &Emulator, per_stream: &[usize], store: Arc<Store>) -> Measured {
+    let mut ingest = Ingest::new(Arc::new(config()), Arc::new(pipeline()), store, Arc::new(Metrics::default()));
+    let (t, cpu) = (Instant::now(), thread_cpu());
+    let mut events = 0;
+    for ((path, meta, gvk), n) in streams().iter().zip(per_stream) {
+        events += replay(watch_url(emu, path), *n, *meta, |line| {
+            let at = sk_core::sources::unix_now();
+            let payload = if *meta {
+                let ev: WatchEvent<kube::api::PartialObjectMeta<DynamicObject>> =
+                    serde_json::from_slice(line).expect("event");
+                let (WatchEvent::Added(o) | WatchEvent::Modified(o)) = ev else { return };
+                let m = o.metadata;
+                Payload::Meta {
+                    uid: m.uid.unwrap_or_default(),
+                    info: sk_core::ownership::OwnerInfo {
+                        gvk: gvk.clone(),
+                        namespace: m.namespace.unwrap_or_default(),
+                        name: m.name.unwrap_or_default(),
+                        owners: m
+                            .owner_references
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(|r| sk_core::ownership::OwnerRef {
+                                uid: r.uid,
+                                gvk: Gvk::from_api_version(&r.api_version, &r.kind),
+                                name: r.name,
+                                controller: r.controller.unwrap_or(false),
+                            })
+                            .collect(),
+                    },
+                }
+            } else {
+                let ev: WatchEvent<DynamicObject> = serde_json::from_slice(line).expect("event");
+                let (WatchEvent::Added(o) | WatchEvent::Modified(o)) = ev else { return };
+                Payload::Object(object_json(o, gvk))
+            };
+            let wanted = ingest.handle(Change { gvk: gvk.clone(), at, kind: ChangeKind::Applied(payload) });
+            assert!(wanted.is_empty() || wanted.iter().all(|g| g.kind == "ReplicaSet"), "{wanted:?}");
+        })
+        .await;
+    }
+    assert_eq!(ingest.pending_pods(), 0, "every pod found its owner");
+    Measured { events, wall: t.elapsed(), cpu: thread_cpu() - cpu }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let s = scale(args.first().map(String::as_str).unwrap_or("small"));
+    let json_out = args.iter().position(|a| a == "--json").and_then(|i| args.get(i + 1)).cloned();
+    let emu = Emulator::start().await.expect("an emulator");
+    emu.register_kind(kube_emulator::kinds::volcano_job());
+    let t = Instant::now();
+    let total = write_workload(&emu, &s);
+    println!(
+        "scale {}: {} deployments x {} pods, {} volcano jobs: {total} changes written in {:.1}s",
+        s.name,
+        s.deployments,
+        s.replicas,
+        s.volcano_jobs,
+        t.elapsed().as_secs_f64()
+    );
+    let per_stream = change_counts(&emu).await;
+    let events: usize = per_stream.iter().sum();
+
+    let base = baseline(&emu, &per_stream).await;
+    let before = live();
+    PEAK.store(before, Ordering::Relaxed);
+    let store = Arc::new(Store::new());
+    let run = ingest(&emu, &per_stream, store.clone()).await;
+    let peak = PEAK.load(Ordering::Relaxed) - before;
+    let held = live() - before;
+    let stats = store.stats();
+
+    // Export everything, against copying as many bytes.
+    let snapshot = store.snapshot();
+    let t = Instant::now();
+    let trace = snapshot.window(&config(), Window { start: 0, end: i64::MAX }, &KeepAll).expect("a window");
+    let encoded = encode(&trace, TraceFormat::V1);
+    let export_time = t.elapsed();
+    let t = Instant::now();
+    let copy = std::hint::black_box(encoded.bytes.clone());
+    let copy_time = t.elapsed().max(Duration::from_nanos(1));
+    drop(copy);
+
+    // Ingest again into a fresh store while another thread exports from it in a loop.
+    let busy = Arc::new(Store::new());
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let exporter = {
+        let (busy, stop) = (busy.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let t =
+                    busy.snapshot().window(&config(), Window { start: 0, end: i64::MAX }, &KeepAll).expect("a window");
+                std::hint::black_box(encode(&t, TraceFormat::V1));
+                n += 1;
+            }
+            n
+        })
+    };
+    let during = ingest(&emu, &per_stream, busy).await;
+    stop.store(true, Ordering::Relaxed);
+    let exports_during = exporter.join().unwrap_or(0);
+
+    // Pod hashes per second.
+    let pods = emu.list("v1", "Pod", None);
+    let hasher = pipeline();
+    let t = Instant::now();
+    for p in &pods {
+        std::hint::black_box(hasher.pod_hasher.hash(p));
+    }
+    let hash_rate = pods.len() as f64 / t.elapsed().as_secs_f64();
+
+    let rate = |m: &Measured| m.events as f64 / m.wall.as_secs_f64();
+    let cpu_per_100k = |m: &Measured| m.cpu.as_secs_f64() * 100_000.0 / m.events.max(1) as f64;
+    let mbps = |bytes: usize, d: Duration| bytes as f64 / 1e6 / d.as_secs_f64();
+    let results = json!({
+        "scale": s.name, "events": events, "object_versions": stats.object_versions,
+        "ingest": {"events_per_s": rate(&run), "cpu_s_per_100k": cpu_per_100k(&run),
+                   "baseline_events_per_s": rate(&base), "baseline_cpu_s_per_100k": cpu_per_100k(&base),
+                   "ratio": rate(&run) / rate(&base), "target": 0.5},
+        "memory": {"heap_bytes_held": held, "msgpack_bytes": stats.bytes,
+                   "bytes_per_version": held as f64 / stats.object_versions.max(1) as f64,
+                   "msgpack_bytes_per_version": stats.bytes as f64 / stats.object_versions.max(1) as f64,
+                   "ratio": held as f64 / stats.bytes.max(1) as f64, "target": 1.5,
+                   "peak_during_ingest": peak, "peak_ratio": peak as f64 / held.max(1) as f64, "peak_target": 2.0},
+        "export": {"bytes": encoded.bytes.len(), "seconds": export_time.as_secs_f64(), "mb_per_s": mbps(encoded.bytes.len(), export_time),
+                   "copy_mb_per_s": mbps(encoded.bytes.len(), copy_time), "ratio": copy_time.as_secs_f64() / export_time.as_secs_f64(), "target": 0.25,
+                   "ingest_events_per_s_during_exports": rate(&during), "exports_during": exports_during,
+                   "ingest_ratio_during_export": rate(&during) / rate(&run), "ingest_target": 0.8},
+        "hash": {"pod_hashes_per_s": hash_rate},
+    });
+    print_table(&results);
+    if let Some(path) = json_out {
+        std::fs::write(&path, serde_json::to_vec_pretty(&results).unwrap_or_default()).expect("write the JSON");
+        println!("\nwritten to {path}");
+    }
+}
+
+/// How many changes each stream replays: read once, counting lines.
+async fn change_counts(emu: &Emulator) -> Vec<usize> {
+    let mut out = Vec::new();
+    for (path, meta, _) in streams() {
+        let url = format!("{}{path}?watch=1&resourceVersion=1&timeoutSeconds=2", emu.url());
+        out.push(replay(url, usize::MAX, meta, |_| {}).await);
+    }
+    out
+}
+
+fn print_table(r: &Value) {
+    let f = |v: &Value| v.as_f64().unwrap_or(0.0);
+    let ok = |ratio: f64, target: f64, higher: bool| {
+        if (higher && ratio >= target) || (!higher && ratio <= target) {
+            "met"
+        } else {
+            "MISSED"
+        }
+    };
+    println!("\n| measure | sk-tracer | baseline | ratio | target |");
+    println!("| --- | --- | --- | --- | --- |");
+    let i = &r["ingest"];
+    println!(
+        "| ingest (events/s) | {:.0} | {:.0} (read + JSON decode) | {:.2} | >= 0.50 {} |",
+        f(&i["events_per_s"]),
+        f(&i["baseline_events_per_s"]),
+        f(&i["ratio"]),
+        ok(f(&i["ratio"]), 0.5, true)
+    );
+    println!(
+        "| consumer CPU s per 100k events | {:.2} | {:.2} | | |",
+        f(&i["cpu_s_per_100k"]),
+        f(&i["baseline_cpu_s_per_100k"])
+    );
+    let m = &r["memory"];
+    println!(
+        "| heap per object version (bytes) | {:.0} | {:.0} (its msgpack) | {:.2} | <= 1.50 {} |",
+        f(&m["bytes_per_version"]),
+        f(&m["msgpack_bytes_per_version"]),
+        f(&m["ratio"]),
+        ok(f(&m["ratio"]), 1.5, false)
+    );
+    println!(
+        "| peak heap during ingest vs after | {} | {} | {:.2} | <= 2.00 {} |",
+        m["peak_during_ingest"],
+        m["heap_bytes_held"],
+        f(&m["peak_ratio"]),
+        ok(f(&m["peak_ratio"]), 2.0, false)
+    );
+    let e = &r["export"];
+    println!(
+        "| export (MB/s) | {:.0} | {:.0} (memcpy) | {:.2} | >= 0.25 {} |",
+        f(&e["mb_per_s"]),
+        f(&e["copy_mb_per_s"]),
+        f(&e["ratio"]),
+        ok(f(&e["ratio"]), 0.25, true)
+    );
+    println!(
+        "| ingest during exports (events/s) | {:.0} | {:.0} (without) | {:.2} | >= 0.80 {} |",
+        f(&e["ingest_events_per_s_during_exports"]),
+        f(&i["events_per_s"]),
+        f(&e["ingest_ratio_during_export"]),
+        ok(f(&e["ingest_ratio_during_export"]), 0.8, true)
+    );
+    println!("| pod hashes/s | {:.0} | | | |", f(&r["hash"]["pod_hashes_per_s"]));
+    println!(
+        "\n{} events, {} object versions stored, export of {} bytes",
+        r["events"], r["object_versions"], r["export"]["bytes"]
+    );
+}
