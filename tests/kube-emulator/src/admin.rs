@@ -46,7 +46,7 @@ pub fn handle(shared: &Arc<Shared>, what: &str, q: &[(String, String)]) -> http:
         "requests" => {
             return reply(
                 StatusCode::OK,
-                json!({"total": shared.counters.total(), "by_route": shared.counters.by_route()}),
+                json!({"total": shared.counters.total(), "by_verb": shared.counters.by_verb(), "by_route": shared.counters.by_route()}),
             );
         }
         "reset-requests" => shared.counters.reset(),

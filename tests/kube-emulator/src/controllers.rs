@@ -38,6 +38,9 @@ fn template_hash(template: &Value) -> String {
         .collect()
 }
 
+const REVISION: &str = "deployment.kubernetes.io/revision";
+const REVISION_POINTER: &str = "/metadata/annotations/deployment.kubernetes.io~1revision";
+
 fn with_label(template: &Value, key: &str, value: &str) -> Value {
     let mut t = template.clone();
     t["metadata"]["labels"][key] = json!(value);
@@ -115,12 +118,13 @@ impl Emulator {
             return Ok(rs);
         }
         let template = with_label(&deployment["spec"]["template"], "pod-template-hash", &hash);
+        let revision = deployment.pointer(REVISION_POINTER).and_then(Value::as_str).unwrap_or("1");
         let mut selector = deployment["spec"]["selector"].clone();
         selector["matchLabels"]["pod-template-hash"] = json!(hash);
         self.create(json!({
             "apiVersion": "apps/v1", "kind": "ReplicaSet",
             "metadata": {"name": rs_name, "namespace": ns, "labels": template["metadata"]["labels"],
-                         "annotations": {"deployment.kubernetes.io/revision": "1"},
+                         "annotations": {REVISION: revision},
                          "ownerReferences": [owner_ref(deployment)]},
             "spec": {"replicas": 0, "selector": selector, "template": template},
         }))
@@ -133,7 +137,7 @@ impl Emulator {
         let template = with_label(&template, "app", labels.get("app").and_then(Value::as_str).unwrap_or(name));
         let deployment = self.create(json!({
             "apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": name, "namespace": ns, "labels": {"app": name}},
+            "metadata": {"name": name, "namespace": ns, "labels": {"app": name}, "annotations": {REVISION: "1"}},
             "spec": {"replicas": replicas, "selector": {"matchLabels": template["metadata"]["labels"]}, "template": template},
         }))?;
         let rs = self.replicaset_for(&deployment)?;
@@ -160,10 +164,19 @@ impl Emulator {
             template["metadata"]["labels"][k] = v.clone();
         }
         d["spec"]["template"] = template;
+        // As the deployment controller numbers rollouts: one past the newest ReplicaSet's revision.
+        let uid = d["metadata"]["uid"].clone();
+        let newest = self
+            .list("apps/v1", "ReplicaSet", Some(ns))
+            .iter()
+            .filter(|rs| rs.pointer("/metadata/ownerReferences/0/uid") == Some(&uid))
+            .filter_map(|rs| rs.pointer(REVISION_POINTER)?.as_str()?.parse::<u64>().ok())
+            .max()
+            .unwrap_or(0);
+        d["metadata"]["annotations"][REVISION] = json!((newest + 1).to_string());
         let d = self.update(d)?;
         let replicas = d["spec"]["replicas"].as_u64().unwrap_or(1) as usize;
         let new_rs = self.replicaset_for(&d)?;
-        let uid = d["metadata"]["uid"].clone();
         for rs in self.list("apps/v1", "ReplicaSet", Some(ns)) {
             let owned = rs.pointer("/metadata/ownerReferences/0/uid") == Some(&uid);
             if owned && rs["metadata"]["name"] != new_rs["metadata"]["name"] {
@@ -351,6 +364,85 @@ impl Emulator {
             status["containerStatuses"] = json!(terminated);
             status
         })
+    }
+
+    /// The first init container running since `started_at` (unix seconds), later ones and the
+    /// main containers waiting, as the kubelet reports a pod that is still initialising.
+    pub fn set_pod_initializing(&self, ns: &str, name: &str, started_at: i64) -> Result<Value, ApiError> {
+        self.set_pod_status(ns, name, |pod| {
+            let init: Vec<Value> = Self::container_names(pod, "initContainers")
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let state = if i == 0 {
+                        json!({"running": {"startedAt": rfc3339(started_at)}})
+                    } else {
+                        json!({"waiting": {"reason": "PodInitializing"}})
+                    };
+                    json!({"name": c, "ready": false, "restartCount": 0, "started": i == 0, "state": state})
+                })
+                .collect();
+            let waiting: Vec<Value> = Self::container_names(pod, "containers")
+                .iter()
+                .map(|c| {
+                    json!({"name": c, "ready": false, "restartCount": 0, "started": false,
+                                "state": {"waiting": {"reason": "PodInitializing"}}})
+                })
+                .collect();
+            json!({"phase": "Pending", "startTime": rfc3339(started_at),
+                   "conditions": [{"type": "Initialized", "status": "False", "reason": "ContainersNotInitialized",
+                                   "lastTransitionTime": rfc3339(started_at)}],
+                   "initContainerStatuses": init, "containerStatuses": waiting})
+        })
+    }
+
+    /// What the Job controller writes when every pod of a Job has succeeded: the pods terminated
+    /// with exit code 0 at `finished_at`, then the Job's status with `succeeded`, `completionTime`
+    /// and a `Complete` condition.
+    pub fn complete_job(&self, ns: &str, name: &str, finished_at: i64) -> Result<Value, ApiError> {
+        let mut job = self.get("batch/v1", "Job", ns, name)?;
+        let uid = job["metadata"]["uid"].as_str().unwrap_or_default().to_string();
+        let pods = self.pods_owned_by(ns, &uid);
+        for pod in &pods {
+            self.set_pod_terminated(ns, pod["metadata"]["name"].as_str().unwrap_or_default(), finished_at, 0)?;
+        }
+        let started =
+            job.pointer("/metadata/creationTimestamp").cloned().unwrap_or_else(|| json!(rfc3339(finished_at)));
+        job["status"] = json!({"succeeded": pods.len(), "active": 0, "startTime": started,
+                               "completionTime": rfc3339(finished_at),
+                               "conditions": [{"type": "Complete", "status": "True", "lastProbeTime": rfc3339(finished_at),
+                                               "lastTransitionTime": rfc3339(finished_at)}]});
+        self.update_status(job)
+    }
+
+    /// The status the ReplicaSet and Deployment controllers report for a Deployment, from its pods
+    /// as they are now (ready: phase Running): `replicas`, `readyReplicas`, `availableReplicas`,
+    /// `updatedReplicas`, `observedGeneration`. The other helpers leave status alone, so a test
+    /// chooses when these writes happen.
+    pub fn sync_deployment_status(&self, ns: &str, name: &str) -> Result<Value, ApiError> {
+        let mut d = self.get("apps/v1", "Deployment", ns, name)?;
+        let uid = d["metadata"]["uid"].clone();
+        let current_hash = template_hash(&d["spec"]["template"]);
+        let (mut replicas, mut ready, mut updated) = (0, 0, 0);
+        for mut rs in self.list("apps/v1", "ReplicaSet", Some(ns)) {
+            if rs.pointer("/metadata/ownerReferences/0/uid") != Some(&uid) {
+                continue;
+            }
+            let pods = self.pods_owned_by(ns, rs["metadata"]["uid"].as_str().unwrap_or_default());
+            let rs_ready = pods.iter().filter(|p| p.pointer("/status/phase") == Some(&json!("Running"))).count();
+            rs["status"] = json!({"replicas": pods.len(), "fullyLabeledReplicas": pods.len(), "readyReplicas": rs_ready,
+                                  "availableReplicas": rs_ready, "observedGeneration": rs["metadata"]["generation"]});
+            self.update_status(rs.clone())?;
+            replicas += pods.len();
+            ready += rs_ready;
+            if rs.pointer("/metadata/labels/pod-template-hash") == Some(&json!(current_hash)) {
+                updated += pods.len();
+            }
+        }
+        d["status"] = json!({"observedGeneration": d["metadata"]["generation"], "replicas": replicas,
+                             "updatedReplicas": updated, "readyReplicas": ready, "availableReplicas": ready,
+                             "unavailableReplicas": replicas - ready});
+        self.update_status(d)
     }
 
     pub fn delete_pod(&self, ns: &str, name: &str) -> Result<Value, ApiError> {

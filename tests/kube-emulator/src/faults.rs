@@ -77,8 +77,35 @@ impl Counters {
         lock(&self.by_route).clone()
     }
 
+    /// Requests by verb (`GET`, `LIST`, `WATCH`, `POST`, `PATCH`...), summed over routes.
+    pub fn by_verb(&self) -> BTreeMap<String, u64> {
+        let mut out = BTreeMap::new();
+        for (route, n) in lock(&self.by_route).iter() {
+            let verb = route.split(' ').next().unwrap_or("").to_string();
+            *out.entry(verb).or_default() += n;
+        }
+        out
+    }
+
     pub fn reset(&self) {
         self.total.store(0, Ordering::Relaxed);
         lock(&self.by_route).clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_by_route_and_verb() {
+        let c = super::Counters::default();
+        c.count("LIST v1/pods".into());
+        c.count("WATCH v1/pods".into());
+        c.count("LIST apps/v1/replicasets".into());
+        assert_eq!(c.total(), 3);
+        assert_eq!(c.by_route()["LIST v1/pods"], 1);
+        assert_eq!(c.by_verb()["LIST"], 2);
+        c.reset();
+        assert_eq!(c.total(), 0);
+        assert!(c.by_verb().is_empty());
     }
 }

@@ -275,6 +275,16 @@ impl Emulator {
         self.shared().counters.by_route()
     }
 
+    /// Requests by verb: `GET`, `LIST`, `WATCH`, `POST`, `PUT`, `PATCH`, `DELETE`, `DELETECOLLECTION`.
+    pub fn requests_by_verb(&self) -> BTreeMap<String, u64> {
+        self.shared().counters.by_verb()
+    }
+
+    /// Requests for one route, as keyed in [`Emulator::requests_by_route`]; 0 if none.
+    pub fn requests_for(&self, route: &str) -> u64 {
+        self.shared().counters.by_route().get(route).copied().unwrap_or(0)
+    }
+
     pub fn reset_request_counts(&self) {
         self.shared().counters.reset();
     }

@@ -143,6 +143,10 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
     if let Some(admin) = path.strip_prefix("/admin/") {
         return crate::admin::handle(&shared, admin, &query.0);
     }
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    // Counted before faults apply: a request answered with an injected 500 or 429 loaded the
+    // apiserver all the same.
+    shared.counters.count(route_name(&shared, req.method(), &segments, query.flag("watch")));
     let delay = shared.faults.delay();
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -168,30 +172,17 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
         Ok(b) => b.to_bytes(),
         Err(e) => return error(&ApiError::bad_request(format!("reading the body: {e}"))),
     };
-    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let discovery = |route: &str| shared.counters.count(format!("GET discovery {route}"));
     match (method.clone(), segments.as_slice()) {
-        (Method::GET, ["version"]) => {
-            discovery("/version");
-            json_response(
-                StatusCode::OK,
-                &json!({"major": "1", "minor": "33", "gitVersion": "v1.33.0-kube-emulator", "platform": "linux/amd64"}),
-            )
-        }
-        (Method::GET, ["api"]) => {
-            discovery("/api");
-            json_response(StatusCode::OK, &kinds::api_versions())
-        }
-        (Method::GET, ["apis"]) => {
-            discovery("/apis");
-            json_response(StatusCode::OK, &kinds::group_list(&shared.lock().kinds))
-        }
+        (Method::GET, ["version"]) => json_response(
+            StatusCode::OK,
+            &json!({"major": "1", "minor": "33", "gitVersion": "v1.33.0-kube-emulator", "platform": "linux/amd64"}),
+        ),
+        (Method::GET, ["api"]) => json_response(StatusCode::OK, &kinds::api_versions()),
+        (Method::GET, ["apis"]) => json_response(StatusCode::OK, &kinds::group_list(&shared.lock().kinds)),
         (Method::GET, ["api", "v1"]) => {
-            discovery("/api/v1");
             json_response(StatusCode::OK, &kinds::resource_list("v1", &shared.lock().kinds))
         }
         (Method::GET, ["apis", g, v]) => {
-            discovery(&format!("/apis/{g}/{v}"));
             let gv = format!("{g}/{v}");
             let kinds = shared.lock().kinds.clone();
             if !kinds.iter().any(|k| k.api_version() == gv) {
@@ -199,14 +190,8 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
             }
             json_response(StatusCode::OK, &kinds::resource_list(&gv, &kinds))
         }
-        (Method::GET, ["openapi", "v2"]) => {
-            discovery("/openapi/v2");
-            full(StatusCode::OK, "application/octet-stream", openapi::v2_document())
-        }
-        (Method::GET, ["openapi", "v3", ..]) => {
-            discovery("/openapi/v3");
-            json_response(StatusCode::OK, &json!({"paths": {}}))
-        }
+        (Method::GET, ["openapi", "v2"]) => full(StatusCode::OK, "application/octet-stream", openapi::v2_document()),
+        (Method::GET, ["openapi", "v3", ..]) => json_response(StatusCode::OK, &json!({"paths": {}})),
         (_, ["api", "v1", rest @ ..]) => {
             resource(&shared, method, "", "v1", rest, &query, &accept, &content_type, &manager, body)
         }
@@ -215,6 +200,43 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
             resource(&shared, method, &g, &v, rest, &query, &accept, &content_type, &manager, body)
         }
         _ => error(&ApiError::new(404, "NotFound", "the server could not find the requested resource")),
+    }
+}
+
+fn verb(method: &Method, named: bool, watch: bool) -> &str {
+    match (method, named, watch) {
+        (&Method::GET, false, true) => "WATCH",
+        (&Method::GET, false, false) => "LIST",
+        (&Method::DELETE, false, _) => "DELETECOLLECTION",
+        (m, _, _) => m.as_str(),
+    }
+}
+
+/// The key a request is counted under: `LIST apps/v1/replicasets`, `PATCH /v1/pods/status`,
+/// `WATCH /v1/pods`, `GET discovery /apis/apps/v1`, or the method and path when nothing matches.
+fn route_name(shared: &Shared, method: &Method, segments: &[&str], watch: bool) -> String {
+    let target = match segments {
+        ["api", "v1", rest @ ..] if !rest.is_empty() => route(&shared.lock(), "", "v1", rest).ok(),
+        ["apis", g, v, rest @ ..] if !rest.is_empty() => route(&shared.lock(), g, v, rest).ok(),
+        _ => None,
+    };
+    match target {
+        Some(t) => {
+            let verb = verb(method, t.name.is_some(), watch);
+            match &t.sub {
+                Some(sub) => format!("{verb} {}/{sub}", t.kind.key()),
+                None => format!("{verb} {}", t.kind.key()),
+            }
+        }
+        None if method == Method::GET
+            && matches!(
+                segments,
+                ["version"] | ["api"] | ["api", "v1"] | ["apis"] | ["apis", _, _] | ["openapi", ..]
+            ) =>
+        {
+            format!("GET discovery /{}", segments.join("/"))
+        }
+        None => format!("{method} /{}", segments.join("/")),
     }
 }
 
@@ -237,16 +259,7 @@ fn resource(
     };
     let kind = target.kind.clone();
     let is_watch = query.flag("watch");
-    let verb = match (&method, &target.name, is_watch) {
-        (&Method::GET, None, true) => "WATCH",
-        (&Method::GET, None, false) => "LIST",
-        (m, _, _) => m.as_str(),
-    };
-    let route_key = match &target.sub {
-        Some(sub) => format!("{verb} {}/{sub}", kind.key()),
-        None => format!("{verb} {}", kind.key()),
-    };
-    shared.counters.count(route_key);
+    let verb = verb(&method, target.name.is_some(), is_watch);
     if shared.faults.is_forbidden(&kind.key()) {
         let what = format!("{}.{}", kind.plural, kind.group);
         return error(&ApiError::new(
@@ -257,6 +270,7 @@ fn resource(
     }
     let metadata_only = accept.contains("as=PartialObjectMetadata");
     let ns = target.namespace.clone().unwrap_or_default();
+    let dry = query.get("dryRun") == Some("All");
     let parse_body = || {
         serde_json::from_slice::<Value>(&body).map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))
     };
@@ -296,16 +310,13 @@ fn resource(
             if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
                 m.remove("resourceVersion");
             }
-            shared.lock().create(&kind, &ns, obj, manager).map(|o| (StatusCode::CREATED, (*o).clone()))
+            write(shared, dry, |s| s.create(&kind, &ns, obj, manager)).map(|o| (StatusCode::CREATED, (*o).clone()))
         }),
         (Method::PUT, Some(name), sub @ (None | Some("status"))) => parse_body().and_then(|obj| {
-            shared
-                .lock()
-                .update(&kind, &ns, name, obj, sub == Some("status"), manager)
+            write(shared, dry, |s| s.update(&kind, &ns, name, obj, sub == Some("status"), manager))
                 .map(|o| (StatusCode::OK, (*o).clone()))
         }),
-        (Method::PATCH, Some(name), sub @ (None | Some("status"))) => {
-            let mut state = shared.lock();
+        (Method::PATCH, Some(name), sub @ (None | Some("status"))) => write(shared, dry, |state| {
             state.get(&kind, &ns, name).and_then(|current| {
                 let mut patched = patch::apply(content_type, &current, &body)?;
                 // A patch does not carry the resource version it was based on unless it says so.
@@ -318,9 +329,8 @@ fn resource(
                     .update(&kind, &ns, name, patched, sub == Some("status"), manager)
                     .map(|o| (StatusCode::OK, (*o).clone()))
             })
-        }
-        (m @ (Method::PUT | Method::PATCH), Some(name), Some("scale")) if kind.scale => {
-            let mut state = shared.lock();
+        }),
+        (m @ (Method::PUT | Method::PATCH), Some(name), Some("scale")) if kind.scale => write(shared, dry, |state| {
             state.get(&kind, &ns, name).and_then(|current| {
                 let scale = if m == Method::PUT {
                     parse_body()?
@@ -338,9 +348,15 @@ fn resource(
                 }
                 state.update(&kind, &ns, name, obj, false, manager).map(|o| (StatusCode::OK, scale_of(&o)))
             })
-        }
+        }),
         (Method::DELETE, Some(name), None) => {
-            shared.lock().delete(&kind, &ns, name).map(|o| (StatusCode::OK, (*o).clone()))
+            write(shared, dry, |s| s.delete(&kind, &ns, name)).map(|o| (StatusCode::OK, (*o).clone()))
+        }
+        (Method::DELETE, None, None) => {
+            match Selectors::parse(query.get("labelSelector"), query.get("fieldSelector")) {
+                Ok(selectors) => write(shared, dry, |s| delete_collection(s, &target, &selectors)),
+                Err(e) => Err(e),
+            }
         }
         _ => Err(ApiError::new(
             405,
@@ -352,6 +368,45 @@ fn resource(
         Ok((status, v)) => json_response(status, &v),
         Err(e) => error(&e),
     }
+}
+
+/// Runs a write under the state's lock, as a dry run (`dryRun=All`) if asked: checked and
+/// answered, not stored.
+fn write<T>(shared: &Shared, dry: bool, f: impl FnOnce(&mut State) -> T) -> T {
+    let mut state = shared.lock();
+    if dry {
+        state.dry_run(f)
+    } else {
+        f(&mut state)
+    }
+}
+
+/// `DELETE` on a collection: every object that matches the selectors goes; the answer is the list
+/// of what was deleted, as from the apiserver.
+fn delete_collection(
+    state: &mut State,
+    target: &Target,
+    selectors: &Selectors,
+) -> Result<(StatusCode, Value), ApiError> {
+    let kind = &target.kind;
+    let doomed: Vec<(String, String)> = state
+        .list(kind, target.namespace.as_deref())
+        .iter()
+        .filter(|o| selectors.matches(o))
+        .map(|o| {
+            let s = |p: &str| o.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
+            (s("/metadata/namespace"), s("/metadata/name"))
+        })
+        .collect();
+    let mut items = Vec::with_capacity(doomed.len());
+    for (ns, name) in doomed {
+        items.push((*state.delete(kind, &ns, &name)?).clone());
+    }
+    let meta = json!({"resourceVersion": state.resource_version().to_string()});
+    Ok((
+        StatusCode::OK,
+        json!({"kind": format!("{}List", kind.kind), "apiVersion": kind.api_version(), "metadata": meta, "items": items}),
+    ))
 }
 
 fn scale_of(obj: &Value) -> Value {
@@ -378,6 +433,10 @@ fn list(
                 .next()
                 .and_then(|r| r.parse::<u64>().ok())
                 .ok_or_else(|| ApiError::bad_request("invalid continue token"))?;
+            if rv < state.compacted_rv() {
+                // As the apiserver answers once etcd has compacted the list's revision.
+                return Err(ApiError::new(410, "Expired", "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter."));
+            }
             let after = (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("").to_string());
             (rv, Some(after))
         }

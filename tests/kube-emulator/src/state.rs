@@ -19,6 +19,9 @@ pub struct Change {
     pub kind_key: String,
     pub event_type: &'static str,
     pub object: Arc<Value>,
+    /// The object before a MODIFIED or DELETED change: a watch with a selector turns a change that
+    /// makes an object stop (or start) matching into DELETED (or ADDED), as the apiserver does.
+    pub prev: Option<Arc<Value>>,
 }
 
 type Objects = BTreeMap<(String, String), Arc<Value>>;
@@ -32,6 +35,8 @@ pub struct State {
     compacted_rv: u64,
     tx: broadcast::Sender<Arc<Change>>,
     uids: u64,
+    /// While set (a request with `dryRun=All`), writes are checked and answered but not stored.
+    dry_run: bool,
 }
 
 pub fn now_rfc3339() -> String {
@@ -58,7 +63,16 @@ impl State {
         // Deep enough that a watcher keeps up with bulk writes (a benchmark's load); one that falls
         // further behind is closed and re-watches, as from a real apiserver.
         let (tx, _) = broadcast::channel(1 << 20);
-        State { kinds, objects: HashMap::new(), rv: 1, history: VecDeque::new(), compacted_rv: 0, tx, uids: 0 }
+        State {
+            kinds,
+            objects: HashMap::new(),
+            rv: 1,
+            history: VecDeque::new(),
+            compacted_rv: 0,
+            tx,
+            uids: 0,
+            dry_run: false,
+        }
     }
 
     pub fn resource_version(&self) -> u64 {
@@ -119,8 +133,8 @@ impl State {
         self.objects.values().map(BTreeMap::len).sum()
     }
 
-    fn record(&mut self, kind: &KindSpec, event_type: &'static str, object: Arc<Value>) {
-        let change = Arc::new(Change { rv: self.rv, kind_key: kind.key(), event_type, object });
+    fn record(&mut self, kind: &KindSpec, event_type: &'static str, object: Arc<Value>, prev: Option<Arc<Value>>) {
+        let change = Arc::new(Change { rv: self.rv, kind_key: kind.key(), event_type, object, prev });
         self.history.push_back(change.clone());
         if self.history.len() > HISTORY {
             if let Some(old) = self.history.pop_front() {
@@ -129,6 +143,16 @@ impl State {
         }
         // No receivers is fine: nobody watches.
         let _ = self.tx.send(change);
+    }
+
+    /// Runs `f` as a dry run: what it writes is answered as if stored, and nothing changes.
+    pub fn dry_run<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> T {
+        let (rv, uids) = (self.rv, self.uids);
+        self.dry_run = true;
+        let out = f(self);
+        self.dry_run = false;
+        (self.rv, self.uids) = (rv, uids);
+        out
     }
 
     fn next_uid(&mut self) -> String {
@@ -197,8 +221,11 @@ impl State {
             m.insert("managedFields".into(), Self::managed_fields(kind, manager, "Update"));
         }
         let obj = Arc::new(obj);
+        if self.dry_run {
+            return Ok(obj);
+        }
         self.objects.entry(kind.key()).or_default().insert(key, obj.clone());
-        self.record(kind, "ADDED", obj.clone());
+        self.record(kind, "ADDED", obj.clone(), None);
         Ok(obj)
     }
 
@@ -264,13 +291,19 @@ impl State {
             m.insert("managedFields".into(), Self::managed_fields(kind, manager, "Update"));
         }
         let obj = Arc::new(obj);
+        if self.dry_run {
+            return Ok(obj);
+        }
         self.objects.entry(kind.key()).or_default().insert((ns.to_string(), name.to_string()), obj.clone());
-        self.record(kind, "MODIFIED", obj.clone());
+        self.record(kind, "MODIFIED", obj.clone(), Some(current));
         Ok(obj)
     }
 
     pub fn delete(&mut self, kind: &KindSpec, namespace: &str, name: &str) -> Result<Arc<Value>, ApiError> {
         let ns = if kind.namespaced { namespace } else { "" };
+        if self.dry_run {
+            return self.get(kind, ns, name);
+        }
         let removed = self
             .objects
             .get_mut(&kind.key())
@@ -282,7 +315,7 @@ impl State {
             m.insert("resourceVersion".into(), self.rv.to_string().into());
         }
         let obj = Arc::new(obj);
-        self.record(kind, "DELETED", obj.clone());
+        self.record(kind, "DELETED", obj.clone(), Some(removed));
         Ok(obj)
     }
 }

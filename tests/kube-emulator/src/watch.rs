@@ -37,16 +37,33 @@ pub fn partial(obj: &Value) -> Value {
 }
 
 impl WatchRequest {
-    fn wants(&self, c: &Change) -> bool {
+    /// The event this watch sends for a change, if any. As the apiserver's watch cache does, a
+    /// change that makes an object start matching the selectors is ADDED, one that makes it stop
+    /// matching is DELETED (the object as it last matched, at the change's resource version).
+    fn event(&self, c: &Change) -> Option<Bytes> {
         if c.kind_key != self.kind.key() {
-            return false;
+            return None;
         }
         if let Some(ns) = &self.namespace {
             if c.object.pointer("/metadata/namespace").and_then(Value::as_str) != Some(ns) {
-                return false;
+                return None;
             }
         }
-        self.selectors.matches(&c.object)
+        if c.event_type != "MODIFIED" {
+            return self.selectors.matches(&c.object).then(|| self.render(c.event_type, &c.object));
+        }
+        let now = self.selectors.matches(&c.object);
+        let before = c.prev.as_ref().is_none_or(|p| self.selectors.matches(p));
+        match (before, now) {
+            (true, true) => Some(self.render("MODIFIED", &c.object)),
+            (false, true) => Some(self.render("ADDED", &c.object)),
+            (true, false) => {
+                let mut last = c.prev.as_deref().cloned().unwrap_or_else(|| (*c.object).clone());
+                last["metadata"]["resourceVersion"] = json!(c.rv.to_string());
+                Some(self.render("DELETED", &last))
+            }
+            (false, false) => None,
+        }
     }
 
     fn render(&self, event_type: &str, obj: &Value) -> Bytes {
@@ -76,9 +93,7 @@ pub fn start(shared: Arc<Shared>, req: WatchRequest) -> mpsc::Receiver<Bytes> {
         let current = state.resource_version();
         let replay: Result<Vec<Bytes>, ApiError> = match req.resource_version {
             Some(rv) if rv > 0 && !req.send_initial_events => match state.history_since(rv) {
-                Some(changes) => {
-                    Ok(changes.iter().filter(|c| req.wants(c)).map(|c| req.render(c.event_type, &c.object)).collect())
-                }
+                Some(changes) => Ok(changes.iter().filter_map(|c| req.event(c)).collect()),
                 None => Err(ApiError::new(
                     410,
                     "Expired",
@@ -132,8 +147,10 @@ pub fn start(shared: Arc<Shared>, req: WatchRequest) -> mpsc::Receiver<Bytes> {
                     Ok(change) => {
                         if change.rv <= current_rv { continue; }
                         last_rv = change.rv;
-                        if req.wants(&change) && tx.send(req.render(change.event_type, &change.object)).await.is_err() {
-                            return;
+                        if let Some(event) = req.event(&change) {
+                            if tx.send(event).await.is_err() {
+                                return;
+                            }
                         }
                     }
                     // A watcher that fell this far behind is closed; it re-watches from its last version.
