@@ -1,38 +1,123 @@
 //! `sk-tracer check-config` run as a user runs it.
 
+use std::path::Path;
 use std::process::Command;
 
-fn check(path: &str) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sk-tracer"))
-        .args(["check-config", path])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("SK_TRACER_RETENTION__MAX_AGE")
-        .output()
-        .unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+struct Outcome {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `sk-tracer check-config ARGS` with exactly the given `SK_TRACER_*` variables: whatever the
+/// surrounding environment sets under that prefix would change the output.
+fn check(args: &[&str], env: &[(&str, &str)]) -> Outcome {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sk-tracer"));
+    cmd.arg("check-config").args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("SK_TRACER_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.envs(env.iter().copied());
+    let out = cmd.output().expect("the sk-tracer binary runs");
+    Outcome {
+        ok: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into(),
+        stderr: String::from_utf8_lossy(&out.stderr).into(),
+    }
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("the temporary directory is writable");
+    path.display().to_string()
 }
 
 #[test]
 fn prints_the_normalised_example() {
-    let (ok, stdout, stderr) = check("examples/deployments-and-volcano.yaml");
-    assert!(ok, "{stderr}");
-    assert!(stdout.contains("apps/v1.Deployment:\n    podSpecTemplatePaths:\n    - /spec/template"), "{stdout}");
-    assert!(stdout.contains("- /spec/tasks/*/template"), "{stdout}");
-    assert!(stdout.contains("maxBytes: 2147483648"), "{stdout}");
+    let out = check(&["examples/deployments-and-volcano.yaml"], &[]);
+    assert!(out.ok, "{}", out.stderr);
+    assert!(out.stderr.is_empty(), "{}", out.stderr);
+    assert!(out
+        .stdout
+        .starts_with("trackedObjects:\n  apps/v1.Deployment:\n    podSpecTemplatePaths:\n    - /spec/template\n"));
+    assert!(
+        out.stdout.contains(
+            "  batch.volcano.sh/v1alpha1.Job:\n    podSpecTemplatePaths:\n    - /spec/tasks/*/template\n    trackLifecycle: true\n"
+        ),
+        "{}",
+        out.stdout
+    );
+    // Every section, with its defaults.
+    for line in ["  - metadata\n", "  maxAge: 24h\n", "  maxBytes: 2GiB\n", "  port: 8080\n", "  bind: 127.0.0.1\n"] {
+        assert!(out.stdout.contains(line), "{line:?} in\n{}", out.stdout);
+    }
+}
+
+#[test]
+fn the_printed_config_checks_to_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = check(&["examples/tracer-config.yaml"], &[]);
+    assert!(first.ok, "{}", first.stderr);
+    assert!(first.stdout.contains("  v1.Pod:\n    podSpecTemplatePaths:\n    - ''\n"), "{}", first.stdout);
+    let printed = write(dir.path(), "printed.yaml", &first.stdout);
+    let second = check(&[&printed], &[]);
+    assert!(second.ok, "{}", second.stderr);
+    assert_eq!(second.stdout, first.stdout);
 }
 
 #[test]
 fn a_bad_file_fails_with_file_key_and_reason() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bad.yaml");
-    std::fs::write(&path, "trackedObjects:\n  example.com/v1.Thing:\n    trackLifecycle: true\n").unwrap();
-    let (ok, stdout, stderr) = check(path.to_str().unwrap());
-    assert!(!ok);
-    assert!(stdout.is_empty());
-    assert!(stderr.starts_with("error: config file "), "{stderr}");
+    let cases = [
+        (
+            "trackedObjects:\n  example.com/v1.Thing:\n    trackLifecycle: true\n",
+            "trackedObjects.\"example.com/v1.Thing\": example.com/v1.Thing is not a built-in kind, so it needs \
+             podSpecTemplatePath",
+        ),
+        (
+            "trackedObjects:\n  apps/v1.Deployment:\n    trackLifecycle: \"yes\"\n",
+            "trackedObjects.\"apps/v1.Deployment\".trackLifecycle: expected a boolean, found the string \"yes\"",
+        ),
+        ("trackedObjects:\n  apps/v1.Deployment: {\n", "YAML syntax error: "),
+    ];
+    for (text, expected) in cases {
+        let path = write(dir.path(), "bad.yaml", text);
+        let out = check(&[&path], &[]);
+        assert!(!out.ok);
+        assert!(out.stdout.is_empty(), "{}", out.stdout);
+        let prefix = format!("error: config file {path}: ");
+        assert!(out.stderr.starts_with(&prefix), "{prefix:?} in\n{}", out.stderr);
+        assert!(out.stderr.contains(expected), "{expected:?} in\n{}", out.stderr);
+    }
+}
+
+#[test]
+fn a_missing_file_is_named() {
+    let out = check(&["no/such/tracer.yaml"], &[]);
+    assert!(!out.ok);
+    assert!(out.stderr.starts_with("error: config file no/such/tracer.yaml: cannot read it: "), "{}", out.stderr);
+}
+
+#[test]
+fn the_environment_applies_as_it_does_for_run() {
+    let file = "examples/deployments-and-volcano.yaml";
+    let env = [("SK_TRACER_RETENTION__MAX_AGE", "6h"), ("SK_TRACER_SERVER__PORT", "9100")];
+    let out = check(&[file], &env);
+    assert!(out.ok, "{}", out.stderr);
+    assert!(out.stdout.contains("  maxAge: 6h\n") && out.stdout.contains("  port: 9100\n"), "{}", out.stdout);
+
+    let out = check(&["--no-env", file], &env);
+    assert!(out.ok, "{}", out.stderr);
+    assert!(out.stdout.contains("  maxAge: 24h\n") && out.stdout.contains("  port: 8080\n"), "{}", out.stdout);
+
+    let out = check(&[file], &[("SK_TRACER_SERVER__PORT", "eighty")]);
+    assert!(!out.ok);
     assert!(
-        stderr
-            .contains("bad.yaml: trackedObjects.\"example.com/v1.Thing\": example.com/v1.Thing is not a built-in kind"),
-        "{stderr}"
+        out.stderr
+            .starts_with("error: environment variable SK_TRACER_SERVER__PORT: server.port: expected a whole number"),
+        "{}",
+        out.stderr
     );
 }

@@ -20,7 +20,7 @@ pub struct ExportConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub s3_endpoint: Option<String>,
     /// Per-request timeout for object stores; retries stop after it too.
-    #[serde(default = "default_request_timeout", with = "humantime_serde")]
+    #[serde(default = "default_request_timeout", with = "crate::duration")]
     pub request_timeout: std::time::Duration,
     /// Object-store settings by `object_store`'s key names (`aws_region`, `google_service_account`,
     /// `azure_storage_account_name`...), over the environment.

@@ -3,6 +3,7 @@
 //! line flags. Loaded and validated once; every error names its source, key and problem.
 
 mod byte_size;
+mod duration;
 mod error;
 mod export;
 mod loader;

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 
 use figment::providers::{Env, Format, Serialized, Yaml};
 use figment::Figment;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
+use crate::error::ENV_PREFIX;
 use crate::export::ExportConfig;
 use crate::pipeline::PipelineConfig;
 use crate::retention::RetentionConfig;
@@ -23,8 +24,9 @@ const CLI_ONLY_ENV: &[&str] = &["config", "url"];
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RawConfig {
+    // `None` when absent or written without a value; both are reported as nothing to trace.
     #[serde(default)]
-    tracked_objects: BTreeMap<String, Option<RawTrackedObject>>,
+    tracked_objects: Option<BTreeMap<String, Option<RawTrackedObject>>>,
     #[serde(default)]
     pipeline: PipelineConfig,
     #[serde(default)]
@@ -37,11 +39,22 @@ struct RawConfig {
     exports: Vec<ScheduledExport>,
 }
 
+/// Builds a [`Config`] from its layers: built-in defaults, then the YAML file, then the
+/// environment, then overrides from the command line. Later layers win key by key.
+///
+/// ```no_run
+/// let config = sk_config::Loader::new()
+///     .file("tracer-config.yaml")
+///     .env()
+///     .overrides(serde_json::json!({"server": {"port": 9000}}))
+///     .load()?;
+/// # Ok::<(), sk_config::ConfigError>(())
+/// ```
 #[derive(Default)]
 pub struct Loader {
     file: Option<PathBuf>,
     env: bool,
-    overrides: Option<Serialized<serde_json::Value>>,
+    overrides: Figment,
 }
 
 fn camel(snake: &str) -> String {
@@ -81,9 +94,10 @@ impl Loader {
         self
     }
 
-    /// Values from the command line, in the file's shape (`{"server": {"port": 9000}}`), applied last.
-    pub fn overrides(mut self, values: serde_json::Value) -> Self {
-        self.overrides = Some(Serialized::defaults(values));
+    /// Values from the command line, in the file's shape (`{"server": {"port": 9000}}`), applied
+    /// last. Errors in them are reported as coming from the command line.
+    pub fn overrides<T: Serialize>(mut self, values: T) -> Self {
+        self.overrides = self.overrides.merge(Serialized::defaults(values));
         self
     }
 
@@ -96,15 +110,13 @@ impl Loader {
         }
         if self.env {
             figment = figment.merge(
-                Env::prefixed("SK_TRACER_")
+                Env::prefixed(ENV_PREFIX)
                     .filter(|k| !CLI_ONLY_ENV.contains(&k.as_str().to_lowercase().as_str()))
                     .map(|k| env_key(k.as_str()).into())
                     .lowercase(false),
             );
         }
-        if let Some(overrides) = self.overrides {
-            figment = figment.merge(overrides);
-        }
+        figment = figment.merge(self.overrides);
         let raw: RawConfig = figment.extract().map_err(|e| ConfigError::from_figment(e, file_name.as_deref()))?;
         let source_name = file_name.map(|f| format!("config file {f}")).unwrap_or_else(|| "config".into());
         let tracer = normalise(raw.tracked_objects, &source_name)?;
@@ -128,8 +140,7 @@ fn check_yaml(path: &Path) -> Result<(), ConfigError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError::Unreadable { file: file.clone(), message: e.to_string() })?;
-    serde_yaml::from_str::<serde_yaml::Value>(&text)
-        .map_err(|e| ConfigError::Syntax { file, message: e.to_string() })?;
+    serde_yaml::from_str::<serde_yaml::Value>(&text).map_err(|e| ConfigError::from_yaml(e, file))?;
     Ok(())
 }
 

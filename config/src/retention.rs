@@ -18,7 +18,7 @@ fn default_max_bytes() -> u64 {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RetentionConfig {
     /// Events older than this are folded into the base state (e.g. `24h`, `90m`).
-    #[serde(default = "default_max_age", with = "humantime_serde")]
+    #[serde(default = "default_max_age", with = "crate::duration")]
     pub max_age: Duration,
     /// The encoded size of recorded objects above which the oldest events are folded (e.g. `2GiB`).
     #[serde(default = "default_max_bytes", with = "crate::byte_size")]

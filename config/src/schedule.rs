@@ -20,10 +20,10 @@ pub enum ScheduleFormat {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScheduledExport {
     /// How often to export (e.g. `1h`).
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::duration")]
     pub every: Duration,
     /// The length of the window that ends at each run (e.g. `1h`).
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::duration")]
     pub window: Duration,
     /// Where to deliver it; `{start}` and `{end}` become the window's unix seconds.
     pub to: String,

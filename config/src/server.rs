@@ -2,7 +2,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 fn default_port() -> u16 {
     8080
@@ -19,7 +19,7 @@ fn default_bind() -> IpAddr {
 pub struct ServerConfig {
     #[serde(default = "default_port")]
     pub port: u16,
-    #[serde(default = "default_bind")]
+    #[serde(default = "default_bind", deserialize_with = "ip_address")]
     pub bind: IpAddr,
 }
 
@@ -27,4 +27,14 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig { port: default_port(), bind: default_bind() }
     }
+}
+
+/// std's own message (`invalid IP address syntax`) does not say which value was wrong.
+fn ip_address<'de, D: Deserializer<'de>>(d: D) -> Result<IpAddr, D::Error> {
+    let text = String::deserialize(d)?;
+    text.trim().parse().map_err(|_| {
+        serde::de::Error::custom(format!(
+            "`{text}` is not an IP address (host names are not accepted); write e.g. 127.0.0.1, 0.0.0.0 or ::"
+        ))
+    })
 }

@@ -3,12 +3,15 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
+use sk_core::gvk::GvkError;
 use sk_core::tracer_config::default_pod_template_paths;
 use sk_core::{Gvk, PodTemplatePath, TracerConfig, TrackedObjectConfig};
 
+use crate::error::quote_key;
 use crate::ConfigError;
 
-/// One tracked kind as written. An empty entry (`apps/v1.Deployment:`) is valid for built-in kinds.
+/// One tracked kind as written. An empty entry (`apps/v1.Deployment:` or `{}`) is valid for
+/// built-in kinds.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RawTrackedObject {
@@ -20,53 +23,53 @@ pub struct RawTrackedObject {
     pub skip_owned: bool,
 }
 
+/// Where an error is: the kind's key and, below it, a field and maybe a list index.
+struct At<'a> {
+    source_name: &'a str,
+    key: &'a str,
+}
+
+impl At<'_> {
+    fn err(&self, field: Option<&str>, message: String) -> ConfigError {
+        let mut key = format!("trackedObjects.{}", quote_key(self.key));
+        if let Some(field) = field {
+            key.push('.');
+            key.push_str(field);
+        }
+        ConfigError::Invalid { source_name: self.source_name.into(), key, message }
+    }
+}
+
 pub fn normalise(
-    raw: BTreeMap<String, Option<RawTrackedObject>>,
+    raw: Option<BTreeMap<String, Option<RawTrackedObject>>>,
     source_name: &str,
 ) -> Result<TracerConfig, ConfigError> {
+    let raw = raw.unwrap_or_default();
     if raw.is_empty() {
-        return Err(ConfigError::Whole {
+        return Err(ConfigError::Invalid {
             source_name: source_name.into(),
-            message: "trackedObjects is empty: name at least one kind to trace, e.g. `apps/v1.Deployment: {}`".into(),
+            key: "trackedObjects".into(),
+            message: "no kinds to trace: name at least one, e.g. `apps/v1.Deployment: {}`".into(),
         });
     }
     let mut tracked = BTreeMap::new();
     for (key, entry) in raw {
-        let invalid = |field: Option<&str>, message: String| ConfigError::Invalid {
-            source_name: source_name.into(),
-            key: crate::error::key_path(
-                &[Some("trackedObjects"), Some(key.as_str()), field].into_iter().flatten().collect::<Vec<_>>(),
-            ),
-            message,
-        };
-        let gvk: Gvk = key.parse().map_err(|e: sk_core::gvk::GvkError| invalid(None, e.to_string()))?;
+        let at = At { source_name, key: &key };
+        let gvk: Gvk = key.parse().map_err(|e: GvkError| at.err(None, e.to_string()))?;
         let entry = entry.unwrap_or_default();
-        let (field, written) = match (entry.pod_spec_template_path, entry.pod_spec_template_paths) {
+        let paths = match (entry.pod_spec_template_path, entry.pod_spec_template_paths) {
             (Some(_), Some(_)) => {
-                return Err(invalid(None, "give either podSpecTemplatePath or podSpecTemplatePaths, not both".into()))
+                return Err(at.err(None, "give either podSpecTemplatePath or podSpecTemplatePaths, not both".into()))
             }
-            (Some(one), None) => ("podSpecTemplatePath", Some(vec![one])),
-            (None, Some(many)) => ("podSpecTemplatePaths", Some(many)),
-            (None, None) => ("podSpecTemplatePath", None),
-        };
-        let paths = match written {
-            Some(list) if list.is_empty() => return Err(invalid(Some(field), "the list of paths is empty".into())),
-            Some(list) => list
-                .iter()
-                .map(|p| {
-                    if p.is_empty() {
-                        return Err(invalid(
-                            Some(field),
-                            "empty path (use `/spec/template`-style JSON pointers)".into(),
-                        ));
-                    }
-                    PodTemplatePath::parse(p).map_err(|e| invalid(Some(field), e.to_string()))
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-            None => default_pod_template_paths(&gvk).ok_or_else(|| {
-                invalid(
+            (Some(one), None) => vec![parse_path(&gvk, &one, &at, "podSpecTemplatePath".into())?],
+            (None, Some(many)) => parse_paths(&gvk, &many, &at)?,
+            (None, None) => default_pod_template_paths(&gvk).ok_or_else(|| {
+                at.err(
                     None,
-                    format!("{gvk} is not a built-in kind, so it needs podSpecTemplatePath (e.g. /spec/template)"),
+                    format!(
+                        "{gvk} is not a built-in kind, so it needs podSpecTemplatePath: the JSON pointer to its pod \
+                         template, e.g. /spec/template"
+                    ),
                 )
             })?,
         };
@@ -80,4 +83,34 @@ pub fn normalise(
         );
     }
     Ok(TracerConfig { tracked_objects: tracked })
+}
+
+fn parse_paths(gvk: &Gvk, list: &[String], at: &At) -> Result<Vec<PodTemplatePath>, ConfigError> {
+    if list.is_empty() {
+        return Err(at.err(Some("podSpecTemplatePaths"), "the list of paths is empty".into()));
+    }
+    let mut paths: Vec<PodTemplatePath> = Vec::with_capacity(list.len());
+    for (i, text) in list.iter().enumerate() {
+        let field = format!("podSpecTemplatePaths[{i}]");
+        let path = parse_path(gvk, text, at, field.clone())?;
+        if paths.contains(&path) {
+            return Err(at.err(Some(&field), format!("`{text}` is listed twice")));
+        }
+        paths.push(path);
+    }
+    Ok(paths)
+}
+
+fn parse_path(gvk: &Gvk, text: &str, at: &At, field: String) -> Result<PodTemplatePath, ConfigError> {
+    // The empty pointer is the whole object: right for a Pod (and what the normalised config
+    // prints for it), a mistake for anything else.
+    if text.is_empty() && !gvk.is_core_pod() {
+        return Err(at.err(
+            Some(&field),
+            "empty path: only a Pod is its own pod template; give the JSON pointer to the template, e.g. \
+             /spec/template"
+                .into(),
+        ));
+    }
+    PodTemplatePath::parse(text).map_err(|e| at.err(Some(&field), e.to_string()))
 }

@@ -1,17 +1,29 @@
 use std::path::PathBuf;
 
 /// Validates a config file and prints it in normalised form: every tracked kind with its
-/// pod-template paths filled in and every setting with its default. The `SK_TRACER_*` environment
-/// variables apply as they do for `run`, so what it prints is what `run` would use. Exits non-zero
-/// with a message naming the file, key and problem when the config is invalid.
+/// pod-template paths filled in (`podSpecTemplatePaths`, a list) and every setting with its
+/// default. The `SK_TRACER_*` environment variables apply as they do for `run`, so what it prints
+/// is what `run` would use. Exits non-zero with a message naming the file (or variable), key and
+/// problem when the config is invalid.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  sk-tracer check-config examples/tracer-config.yaml\n  \
+                        SK_TRACER_RETENTION__MAX_AGE=6h sk-tracer check-config tracer.yaml\n  \
+                        sk-tracer check-config --no-env tracer.yaml")]
 pub struct Args {
     /// The config file (YAML) to validate.
     pub file: PathBuf,
+    /// Check the file alone, ignoring `SK_TRACER_*` environment variables (for a file that is
+    /// about to ship, whatever the local environment says).
+    #[arg(long)]
+    pub no_env: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let config = sk_config::Loader::new().file(&args.file).env().load()?;
+    let mut loader = sk_config::Loader::new().file(&args.file);
+    if !args.no_env {
+        loader = loader.env();
+    }
+    let config = loader.load()?;
     print!("{}", config.to_yaml());
     Ok(())
 }
