@@ -1,10 +1,34 @@
 //! An in-process HTTP server that speaks enough of the Kubernetes API for kube-rs clients
-//! (`Api<DynamicObject>`, discovery, `watcher`, metadata-only watches) and `kubectl` to work against
-//! it unchanged: discovery, list/get/create/update/patch/delete with label and field selectors and
-//! pagination, `/status` and `/scale`, watches with resource versions, bookmarks and 410 Gone, and
-//! the OpenAPI document kubectl needs. Tests drive it through this API: objects without HTTP,
-//! controllers that create what real ones create (see [`controllers`]), fault injection, and
-//! request counts.
+//! (`Api<DynamicObject>`, `Api<Pod>`, discovery, `watcher`, metadata-only watches) and `kubectl` to
+//! work against it unchanged: discovery, list/get/create/update/patch/delete with label and field
+//! selectors and pagination, `/status` and `/scale`, watches with resource versions, bookmarks and
+//! 410 Gone, and the OpenAPI document kubectl needs.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use kube_emulator::{controllers, Emulator};
+//! let emu = Emulator::start().await?; // 127.0.0.1, a free port
+//! emu.write_kubeconfig("kubeconfig")?; // or emu.kubeconfig_yaml(), emu.url()
+//! emu.create_deployment("default", "web", 3, controllers::template("web", "nginx:1.27"))?;
+//! emu.close_watches();
+//! println!("{} requests so far", emu.request_count());
+//! # Ok(()) }
+//! ```
+//!
+//! What tests use, all on [`Emulator`]:
+//! - the server: [`Emulator::start`], [`Emulator::start_on`], [`Emulator::url`], [`Emulator::addr`],
+//!   [`Emulator::kubeconfig_yaml`], [`Emulator::write_kubeconfig`], [`Emulator::stop`],
+//!   [`Emulator::restart`] (same port, objects kept);
+//! - objects without HTTP: [`Emulator::create`], [`Emulator::update`], [`Emulator::update_status`],
+//!   [`Emulator::apply_object`], [`Emulator::get`], [`Emulator::list`], [`Emulator::delete`], with
+//!   every server-set field filled in; kinds at runtime: [`Emulator::register_kind`] with a
+//!   [`KindSpec`];
+//! - controllers and the kubelet, in [`controllers`]: Deployments with their ReplicaSets and pods,
+//!   rollouts, Jobs, CronJobs, a Volcano-style job, pod lifecycles;
+//! - faults: [`Emulator::close_watches`], [`Emulator::fail_next`], [`Emulator::forbid_kind`],
+//!   [`Emulator::set_delay`], [`Emulator::compact`] (also over HTTP under `/admin/`);
+//! - load: [`Emulator::request_count`], [`Emulator::requests_by_verb`],
+//!   [`Emulator::requests_by_route`], [`Emulator::requests_for`].
 
 mod admin;
 pub mod controllers;

@@ -507,8 +507,19 @@ fn watch_response(
         metadata_only,
     };
     let rx = watch::start(shared.clone(), req);
+    // Events already waiting go out in one chunk: a chunk (and a write) per event would make the
+    // socket, not the emulator, the limit under bulk writes.
     let stream = futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|b| (Ok::<_, Infallible>(Frame::data(b)), rx))
+        let first = rx.recv().await?;
+        let mut chunk = bytes::BytesMut::new();
+        chunk.extend_from_slice(&first);
+        while chunk.len() < 256 * 1024 {
+            match rx.try_recv() {
+                Ok(more) => chunk.extend_from_slice(&more),
+                Err(_) => break,
+            }
+        }
+        Some((Ok::<_, Infallible>(Frame::data(chunk.freeze())), rx))
     });
     let mut r = Response::new(BodyExt::boxed_unsync(StreamBody::new(stream)));
     r.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));

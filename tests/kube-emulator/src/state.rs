@@ -47,15 +47,22 @@ fn meta(obj: &Value, field: &str) -> Option<String> {
     obj.get("metadata")?.get(field)?.as_str().map(str::to_string)
 }
 
-/// Everything but server-managed metadata, to tell a real change from a no-op write.
-fn content(obj: &Value) -> Value {
-    let mut c = obj.clone();
-    if let Some(m) = c.get_mut("metadata").and_then(Value::as_object_mut) {
-        m.remove("resourceVersion");
-        m.remove("managedFields");
-        m.remove("generation");
+/// Whether two objects are equal but for server-managed metadata: a write that changes nothing
+/// else is a no-op, with no new resource version and no event. Compared in place, without copies.
+fn same_content(a: &Value, b: &Value) -> bool {
+    const SERVER_SET: [&str; 3] = ["resourceVersion", "managedFields", "generation"];
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else { return a == b };
+    let fields_equal = |x: &serde_json::Map<String, Value>, y: &serde_json::Map<String, Value>, skip: &[&str]| {
+        let mine = |m: &serde_json::Map<String, Value>| m.keys().filter(|k| !skip.contains(&k.as_str())).count();
+        mine(x) == mine(y) && x.iter().filter(|(k, _)| !skip.contains(&k.as_str())).all(|(k, v)| y.get(k) == Some(v))
+    };
+    if !fields_equal(a, b, &["metadata"]) {
+        return false;
     }
-    c
+    match (a.get("metadata").and_then(Value::as_object), b.get("metadata").and_then(Value::as_object)) {
+        (Some(x), Some(y)) => fields_equal(x, y, &SERVER_SET),
+        (x, y) => x == y,
+    }
 }
 
 impl State {
@@ -277,7 +284,7 @@ impl State {
                 };
             }
         }
-        if content(&obj) == content(&current) {
+        if same_content(&obj, &current) {
             return Ok(current);
         }
         self.rv += 1;
@@ -317,5 +324,23 @@ impl State {
         let obj = Arc::new(obj);
         self.record(kind, "DELETED", obj.clone(), Some(removed));
         Ok(obj)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn same_content_ignores_server_set_metadata_only() {
+        let a = json!({"metadata": {"name": "a", "resourceVersion": "1", "generation": 1}, "spec": {"x": 1}});
+        let b = json!({"metadata": {"name": "a", "resourceVersion": "7", "managedFields": []}, "spec": {"x": 1}});
+        assert!(super::same_content(&a, &b));
+        let c = json!({"metadata": {"name": "a", "labels": {}}, "spec": {"x": 1}});
+        assert!(!super::same_content(&a, &c));
+        let d = json!({"metadata": {"name": "a"}, "spec": {"x": 2}});
+        assert!(!super::same_content(&a, &d));
+        let e = json!({"metadata": {"name": "a"}, "spec": {"x": 1}, "status": {}});
+        assert!(!super::same_content(&a, &e));
     }
 }

@@ -26,8 +26,16 @@ pub struct WatchRequest {
     pub metadata_only: bool,
 }
 
+/// A watch event, serialised from a borrowed object: `json!` would copy the whole object first.
+#[derive(serde::Serialize)]
+struct Event<'a> {
+    #[serde(rename = "type")]
+    event_type: &'a str,
+    object: &'a Value,
+}
+
 fn line(event_type: &str, object: &Value) -> Bytes {
-    let mut s = serde_json::to_vec(&json!({"type": event_type, "object": object})).unwrap_or_default();
+    let mut s = serde_json::to_vec(&Event { event_type, object }).unwrap_or_default();
     s.push(b'\n');
     Bytes::from(s)
 }
