@@ -5,7 +5,7 @@
 //! (the tracked kinds' watches and metadata-only watches on intermediate kinds), never from a
 //! request per pod, so the load on the apiserver does not grow with the number of pods.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use serde_json::Value;
 
@@ -56,10 +56,18 @@ pub struct OwnerInfo {
     pub owners: Vec<OwnerRef>,
 }
 
-/// What is known about possible owners, by uid, and which kinds have been listed completely.
+/// Deleted owners remembered so that their pods, deleted after them, are known to have no owner
+/// rather than to wait for one. Garbage collection deletes pods seconds after their owner, so
+/// the most recent deletions are enough.
+const MAX_GONE: usize = 65_536;
+
+/// What is known about possible owners, by uid, which owners are known to be deleted, and which
+/// kinds have been listed completely.
 #[derive(Debug, Default)]
 pub struct OwnerCache {
     by_uid: HashMap<String, OwnerInfo>,
+    gone: HashSet<String>,
+    gone_order: VecDeque<String>,
     synced: HashSet<Gvk>,
 }
 
@@ -68,14 +76,39 @@ impl OwnerCache {
         self.by_uid.insert(uid, info);
     }
 
+    /// The owner was deleted: pods that still name it have no owner from now on.
     pub fn remove(&mut self, uid: &str) {
         self.by_uid.remove(uid);
+        self.mark_gone(uid.to_string());
+    }
+
+    fn mark_gone(&mut self, uid: String) {
+        if self.gone.insert(uid.clone()) {
+            self.gone_order.push_back(uid);
+            if self.gone_order.len() > MAX_GONE {
+                if let Some(oldest) = self.gone_order.pop_front() {
+                    self.gone.remove(&oldest);
+                }
+            }
+        }
     }
 
     /// After a kind's (re-)list: every object of that kind not in `alive` is gone.
     pub fn retain_kind(&mut self, gvk: &Gvk, alive: &HashSet<String>) {
-        self.by_uid.retain(|uid, info| &info.gvk != gvk || alive.contains(uid));
+        let gone: Vec<String> = self
+            .by_uid
+            .iter()
+            .filter(|(uid, info)| &info.gvk == gvk && !alive.contains(*uid))
+            .map(|(u, _)| u.clone())
+            .collect();
+        for uid in gone {
+            self.remove(&uid);
+        }
         self.synced.insert(gvk.clone());
+    }
+
+    pub fn is_gone(&self, uid: &str) -> bool {
+        self.gone.contains(uid)
     }
 
     pub fn is_synced(&self, gvk: &Gvk) -> bool {
@@ -97,8 +130,10 @@ pub enum Resolution {
     Owner(TrackedKey),
     /// No ancestor is tracked with `trackLifecycle`.
     Untracked,
-    /// An ancestor of this kind is not (yet) in the cache: watch the kind, then try again.
-    Waiting(Gvk),
+    /// This ancestor is not (yet) in the cache: watch its kind, then try again when it arrives.
+    /// Watches on different kinds are not ordered, so a pod may well arrive before its
+    /// ReplicaSet, even after the ReplicaSets' initial list.
+    Waiting(OwnerRef),
 }
 
 /// Finds the tracked object a pod's lifecycle is recorded under: the nearest ancestor whose kind is
@@ -123,12 +158,7 @@ pub fn resolve_owner(pod: &Value, config: &TracerConfig, cache: &OwnerCache) -> 
         let Some(owner) = managing(&refs) else { return Resolution::Untracked };
         let tracked = config.get(&owner.gvk);
         let Some(info) = cache.by_uid.get(&owner.uid) else {
-            // Listed completely and not there: the owner is gone, and so is the chain above it.
-            return if cache.is_synced(&owner.gvk) {
-                Resolution::Untracked
-            } else {
-                Resolution::Waiting(owner.gvk.clone())
-            };
+            return if cache.is_gone(&owner.uid) { Resolution::Untracked } else { Resolution::Waiting(owner.clone()) };
         };
         let owned_by_tracked = managing(&info.owners).is_some_and(|up| config.get(&up.gvk).is_some());
         if tracked.is_some_and(|c| c.track_lifecycle) && !owned_by_tracked {
@@ -169,6 +199,13 @@ mod tests {
         OwnerInfo { gvk: gvk.parse().unwrap(), namespace: "d".into(), name: name.into(), owners }
     }
 
+    fn waits_for(r: Resolution) -> Option<Gvk> {
+        match r {
+            Resolution::Waiting(owner) => Some(owner.gvk),
+            _ => None,
+        }
+    }
+
     fn dep() -> Gvk {
         "apps/v1.Deployment".parse().unwrap()
     }
@@ -178,10 +215,10 @@ mod tests {
         let cfg = config(&[("apps/v1.Deployment", true)]);
         let pod = owned_by("apps/v1", "ReplicaSet", "web-abc", "rs1");
         let mut cache = OwnerCache::default();
-        assert_eq!(resolve_owner(&pod, &cfg, &cache), Resolution::Waiting("apps/v1.ReplicaSet".parse().unwrap()));
+        assert_eq!(waits_for(resolve_owner(&pod, &cfg, &cache)), Some("apps/v1.ReplicaSet".parse().unwrap()));
         let to_dep = OwnerRef { uid: "d1".into(), gvk: dep(), name: "web".into(), controller: true };
         cache.upsert("rs1".into(), info("apps/v1.ReplicaSet", "web-abc", vec![to_dep]));
-        assert_eq!(resolve_owner(&pod, &cfg, &cache), Resolution::Waiting(dep()));
+        assert_eq!(waits_for(resolve_owner(&pod, &cfg, &cache)), Some(dep()));
         cache.upsert("d1".into(), info("apps/v1.Deployment", "web", vec![]));
         assert_eq!(resolve_owner(&pod, &cfg, &cache), Resolution::Owner(TrackedKey::new(dep(), "d/web")));
     }
@@ -200,7 +237,7 @@ mod tests {
             controller: true,
         };
         cache.upsert("j1".into(), info("batch/v1.Job", "nightly-1", vec![cron]));
-        assert_eq!(resolve_owner(&pod, &cfg, &cache), Resolution::Waiting("batch/v1.CronJob".parse().unwrap()));
+        assert_eq!(waits_for(resolve_owner(&pod, &cfg, &cache)), Some("batch/v1.CronJob".parse().unwrap()));
         cache.upsert("c1".into(), info("batch/v1.CronJob", "nightly", vec![]));
         assert_eq!(
             resolve_owner(&pod, &cfg, &cache),
@@ -223,18 +260,46 @@ mod tests {
         let pod = owned_by("batch.volcano.sh/v1alpha1", "Job", "train", "v1");
         let gvk: Gvk = "batch.volcano.sh/v1alpha1.Job".parse().unwrap();
         let mut cache = OwnerCache::default();
-        assert_eq!(resolve_owner(&pod, &cfg, &cache), Resolution::Waiting(gvk.clone()));
+        assert_eq!(waits_for(resolve_owner(&pod, &cfg, &cache)), Some(gvk.clone()));
         cache.upsert("v1".into(), info("batch.volcano.sh/v1alpha1.Job", "train", vec![]));
         assert_eq!(resolve_owner(&pod, &cfg, &cache), Resolution::Owner(TrackedKey::new(gvk, "d/train")));
     }
 
     #[test]
-    fn a_gone_owner_after_a_complete_list_is_untracked() {
+    fn an_owner_missing_from_a_complete_list_may_still_arrive() {
         let cfg = config(&[("apps/v1.Deployment", true)]);
         let pod = owned_by("apps/v1", "ReplicaSet", "web-abc", "rs1");
         let mut cache = OwnerCache::default();
         cache.retain_kind(&"apps/v1.ReplicaSet".parse().unwrap(), &HashSet::new());
+        let Resolution::Waiting(owner) = resolve_owner(&pod, &cfg, &cache) else { panic!("the pod waits") };
+        assert_eq!((owner.uid.as_str(), owner.name.as_str()), ("rs1", "web-abc"));
+    }
+
+    #[test]
+    fn a_deleted_owner_leaves_its_pods_untracked() {
+        let cfg = config(&[("apps/v1.Deployment", true)]);
+        let pod = owned_by("apps/v1", "ReplicaSet", "web-abc", "rs1");
+        let rs: Gvk = "apps/v1.ReplicaSet".parse().unwrap();
+        let mut cache = OwnerCache::default();
+        cache.upsert("rs1".into(), info("apps/v1.ReplicaSet", "web-abc", vec![]));
+        cache.remove("rs1");
         assert_eq!(resolve_owner(&pod, &cfg, &cache), Resolution::Untracked);
+        // Deleted while nobody watched: the re-list no longer shows it.
+        let mut cache = OwnerCache::default();
+        cache.upsert("rs1".into(), info("apps/v1.ReplicaSet", "web-abc", vec![]));
+        cache.retain_kind(&rs, &HashSet::new());
+        assert_eq!(resolve_owner(&pod, &cfg, &cache), Resolution::Untracked);
+    }
+
+    #[test]
+    fn remembered_deletions_are_bounded() {
+        let mut cache = OwnerCache::default();
+        for i in 0..MAX_GONE + 10 {
+            cache.remove(&i.to_string());
+        }
+        assert!(!cache.is_gone("0"));
+        assert!(cache.is_gone(&(MAX_GONE + 9).to_string()));
+        assert_eq!(cache.gone.len(), MAX_GONE);
     }
 
     #[test]

@@ -123,6 +123,12 @@ impl Collector for TracerCollector {
             "Events folded into the base state by retention",
             Metrics::get(&m.evictions),
         )?;
+        counter(
+            &mut e,
+            "pods_without_owner",
+            "Pods not recorded because the owner they name never appeared within the grace period",
+            Metrics::get(&m.unresolved_pods),
+        )?;
         gauge(
             &mut e,
             "owner_resolution_watches",

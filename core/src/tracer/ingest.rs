@@ -22,9 +22,16 @@ use crate::{stable_hash, TracerConfig};
 /// when an owner kind cannot be watched at all.
 const MAX_PENDING_PODS: usize = 100_000;
 
+/// How long a pod waits for an owner that its kind's watch has not shown. Watches on different
+/// kinds are not ordered, so an owner routinely arrives after its pods; one that has not arrived
+/// this long after its kind was listed was deleted before anyone saw it.
+pub const OWNER_GRACE_SECS: i64 = 60;
+
 struct PendingPod {
     pod: Value,
     deleted_at: Option<i64>,
+    owner_kind: Gvk,
+    since: i64,
 }
 
 pub struct Ingest {
@@ -35,8 +42,11 @@ pub struct Ingest {
     owners: OwnerCache,
     /// Per kind, what its current (re-)list has shown so far.
     relisting: HashMap<Gvk, Relist>,
-    pending: HashMap<Gvk, HashMap<String, PendingPod>>,
+    /// Pods by the uid of the owner they wait for, then by their own uid.
+    pending: HashMap<String, HashMap<String, PendingPod>>,
     pending_count: usize,
+    /// When waiting pods are next checked against the grace period.
+    next_expiry: i64,
     /// Owner kinds being watched for owner resolution, tracked kinds included.
     watched_owner_kinds: HashSet<Gvk>,
     path_errors_reported: HashSet<Gvk>,
@@ -68,6 +78,7 @@ impl Ingest {
             relisting: HashMap::new(),
             pending: HashMap::new(),
             pending_count: 0,
+            next_expiry: i64::MIN,
             watched_owner_kinds,
             path_errors_reported: HashSet::new(),
         }
@@ -77,6 +88,7 @@ impl Ingest {
     pub fn handle(&mut self, change: Change) -> Vec<Gvk> {
         self.metrics.count_event(&change.gvk);
         let Change { gvk, at, kind } = change;
+        self.expire_pending(at);
         let mut wanted = Vec::new();
         match kind {
             ChangeKind::RelistStarted => {
@@ -118,7 +130,12 @@ impl Ingest {
                         }
                     }
                 }
-                wanted = self.retry_pending(&gvk);
+                // Pods waiting for owners the list did not show go on waiting: the owner may have
+                // been created after the list was taken. Owners it showed as deleted end theirs.
+                let gone: Vec<String> = self.pending.keys().filter(|uid| self.owners.is_gone(uid)).cloned().collect();
+                for uid in gone {
+                    wanted.extend(self.retry_pending(&uid));
+                }
             }
             ChangeKind::Applied(payload) => wanted = self.applied(&gvk, at, payload),
             ChangeKind::Deleted(payload) => wanted = self.deleted(&gvk, at, payload),
@@ -129,11 +146,12 @@ impl Ingest {
     fn applied(&mut self, gvk: &Gvk, at: i64, payload: Payload) -> Vec<Gvk> {
         match payload {
             Payload::Meta { uid, info } => {
-                self.owners.upsert(uid, info);
-                self.retry_pending(gvk)
+                self.owners.upsert(uid.clone(), info);
+                self.retry_pending(&uid)
             }
             Payload::Object(obj) => {
-                if let Some(uid) = uid_of(&obj) {
+                let uid = uid_of(&obj).map(str::to_string);
+                if let Some(uid) = &uid {
                     let info = OwnerInfo {
                         gvk: gvk.clone(),
                         namespace: obj.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("").into(),
@@ -146,14 +164,14 @@ impl Ingest {
                 }
                 let mut wanted = Vec::new();
                 if *gvk == pod_gvk() {
-                    wanted.extend(self.pod_seen(&obj, None));
+                    wanted.extend(self.pod_seen(&obj, None, at));
                 }
                 if let Some(cfg) = self.config.get(gvk) {
                     let cfg = cfg.clone();
                     self.record(gvk, &cfg, at, obj);
                 }
-                if *gvk != pod_gvk() {
-                    wanted.extend(self.retry_pending(gvk));
+                if let Some(uid) = uid.filter(|_| *gvk != pod_gvk()) {
+                    wanted.extend(self.retry_pending(&uid));
                 }
                 wanted
             }
@@ -164,7 +182,7 @@ impl Ingest {
         match payload {
             Payload::Meta { uid, .. } => {
                 self.owners.remove(&uid);
-                Vec::new()
+                self.retry_pending(&uid)
             }
             Payload::Object(obj) => {
                 let mut wanted = Vec::new();
@@ -172,12 +190,13 @@ impl Ingest {
                     // The final status may carry the end; the deletion ends what still runs. Owners
                     // are deleted before their pods (garbage collection follows), so the chain may
                     // no longer resolve: the recorded lifecycle ends by the pod's uid regardless.
-                    wanted = self.pod_seen(&obj, Some(at));
+                    wanted = self.pod_seen(&obj, Some(at), at);
                     if let Some(uid) = uid_of(&obj) {
                         self.store.pod_deleted(uid, at);
                     }
-                } else if let Some(uid) = uid_of(&obj) {
-                    self.owners.remove(uid);
+                } else if let Some(uid) = uid_of(&obj).map(str::to_string) {
+                    self.owners.remove(&uid);
+                    wanted = self.retry_pending(&uid);
                 }
                 if self.config.get(gvk).is_some() {
                     if let Some(id) = ObjectIdentity::of(&obj) {
@@ -211,8 +230,9 @@ impl Ingest {
     }
 
     /// Resolves a pod's owner and records its lifecycle; a pod whose owner chain is not in the
-    /// cache yet waits, and the missing owner kind is returned to be watched.
-    fn pod_seen(&mut self, pod: &Value, deleted_at: Option<i64>) -> Vec<Gvk> {
+    /// cache yet waits (from `at`, or from when it first waited), and the missing owner kind is
+    /// returned to be watched.
+    fn pod_seen(&mut self, pod: &Value, deleted_at: Option<i64>, at: i64) -> Vec<Gvk> {
         let Some(uid) = uid_of(pod).map(str::to_string) else { return Vec::new() };
         match resolve_owner(pod, &self.config, &self.owners) {
             Resolution::Owner(owner) => {
@@ -226,13 +246,17 @@ impl Ingest {
                 Vec::new()
             }
             Resolution::Untracked => Vec::new(),
-            Resolution::Waiting(kind) => {
+            Resolution::Waiting(owner) => {
                 if self.pending_count >= MAX_PENDING_PODS {
-                    tracing::warn!(owner_kind = %kind, "too many pods wait for their owners; dropping one");
+                    tracing::warn!(owner_kind = %owner.gvk, "too many pods wait for their owners; dropping one");
+                    self.metrics.unresolved_pods.fetch_add(1, Ordering::Relaxed);
                     return Vec::new();
                 }
-                let waiting = self.pending.entry(kind.clone()).or_default();
-                if waiting.insert(uid, PendingPod { pod: pod.clone(), deleted_at }).is_none() {
+                let kind = owner.gvk;
+                let waiting = self.pending.entry(owner.uid).or_default();
+                let since = waiting.get(&uid).map_or(at, |p| p.since);
+                let pending = PendingPod { pod: pod.clone(), deleted_at, owner_kind: kind.clone(), since };
+                if waiting.insert(uid, pending).is_none() {
                     self.pending_count += 1;
                 }
                 if self.watched_owner_kinds.insert(kind.clone()) {
@@ -245,14 +269,39 @@ impl Ingest {
         }
     }
 
-    fn retry_pending(&mut self, gvk: &Gvk) -> Vec<Gvk> {
-        let Some(waiting) = self.pending.remove(gvk) else { return Vec::new() };
+    /// Resolves again the pods that wait for the owner `owner_uid`, which just arrived or went.
+    fn retry_pending(&mut self, owner_uid: &str) -> Vec<Gvk> {
+        let Some(waiting) = self.pending.remove(owner_uid) else { return Vec::new() };
         self.pending_count -= waiting.len();
         let mut wanted = Vec::new();
         for (_, p) in waiting {
-            wanted.extend(self.pod_seen(&p.pod, p.deleted_at));
+            wanted.extend(self.pod_seen(&p.pod, p.deleted_at, p.since));
         }
         wanted
+    }
+
+    /// Gives up on pods whose owner's kind has been listed and watched for the grace period
+    /// without the owner showing up. Pods waiting for a kind that cannot be listed keep waiting.
+    fn expire_pending(&mut self, now: i64) {
+        if self.pending_count == 0 || now < self.next_expiry {
+            return;
+        }
+        self.next_expiry = now + OWNER_GRACE_SECS / 4;
+        let owners = &self.owners;
+        let mut expired = 0;
+        self.pending.retain(|_, waiting| {
+            waiting.retain(|_, p| {
+                let keep = !owners.is_synced(&p.owner_kind) || now - p.since < OWNER_GRACE_SECS;
+                expired += usize::from(!keep);
+                keep
+            });
+            !waiting.is_empty()
+        });
+        if expired > 0 {
+            self.pending_count -= expired;
+            self.metrics.unresolved_pods.fetch_add(expired as u64, Ordering::Relaxed);
+            tracing::info!(pods = expired, "pods whose owner never appeared are not recorded");
+        }
     }
 
     pub fn pending_pods(&self) -> usize {

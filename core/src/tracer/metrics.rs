@@ -18,6 +18,8 @@ pub struct Metrics {
     /// requests, so this stays at the number of such kinds however many pods there are.
     pub owner_watches: AtomicU64,
     pub evictions: AtomicU64,
+    /// Pods not recorded because their owner never appeared (deleted before it was seen).
+    pub unresolved_pods: AtomicU64,
 }
 
 impl Metrics {

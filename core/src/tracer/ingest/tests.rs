@@ -199,3 +199,88 @@ fn pods_gone_during_a_relist_gap_end_there() {
         vec![PodLifecycle { start_ts: T + 1, end_ts: Some(T + 90) }, PodLifecycle { start_ts: T + 2, end_ts: None }]
     );
 }
+
+fn rs_listed(at: i64, uids: &[(&str, &str)]) -> Vec<Change> {
+    let mut changes = vec![change("apps/v1.ReplicaSet", at, ChangeKind::RelistStarted)];
+    for (uid, name) in uids {
+        let Change { kind: ChangeKind::Applied(payload), .. } = rs_meta(uid, name, ("web", "dep1")) else {
+            unreachable!()
+        };
+        changes.push(change("apps/v1.ReplicaSet", at, ChangeKind::Relisted(payload)));
+    }
+    changes.push(change("apps/v1.ReplicaSet", at, ChangeKind::RelistDone));
+    changes
+}
+
+fn lifecycle_count(store: &Store, cfg: &TracerConfig) -> usize {
+    export(store, cfg).pod_lifecycles.values().flat_map(|m| m.values()).map(Vec::len).sum()
+}
+
+#[test]
+fn a_pod_seen_before_its_replicaset_waits_for_it_after_the_initial_list() {
+    // Watches on different kinds are not ordered: the ReplicaSets are listed, then a new pod
+    // arrives before its new ReplicaSet does.
+    let cfg = config(&[("apps/v1.Deployment", "/spec/template", true, false)]);
+    let (mut ing, store) = ingest(cfg.clone());
+    ing.handle(applied("apps/v1.Deployment", T, deployment("web", "dep1", "nginx")));
+    ing.handle(applied("v1.Pod", T + 1, pod("old-1", "p0", ("apps/v1", "ReplicaSet", "web-old", "rs0"), json!({}))));
+    for c in rs_listed(T + 1, &[("rs0", "web-old")]) {
+        ing.handle(c);
+    }
+    let p = pod("web-1", "p1", ("apps/v1", "ReplicaSet", "web-new", "rs1"), running("2025-11-24T16:00:05Z"));
+    ing.handle(applied("v1.Pod", T + 5, p));
+    assert_eq!(ing.pending_pods(), 1, "the pod waits: its ReplicaSet is on its way");
+    ing.handle(rs_meta("rs1", "web-new", ("web", "dep1")));
+    assert_eq!(ing.pending_pods(), 0);
+    assert_eq!(lifecycle_count(&store, &cfg), 1);
+}
+
+#[test]
+fn a_pod_whose_owner_never_appears_is_given_up_after_the_grace_period() {
+    let cfg = config(&[("apps/v1.Deployment", "/spec/template", true, false)]);
+    let (mut ing, store) = ingest(cfg.clone());
+    let metrics = ing.metrics.clone();
+    for c in rs_listed(T, &[]) {
+        ing.handle(c);
+    }
+    let orphan = pod("web-1", "p1", ("apps/v1", "ReplicaSet", "web-gone", "rs9"), running("2025-11-24T16:00:05Z"));
+    ing.handle(applied("v1.Pod", T + 1, orphan.clone()));
+    // Updates to a waiting pod do not restart its wait.
+    ing.handle(applied("v1.Pod", T + OWNER_GRACE_SECS - 10, orphan));
+    ing.handle(applied("apps/v1.Deployment", T + OWNER_GRACE_SECS - 1, deployment("web", "dep1", "nginx")));
+    assert_eq!(ing.pending_pods(), 1);
+    // Waiting pods are checked every quarter of the grace period.
+    ing.handle(applied("apps/v1.Deployment", T + OWNER_GRACE_SECS * 5 / 4 + 1, deployment("web", "dep1", "nginx:2")));
+    assert_eq!(ing.pending_pods(), 0);
+    assert_eq!(Metrics::get(&metrics.unresolved_pods), 1);
+    assert_eq!(lifecycle_count(&store, &cfg), 0);
+}
+
+#[test]
+fn pods_wait_for_a_kind_that_is_not_listed_yet_however_long() {
+    let cfg = config(&[("apps/v1.Deployment", "/spec/template", true, false)]);
+    let (mut ing, _) = ingest(cfg.clone());
+    let p = pod("web-1", "p1", ("apps/v1", "ReplicaSet", "web-abc", "rs1"), running("2025-11-24T16:00:05Z"));
+    ing.handle(applied("v1.Pod", T, p));
+    ing.handle(applied("apps/v1.Deployment", T + 10 * OWNER_GRACE_SECS, deployment("web", "dep1", "nginx")));
+    assert_eq!(ing.pending_pods(), 1);
+}
+
+#[test]
+fn pods_deleted_after_their_owner_neither_wait_nor_lose_their_end() {
+    let cfg = config(&[("apps/v1.Deployment", "/spec/template", true, false)]);
+    let (mut ing, store) = ingest(cfg.clone());
+    ing.handle(applied("apps/v1.Deployment", T, deployment("web", "dep1", "nginx")));
+    ing.handle(rs_meta("rs1", "web-abc", ("web", "dep1")));
+    let p = pod("web-1", "p1", ("apps/v1", "ReplicaSet", "web-abc", "rs1"), running("2025-11-24T16:00:05Z"));
+    ing.handle(applied("v1.Pod", T + 5, p.clone()));
+    let Change { kind: ChangeKind::Applied(rs), .. } = rs_meta("rs1", "web-abc", ("web", "dep1")) else {
+        unreachable!()
+    };
+    ing.handle(change("apps/v1.ReplicaSet", T + 20, ChangeKind::Deleted(rs)));
+    ing.handle(change("v1.Pod", T + 21, ChangeKind::Deleted(Payload::Object(p))));
+    assert_eq!(ing.pending_pods(), 0);
+    let trace = export(&store, &cfg);
+    let lcs: Vec<_> = trace.pod_lifecycles.values().flat_map(|m| m.values()).flatten().collect();
+    assert_eq!(lcs, [&PodLifecycle { start_ts: T + 5, end_ts: Some(T + 21) }]);
+}
