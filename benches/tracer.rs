@@ -122,12 +122,18 @@ fn write_workload(emu: &Emulator, s: &Scale) -> usize {
     let start_rv = emu.resource_version();
     for d in 0..s.deployments {
         let name = format!("app{d}");
-        emu.create_deployment("bench", &name, s.replicas, template(&name, "registry.example.com/app:1.0"))
-            .expect("writing the workload");
+        // Spread over namespaces, as teams are: a namespace per ten Deployments.
+        emu.create_deployment(
+            &format!("team{}", d / 10),
+            &name,
+            s.replicas,
+            template(&name, "registry.example.com/app:1.0"),
+        )
+        .expect("writing the workload");
     }
     for j in 0..s.volcano_jobs {
         let tasks = [("ps", 1, template("ps", "trainer:2")), ("worker", 3, template("worker", "trainer:2"))];
-        emu.create_custom_job("ml", &format!("train{j}"), &tasks).expect("writing the workload");
+        emu.create_custom_job(&format!("ml{}", j / 10), &format!("train{j}"), &tasks).expect("writing the workload");
     }
     let t0 = kube_emulator::controllers::now();
     let pods: Vec<(String, String)> = emu
