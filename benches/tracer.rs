@@ -225,7 +225,7 @@ fn pipeline() -> Pipeline {
     let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let none = serde_json::Map::new();
     Pipeline::new(
-        SanitiserChain::build(&names(&["metadata", "status", "node-name"]), &none).expect("sanitisers"),
+        SanitiserChain::build(&names(&["metadata", "status", "node-name", "redact"]), &none).expect("sanitisers"),
         SanitiserChain::build(&names(&["pod-hash"]), &none).expect("pod hash"),
     )
 }

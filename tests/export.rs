@@ -289,3 +289,43 @@ fn the_export_client_saves_a_window_and_summarises_it() {
     let o = run(&["--start", "yesterday", "--out", "x"]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("is not a time"));
 }
+
+#[test]
+fn redacted_values_never_reach_an_export() {
+    let rt = runtime();
+    let emu = rt.block_on(Emulator::start()).unwrap();
+    let tracer = start_tracer(&emu, CONFIG);
+    tracer.wait_ready();
+    let template = |password: &str| {
+        json!({"metadata": {"labels": {"app": "db"}, "annotations": {"example.com/api-token": "tok-Zq81", "team": "data"}},
+               "spec": {"containers": [{"name": "c", "image": "postgres:16", "env": [
+                   {"name": "POSTGRES_PASSWORD", "value": password},
+                   {"name": "FROM_SECRET", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}}]}]}})
+    };
+    emu.create_deployment("d", "db", 1, template("hunter2-Xy7")).unwrap();
+    for p in emu.list("v1", "Pod", Some("d")) {
+        emu.set_pod_running("d", p["metadata"]["name"].as_str().unwrap(), now()).unwrap();
+    }
+    next_second();
+    // A rollout that changes only the secret value is still a change.
+    emu.update_deployment_template("d", "db", template("correct-horse-Q2")).unwrap();
+    wait_until(10, "both versions recorded", || applied(&tracer.export_all(), "Deployment") == ["db", "db"]);
+
+    let r = tracer.export_raw(&json!({"start_ts": 0, "end_ts": now() + 60}));
+    assert_eq!(r.status, 200);
+    let body = String::from_utf8_lossy(&r.body);
+    for secret in ["hunter2-Xy7", "correct-horse-Q2", "tok-Zq81", "api-token"] {
+        assert!(!body.contains(secret), "{secret} leaked");
+    }
+    let t = sk_core::trace::decode(&r.body).unwrap();
+    let versions: Vec<Value> = t.events.iter().flat_map(|e| &e.applied_objs).map(|o| o.to_json().unwrap()).collect();
+    let env = &versions[1]["spec"]["template"]["spec"]["containers"][0]["env"];
+    assert_eq!(env[0]["name"], "POSTGRES_PASSWORD");
+    assert!(env[0]["value"].as_str().unwrap().starts_with("<redacted>:"), "{env}");
+    assert_ne!(env[0]["value"], versions[0]["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"]);
+    assert_eq!(env[1]["valueFrom"]["secretKeyRef"]["name"], "db", "references are kept");
+    assert_eq!(versions[1]["spec"]["template"]["metadata"]["annotations"], json!({"team": "data"}));
+    // The running pods' hash is their template's, redacted the same way.
+    let lifecycles = lifecycles(&t, "d/db");
+    assert_eq!(lifecycles.len(), 1, "{lifecycles:?}");
+}

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::ConfigError;
 
 fn default_sanitisers() -> Vec<String> {
-    ["metadata", "status", "node-name"].map(String::from).to_vec()
+    ["metadata", "status", "node-name", "redact"].map(String::from).to_vec()
 }
 
 fn default_pod_hash() -> Vec<String> {

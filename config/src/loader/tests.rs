@@ -53,7 +53,7 @@ fn the_documented_example_loads() {
 #[test]
 fn every_section_has_its_defaults() {
     let c = load(DEPLOYMENT).unwrap();
-    assert_eq!(c.pipeline.sanitisers, ["metadata", "status", "node-name"]);
+    assert_eq!(c.pipeline.sanitisers, ["metadata", "status", "node-name", "redact"]);
     assert_eq!(c.pipeline.pod_hash_sanitisers, ["pod-hash"]);
     assert_eq!(c.retention.max_age, Duration::from_secs(24 * 3600));
     assert_eq!(c.retention.max_bytes, 2 << 30);

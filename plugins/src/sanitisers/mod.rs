@@ -3,6 +3,7 @@
 mod metadata;
 mod node_name;
 mod pod_hash;
+mod redact;
 mod status;
 
 /// Rejects options for sanitisers that take none.
