@@ -65,6 +65,9 @@ fn changes_during_an_outage_are_recorded_once() {
     let tracer = start_tracer(&emu, DEPLOYMENTS);
     tracer.wait_ready();
     wait_until(10, "the initial list", || applied(&tracer.export_all(), "Deployment").len() == 3);
+    // Changes within one second are one event holding their net change: the update must fall in a
+    // later second than the initial list to be an event of its own.
+    std::thread::sleep(Duration::from_millis(1100));
 
     emu.stop();
     emu.update(deployment("a", "v2")).unwrap();
@@ -97,6 +100,9 @@ fn a_410_relist_reconciles_instead_of_recreating() {
     let tracer = start_tracer(&emu, DEPLOYMENTS);
     tracer.wait_ready();
     wait_until(10, "the initial list", || applied(&tracer.export_all(), "Deployment").len() == 3);
+    // Changes within one second are one event holding their net change: the update must fall in a
+    // later second than the initial list to be an event of its own.
+    std::thread::sleep(Duration::from_millis(1100));
 
     emu.stop();
     emu.update(deployment("a", "v2")).unwrap();
