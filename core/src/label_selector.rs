@@ -17,6 +17,58 @@ pub enum SelectorError {
     UnknownOperator { key: String, operator: String },
     #[error("label selector: empty key")]
     EmptyKey,
+    #[error("label selector: `{key}` is not a valid label key: {reason}")]
+    InvalidKey { key: String, reason: String },
+    #[error("label selector: `{value}` (for key `{key}`) is not a valid label value: {reason}")]
+    InvalidValue { key: String, value: String, reason: String },
+}
+
+/// A label name or value: at most 63 characters, alphanumerics, `-`, `_` and `.`, beginning and
+/// ending with an alphanumeric (Kubernetes' "qualified name" part).
+fn check_name(text: &str) -> Result<(), String> {
+    if text.len() > 63 {
+        return Err(format!("{} characters, at most 63 are allowed", text.len()));
+    }
+    if let Some(c) = text.chars().find(|c| !(c.is_ascii_alphanumeric() || "-_.".contains(*c))) {
+        return Err(format!("`{c}` is not allowed (alphanumerics, `-`, `_` and `.` are)"));
+    }
+    let edge_ok = |c: Option<char>| c.is_none_or(|c| c.is_ascii_alphanumeric());
+    if !edge_ok(text.chars().next()) || !edge_ok(text.chars().last()) {
+        return Err("must begin and end with an alphanumeric character".into());
+    }
+    Ok(())
+}
+
+/// `[prefix/]name`, the prefix a DNS subdomain (lower case, at most 253 characters).
+fn check_key(key: &str) -> Result<(), SelectorError> {
+    let invalid = |reason: String| SelectorError::InvalidKey { key: key.to_string(), reason };
+    let (prefix, name) = match key.split_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, key),
+    };
+    if name.is_empty() {
+        return Err(if key.is_empty() { SelectorError::EmptyKey } else { invalid("the name part is empty".into()) });
+    }
+    check_name(name).map_err(|r| invalid(format!("its name part: {r}")))?;
+    if let Some(prefix) = prefix {
+        let label_ok = |l: &str| {
+            !l.is_empty()
+                && l.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        };
+        if prefix.len() > 253 || !prefix.split('.').all(label_ok) {
+            return Err(invalid(
+                "its prefix must be a DNS subdomain (lower-case alphanumerics, `-` and `.`, at most 253 characters)"
+                    .into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_value(key: &str, value: &str) -> Result<(), SelectorError> {
+    check_name(value).map_err(|reason| SelectorError::InvalidValue { key: key.into(), value: value.into(), reason })
 }
 
 /// A selector as written in requests and configs.
@@ -123,14 +175,14 @@ impl LabelSelector {
     pub fn new(spec: &LabelSelectorSpec) -> Result<Self, SelectorError> {
         let mut requirements = Vec::new();
         for (k, v) in &spec.match_labels {
-            if k.is_empty() {
-                return Err(SelectorError::EmptyKey);
-            }
+            check_key(k)?;
+            check_value(k, v)?;
             requirements.push(Requirement::Equals(k.clone(), v.clone()));
         }
         for e in &spec.match_expressions {
-            if e.key.is_empty() {
-                return Err(SelectorError::EmptyKey);
+            check_key(&e.key)?;
+            for v in &e.values {
+                check_value(&e.key, v)?;
             }
             let err_missing = || SelectorError::MissingValues { key: e.key.clone(), operator: e.operator.clone() };
             let err_unexpected =
@@ -189,6 +241,34 @@ mod tests {
     }
 
     #[test]
+    fn keys_and_values_are_checked_as_the_apiserver_checks_them() {
+        let key = |k: &str| sel(serde_json::json!({"matchLabels": {k: "v"}}));
+        let value = |v: &str| sel(serde_json::json!({"matchLabels": {"k": v}}));
+        for ok in ["app", "app.kubernetes.io/name", "a_b.c-d", "x/Y9", &"a".repeat(63)] {
+            assert!(key(ok).is_ok(), "{ok}");
+        }
+        for (bad, why) in [
+            ("", "empty key"),
+            ("-app", "begin and end"),
+            ("app ", "` ` is not allowed"),
+            ("Example.com/app", "DNS subdomain"),
+            ("example.com/", "name part is empty"),
+            ("a/b/c", "`/` is not allowed"),
+            (&"a".repeat(64), "at most 63"),
+        ] {
+            let e = key(bad).unwrap_err().to_string();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+        assert!(value("").is_ok(), "an empty value is valid");
+        assert!(value("v1.2_beta-3").is_ok());
+        let e = value("a b").unwrap_err().to_string();
+        assert!(e.contains("`a b` (for key `k`) is not a valid label value"), "{e}");
+        let e =
+            sel(serde_json::json!({"matchExpressions": [{"key": "k", "operator": "In", "values": ["ok", "_bad"]}]}));
+        assert!(matches!(e, Err(SelectorError::InvalidValue { .. })), "{e:?}");
+    }
+
+    #[test]
     fn matches_each_operator() {
         let s = sel(serde_json::json!({"matchLabels": {"app": "web"}, "matchExpressions": [
             {"key": "tier", "operator": "In", "values": ["a", "b"]},
@@ -238,7 +318,35 @@ mod tests {
             })
     }
 
+    /// The selector in kubectl's syntax.
+    fn to_kubectl(spec: &LabelSelectorSpec) -> String {
+        let mut parts: Vec<String> = spec.match_labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        for e in &spec.match_expressions {
+            parts.push(match e.operator.as_str() {
+                "In" => format!("{} in ({})", e.key, e.values.join(", ")),
+                "NotIn" => format!("{} notin ({})", e.key, e.values.join(",")),
+                "Exists" => e.key.clone(),
+                _ => format!("!{}", e.key),
+            });
+        }
+        parts.join(",")
+    }
+
     proptest! {
+        /// kubectl's syntax says the same as the structured form.
+        #[test]
+        fn kubectl_syntax_selects_like_the_structured_form(l in arb_labels(), exprs in prop::collection::vec(arb_expr(), 1..4), ml in arb_labels()) {
+            let spec = LabelSelectorSpec { match_labels: ml, match_expressions: exprs };
+            let parsed = LabelSelectorSpec::parse_kubectl(&to_kubectl(&spec)).unwrap();
+            prop_assert_eq!(LabelSelector::new(&parsed).unwrap().matches(&l), LabelSelector::new(&spec).unwrap().matches(&l));
+        }
+
+        /// Whatever the text, parsing gives a selector or a message, never a panic.
+        #[test]
+        fn any_text_parses_or_is_refused(text in ".{0,40}") {
+            let _ = LabelSelectorSpec::parse_kubectl(&text);
+        }
+
         /// Selector semantics as the Kubernetes documentation states them: a selector is the AND
         /// of its requirements; `matchLabels {k: v}` is `k In [v]`; `NotIn` and `DoesNotExist`
         /// are the complements of `In` and `Exists`.
