@@ -91,6 +91,12 @@ impl WatchRequest {
     }
 }
 
+/// What a watch sends before live changes.
+enum Replay {
+    History(Vec<Arc<Change>>),
+    Objects(Vec<Arc<Value>>),
+}
+
 /// Starts a watch; the returned receiver yields the response body's chunks and ends with the watch.
 pub fn start(shared: Arc<Shared>, req: WatchRequest) -> mpsc::Receiver<Bytes> {
     let (tx, rx) = mpsc::channel(1024);
@@ -99,21 +105,18 @@ pub fn start(shared: Arc<Shared>, req: WatchRequest) -> mpsc::Receiver<Bytes> {
         let state = shared.lock();
         let live = state.subscribe();
         let current = state.resource_version();
-        let replay: Result<Vec<Bytes>, ApiError> = match req.resource_version {
+        // Shared references only: events are serialised as they are sent, so a watch replaying a
+        // long history holds one event at a time, not the whole history as JSON.
+        let replay: Result<Replay, ApiError> = match req.resource_version {
             Some(rv) if rv > 0 && !req.send_initial_events => match state.history_since(rv) {
-                Some(changes) => Ok(changes.iter().filter_map(|c| req.event(c)).collect()),
+                Some(changes) => Ok(Replay::History(changes)),
                 None => Err(ApiError::new(
                     410,
                     "Expired",
                     format!("too old resource version: {rv} ({})", state.compacted_rv()),
                 )),
             },
-            _ => Ok(state
-                .list(&req.kind, req.namespace.as_deref())
-                .iter()
-                .filter(|o| req.selectors.matches(o))
-                .map(|o| req.render("ADDED", o))
-                .collect()),
+            _ => Ok(Replay::Objects(state.list(&req.kind, req.namespace.as_deref()))),
         };
         (live, replay, current)
     };
@@ -126,11 +129,20 @@ pub fn start(shared: Arc<Shared>, req: WatchRequest) -> mpsc::Receiver<Bytes> {
                 return;
             }
         };
-        for chunk in replay {
-            if tx.send(chunk).await.is_err() {
+        let mut events: Box<dyn Iterator<Item = Bytes> + Send> = match &replay {
+            Replay::History(changes) => Box::new(changes.iter().filter_map(|c| req.event(c))),
+            Replay::Objects(objects) => {
+                Box::new(objects.iter().filter(|o| req.selectors.matches(o)).map(|o| req.render("ADDED", o)))
+            }
+        };
+        for event in events.by_ref() {
+            if tx.send(event).await.is_err() {
                 return;
             }
         }
+        // The replayed references go before the watch turns live, which may last for hours.
+        drop(events);
+        drop(replay);
         if req.send_initial_events && req.bookmarks && tx.send(req.bookmark(current_rv, true)).await.is_err() {
             return;
         }
