@@ -1,6 +1,7 @@
 //! Pod lifecycles by owner and pod hash, in launch order.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use crate::lifecycle::advance;
 use crate::trace::{PodLifecycle, TrackedKey};
@@ -11,9 +12,10 @@ type LaunchKey = (i64, u64);
 
 #[derive(Debug, Default)]
 pub struct Lifecycles {
-    table: HashMap<TrackedKey, HashMap<u64, BTreeMap<LaunchKey, PodLifecycle>>>,
-    /// Where each pod that is not yet deleted has its entry.
-    pods: HashMap<String, (TrackedKey, u64, LaunchKey)>,
+    table: HashMap<Arc<TrackedKey>, HashMap<u64, BTreeMap<LaunchKey, PodLifecycle>>>,
+    /// Where each pod that is not yet deleted has its entry. The owner is shared with the table's
+    /// key: thousands of pods name one owner.
+    pods: HashMap<String, (Arc<TrackedKey>, u64, LaunchKey)>,
     seen: u64,
 }
 
@@ -29,6 +31,10 @@ impl Lifecycles {
         }
         self.seen += 1;
         let key = (observed.start_ts, self.seen);
+        let owner = match self.table.get_key_value(&owner) {
+            Some((shared, _)) => shared.clone(),
+            None => Arc::new(owner),
+        };
         self.table.entry(owner.clone()).or_default().entry(pod_hash).or_default().insert(key, observed);
         self.pods.insert(pod_uid.to_string(), (owner, pod_hash, key));
     }
@@ -69,7 +75,7 @@ impl Lifecycles {
             .iter()
             .map(|(owner, by_hash)| {
                 let by_hash = by_hash.iter().map(|(h, lcs)| (*h, lcs.values().copied().collect())).collect();
-                (owner.clone(), by_hash)
+                ((**owner).clone(), by_hash)
             })
             .collect()
     }

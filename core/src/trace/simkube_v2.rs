@@ -130,7 +130,7 @@ pub fn encode(trace: &Trace, w: &mut impl Write) -> Result<(), EncodeError> {
 }
 
 pub fn encode_to_vec(trace: &Trace) -> Vec<u8> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(super::v1::size_hint(trace));
     // Writing into a Vec fails only for containers of 2^32 entries, which memory rules out first.
     let _ = encode(trace, &mut out);
     out

@@ -124,8 +124,21 @@ pub fn encode(trace: &Trace, w: &mut impl Write) -> Result<(), EncodeError> {
     Ok(())
 }
 
+/// Close to the encoded size, so the output is allocated once rather than grown (and copied)
+/// a dozen times on the way to megabytes.
+pub(crate) fn size_hint(trace: &Trace) -> usize {
+    let objects: usize = trace
+        .events
+        .iter()
+        .flat_map(|e| e.applied_objs.iter().chain(&e.deleted_objs))
+        .map(|o| o.as_bytes().len())
+        .sum();
+    let lifecycles: usize = trace.pod_lifecycles.values().flat_map(|m| m.values()).map(Vec::len).sum();
+    1024 + objects + 48 * trace.events.len() + 96 * trace.index.len() + 40 * lifecycles
+}
+
 pub fn encode_to_vec(trace: &Trace) -> Vec<u8> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(size_hint(trace));
     // Writing into a Vec fails only for containers of 2^32 entries, which memory rules out first.
     let _ = encode(trace, &mut out);
     out
