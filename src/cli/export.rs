@@ -44,6 +44,10 @@ pub struct Args {
     /// The trace format.
     #[arg(long, value_parser = ["v1", "simkube-v2"], default_value = "v1")]
     pub format: String,
+    /// A file holding the tracer's bearer token (its `server.auth.tokenFile`), sent as
+    /// `Authorization: Bearer <token>`; surrounding whitespace is ignored.
+    #[arg(long, env = "SK_TRACER_TOKEN_FILE", value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -90,10 +94,13 @@ async fn export(args: Args) -> anyhow::Result<()> {
     }
     let body = serde_json::to_vec(&request_body(&args, start, end)?)?;
     let url = format!("{}/export", args.tracer.trim_end_matches('/'));
-    let request = hyper::Request::post(&url)
+    let mut request = hyper::Request::post(&url)
         .header("content-type", "application/json")
         .body(Full::new(Bytes::from(body)))
         .with_context(|| format!("bad tracer address {:?}", args.tracer))?;
+    if let Some(path) = &args.token_file {
+        request.headers_mut().insert(hyper::header::AUTHORIZATION, authorization(path)?);
+    }
     let client = Client::builder(TokioExecutor::new()).build_http();
     let response = client.request(request).await.with_context(|| format!("no answer from the tracer at {url}"))?;
     let status = response.status();
@@ -120,7 +127,13 @@ async fn export(args: Args) -> anyhow::Result<()> {
             .ok()
             .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
             .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
-        bail!("the tracer refused the export ({status}): {message}");
+        let hint = match status {
+            hyper::StatusCode::UNAUTHORIZED if args.token_file.is_none() => {
+                " (give its token with --token-file or SK_TRACER_TOKEN_FILE)"
+            }
+            _ => "",
+        };
+        bail!("the tracer refused the export ({status}): {message}{hint}");
     }
     let mut out = std::io::stdout().lock();
     match &args.out {
@@ -144,6 +157,20 @@ async fn export(args: Args) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `Bearer <token>` from the token file, marked sensitive so that it is never logged.
+fn authorization(path: &std::path::Path) -> anyhow::Result<hyper::header::HeaderValue> {
+    let shown = path.display();
+    let bytes = std::fs::read(path).with_context(|| format!("--token-file {shown}: cannot read it"))?;
+    let token = bytes.trim_ascii();
+    if token.is_empty() {
+        bail!("--token-file {shown} is empty");
+    }
+    let mut value = hyper::header::HeaderValue::from_bytes(&[b"Bearer ", token].concat())
+        .map_err(|_| anyhow::anyhow!("--token-file {shown}: the token has characters an HTTP header cannot carry"))?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {

@@ -83,6 +83,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         sk_core::export::build_filters(&config.export.filters_map(), &filters, &config.tracer)
             .with_context(|| format!("exports[{i}].filters"))?;
     }
+    let auth = config
+        .server
+        .auth
+        .as_ref()
+        .map(|a| server::TokenStore::open(&a.token_file))
+        .transpose()
+        .context("server.auth.tokenFile")?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let client = crate::kube_client::connect(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
@@ -92,10 +99,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             tracer,
             exporters,
             export_filters: config.export.filters_map(),
+            auth,
+            export_slots: server::ExportLimiter::new(config.server.max_concurrent_exports),
         });
         let addr = SocketAddr::new(config.server.bind, config.server.port);
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
-        tracing::info!(%addr, kinds = config.tracer.tracked_objects.len(), schedules = config.exports.len(), "sk-tracer is running");
+        let authenticated = state.auth.is_some();
+        if !authenticated && !config.server.bind.is_loopback() {
+            tracing::warn!(%addr, "serving exports and metrics without authentication on a non-loopback address; set server.auth.tokenFile");
+        }
+        tracing::info!(%addr, authenticated, kinds = config.tracer.tracked_objects.len(), schedules = config.exports.len(), "sk-tracer is running");
         let schedules = crate::schedule::spawn(&state, &config.exports);
         warp::serve(server::routes(state.clone())).incoming(listener).graceful(shutdown_signal()).run().await;
         schedules.iter().for_each(tokio::task::JoinHandle::abort);
