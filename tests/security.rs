@@ -280,3 +280,139 @@ fn a_missing_or_empty_token_file_stops_startup_naming_it() {
     let e = startup_error(&format!("{CONFIG}server:\n  auth:\n    tokenFile: {}\n", empty.display()));
     assert!(e.contains(&format!("server.auth.tokenFile: token file {} is empty", empty.display())), "{e}");
 }
+
+/// A private CA and a certificate it signed for 127.0.0.1 and localhost, as PEM files in `dir`:
+/// `ca.pem`, `tls.crt`, `tls.key`.
+fn private_ca(dir: &Path) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, "sk-tracer test CA");
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+    std::fs::write(dir.join("tls.crt"), leaf.pem()).unwrap();
+    std::fs::write(dir.join("tls.key"), key.serialize_pem()).unwrap();
+}
+
+fn tls_config(dir: &Path, extra: &str) -> String {
+    format!(
+        "{CONFIG}server:\n  tls:\n    certFile: {}\n    keyFile: {}\n{extra}",
+        dir.join("tls.crt").display(),
+        dir.join("tls.key").display()
+    )
+}
+
+#[test]
+fn over_tls_the_export_client_verifies_the_tracer_and_gets_a_trace() {
+    let rt = runtime();
+    let emu = rt.block_on(Emulator::start()).unwrap();
+    let pki = tempfile::tempdir().unwrap();
+    private_ca(pki.path());
+    std::fs::write(pki.path().join("token"), "tls-token").unwrap();
+    let auth = format!("  auth:\n    tokenFile: {}\n", pki.path().join("token").display());
+    let tracer = start_tracer_tls(&emu, &tls_config(pki.path(), &auth));
+    emu.create(json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"namespace": "d", "name": "web"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}}, "template": {
+            "metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}))
+        .unwrap();
+
+    let out = tracer.dir.path().join("tls.sktrace");
+    let client = |url: &str, ca: Option<&Path>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sk-tracer"));
+        cmd.arg("export")
+            .args(["--tracer", url, "--start", "-1h", "--out", out.to_str().unwrap()])
+            .arg("--token-file")
+            .arg(pki.path().join("token"))
+            .env_remove("SK_TRACER_CA_FILE");
+        if let Some(ca) = ca {
+            cmd.arg("--ca-file").arg(ca);
+        }
+        let o = cmd.output().unwrap();
+        (o.status.success(), String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    let https = format!("https://127.0.0.1:{}", tracer.port);
+    wait_until(10, "the deployment in an export over TLS", || {
+        let (ok, stderr) = client(&https, Some(&pki.path().join("ca.pem")));
+        assert!(ok, "{stderr}");
+        applied(&sk_core::trace::decode(&std::fs::read(&out).unwrap()).unwrap(), "Deployment") == ["web"]
+    });
+    let (ok, stderr) = client(&format!("https://localhost:{}", tracer.port), Some(&pki.path().join("ca.pem")));
+    assert!(ok, "the certificate names localhost too: {stderr}");
+
+    // Not trusted: the system's roots do not know the private CA, and a certificate is no CA.
+    let (ok, stderr) = client(&https, None);
+    assert!(!ok && stderr.contains("no answer from the tracer"), "{stderr}");
+    assert!(stderr.contains("UnknownIssuer") && stderr.contains("pass it with --ca-file"), "{stderr}");
+    let other = tempfile::tempdir().unwrap();
+    private_ca(other.path());
+    let (ok, stderr) = client(&https, Some(&other.path().join("ca.pem")));
+    assert!(!ok && stderr.to_lowercase().contains("certificate"), "{stderr}");
+    let (ok, stderr) = client(&https, Some(&pki.path().join("tls.key")));
+    assert!(!ok && stderr.contains("no PEM certificate"), "{stderr}");
+
+    // Plain HTTP to the HTTPS port gets nothing but a pointer to https://.
+    let (ok, stderr) = client(&format!("http://127.0.0.1:{}", tracer.port), None);
+    assert!(!ok && stderr.contains("400") && stderr.contains("use an https:// URL"), "{stderr}");
+    let r = parse_response(&exchange(tracer.port, &request_bytes("POST", "/export", &[], &window())).unwrap()).unwrap();
+    assert_eq!(r.status, 400);
+    assert!(r.error().contains("HTTPS only"), "{}", r.error());
+}
+
+#[test]
+fn a_renewed_certificate_is_served_without_a_restart() {
+    let rt = runtime();
+    let emu = rt.block_on(Emulator::start()).unwrap();
+    let pki = tempfile::tempdir().unwrap();
+    private_ca(pki.path());
+    let tracer = start_tracer_tls(&emu, &tls_config(pki.path(), ""));
+    let https = format!("https://127.0.0.1:{}", tracer.port);
+    let out = tracer.dir.path().join("t.sktrace");
+    let export = |ca: &Path| {
+        let o = Command::new(env!("CARGO_BIN_EXE_sk-tracer"))
+            .args(["export", "--tracer", &https, "--start", "-1h", "--out", out.to_str().unwrap()])
+            .arg("--ca-file")
+            .arg(ca)
+            .env_remove("SK_TRACER_TOKEN_FILE")
+            .output()
+            .unwrap();
+        o.status.success()
+    };
+    assert!(export(&pki.path().join("ca.pem")));
+    // A new CA and certificate, moved into place as a Secret update would.
+    let renewed = tempfile::tempdir().unwrap();
+    private_ca(renewed.path());
+    std::fs::rename(renewed.path().join("tls.key"), pki.path().join("tls.key")).unwrap();
+    std::fs::rename(renewed.path().join("tls.crt"), pki.path().join("tls.crt")).unwrap();
+    assert!(export(&renewed.path().join("ca.pem")), "{}", tracer.log());
+    assert!(!export(&pki.path().join("ca.pem")), "the old certificate is no longer served");
+    // A broken renewal keeps the last good pair.
+    std::fs::write(pki.path().join("tls.crt"), "not a certificate").unwrap();
+    assert!(export(&renewed.path().join("ca.pem")));
+    assert!(tracer.log().contains("still serving the previous pair"), "{}", tracer.log());
+}
+
+#[test]
+fn a_bad_certificate_or_key_stops_startup_naming_the_file() {
+    let pki = tempfile::tempdir().unwrap();
+    private_ca(pki.path());
+    let other = tempfile::tempdir().unwrap();
+    private_ca(other.path());
+    let (crt, key) = (pki.path().join("tls.crt"), pki.path().join("tls.key"));
+    let config = |cert: &Path, key: &Path| {
+        format!("{CONFIG}server:\n  tls:\n    certFile: {}\n    keyFile: {}\n", cert.display(), key.display())
+    };
+    let missing = pki.path().join("missing.crt");
+    let e = startup_error(&config(&missing, &key));
+    assert!(e.contains(&format!("server.tls.certFile {}: cannot read it: No such file", missing.display())), "{e}");
+    let e = startup_error(&config(&key, &key));
+    assert!(e.contains(&format!("server.tls.certFile {}: no PEM certificate in it", key.display())), "{e}");
+    let e = startup_error(&config(&crt, &crt));
+    assert!(e.contains(&format!("server.tls.keyFile {}: no PEM private key in it", crt.display())), "{e}");
+    let e = startup_error(&config(&crt, &other.path().join("tls.key")));
+    assert!(e.contains("server.tls: the key in") && e.contains("cannot serve the certificate in"), "{e}");
+}

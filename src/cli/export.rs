@@ -17,7 +17,7 @@ use super::time_spec;
 #[derive(Debug, clap::Args)]
 #[command(group = clap::ArgGroup::new("destination").required(true).args(["out", "to"]))]
 pub struct Args {
-    /// The tracer's address.
+    /// The tracer's address: `http://` or, when it serves TLS, `https://`.
     #[arg(long, env = "SK_TRACER_URL", default_value = "http://127.0.0.1:8080")]
     pub tracer: String,
     /// Start of the window (inclusive): RFC 3339, unix seconds, `now`, or relative (`-1h`).
@@ -48,6 +48,10 @@ pub struct Args {
     /// `Authorization: Bearer <token>`; surrounding whitespace is ignored.
     #[arg(long, env = "SK_TRACER_TOKEN_FILE", value_name = "PATH")]
     pub token_file: Option<PathBuf>,
+    /// For an `https://` tracer: trust only the CA certificates (PEM) in this file, e.g. a private
+    /// CA's or the tracer's own self-signed certificate. Without it, the system's trusted roots.
+    #[arg(long, env = "SK_TRACER_CA_FILE", value_name = "PATH")]
+    pub ca_file: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -101,8 +105,19 @@ async fn export(args: Args) -> anyhow::Result<()> {
     if let Some(path) = &args.token_file {
         request.headers_mut().insert(hyper::header::AUTHORIZATION, authorization(path)?);
     }
-    let client = Client::builder(TokioExecutor::new()).build_http();
-    let response = client.request(request).await.with_context(|| format!("no answer from the tracer at {url}"))?;
+    let client = Client::builder(TokioExecutor::new()).build(connector(args.ca_file.as_deref())?);
+    let response = match client.request(request).await {
+        Ok(r) => r,
+        Err(e) => {
+            let untrusted = std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
+                .any(|e| e.to_string().contains("invalid peer certificate"));
+            let hint = match untrusted && args.ca_file.is_none() {
+                true => " (if a private CA signed the tracer's certificate, pass it with --ca-file)",
+                false => "",
+            };
+            return Err(anyhow::Error::new(e).context(format!("no answer from the tracer at {url}{hint}")));
+        }
+    };
     let status = response.status();
     let length = response.headers().get("content-length").and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     let mut body = response.into_body();
@@ -157,6 +172,43 @@ async fn export(args: Args) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Plain HTTP and HTTPS, verifying the tracer's certificate against `ca_file` or the system's roots.
+fn connector(
+    ca_file: Option<&std::path::Path>,
+) -> anyhow::Result<hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>> {
+    use hyper_rustls::ConfigBuilderExt;
+    use rustls::pki_types::pem::PemObject;
+
+    use crate::server::tls::pem_error;
+
+    let builder = rustls::ClientConfig::builder_with_provider(crate::server::tls::provider())
+        .with_safe_default_protocol_versions()
+        .context("setting up TLS")?;
+    let config = match ca_file {
+        Some(path) => {
+            let shown = path.display();
+            let mut roots = rustls::RootCertStore::empty();
+            let certs = rustls::pki_types::CertificateDer::pem_file_iter(path)
+                .map_err(|e| anyhow::anyhow!("--ca-file {shown}: cannot read it: {}", pem_error(e)))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| anyhow::anyhow!("--ca-file {shown}: cannot read it: {}", pem_error(e)))?;
+            if certs.is_empty() {
+                bail!("--ca-file {shown}: no PEM certificate in it (expected `-----BEGIN CERTIFICATE-----`)");
+            }
+            for cert in certs {
+                roots.add(cert).with_context(|| format!("--ca-file {shown}: a certificate cannot be used"))?;
+            }
+            builder.with_root_certificates(roots)
+        }
+        None => builder.with_native_roots().context("loading the system's trusted certificates")?,
+    };
+    Ok(hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(config.with_no_client_auth())
+        .https_or_http()
+        .enable_http1()
+        .build())
 }
 
 /// `Bearer <token>` from the token file, marked sensitive so that it is never logged.

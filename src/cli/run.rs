@@ -90,6 +90,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .map(|a| server::TokenStore::open(&a.token_file))
         .transpose()
         .context("server.auth.tokenFile")?;
+    let tls = config.server.tls.as_ref().map(|t| server::tls::server_config(&t.cert_file, &t.key_file)).transpose()?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let client = crate::kube_client::connect(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
@@ -104,13 +105,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         });
         let addr = SocketAddr::new(config.server.bind, config.server.port);
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
-        let authenticated = state.auth.is_some();
+        let (authenticated, https) = (state.auth.is_some(), tls.is_some());
         if !authenticated && !config.server.bind.is_loopback() {
             tracing::warn!(%addr, "serving exports and metrics without authentication on a non-loopback address; set server.auth.tokenFile");
         }
-        tracing::info!(%addr, authenticated, kinds = config.tracer.tracked_objects.len(), schedules = config.exports.len(), "sk-tracer is running");
+        tracing::info!(%addr, authenticated, https, kinds = config.tracer.tracked_objects.len(), schedules = config.exports.len(), "sk-tracer is running");
         let schedules = crate::schedule::spawn(&state, &config.exports);
-        warp::serve(server::routes(state.clone())).incoming(listener).graceful(shutdown_signal()).run().await;
+        server::serve(listener, tls, state.clone(), shutdown_signal()).await;
         schedules.iter().for_each(tokio::task::JoinHandle::abort);
         crate::schedule::on_shutdown(&state, &config.exports).await;
         tracing::info!("stopped");

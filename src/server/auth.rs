@@ -10,12 +10,13 @@
 //! readable again. The last good token is not kept, since an operator who deletes the file means
 //! to stop access.
 
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 use aws_lc_rs::digest::{digest, SHA256};
+
+use super::file_stamp::{stamp, Stamp};
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
@@ -60,16 +61,6 @@ impl AuthFailure {
     }
 }
 
-/// What identifies one version of the file without reading it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Stamp {
-    dev: u64,
-    ino: u64,
-    size: u64,
-    mtime: (i64, i64),
-    ctime: (i64, i64),
-}
-
 struct Cached {
     stamp: Option<Stamp>,
     /// The SHA-256 of the token: compared in constant time, and of a fixed length, so a
@@ -86,17 +77,6 @@ fn sha256(bytes: &[u8]) -> [u8; 32] {
     let mut out = [0u8; 32];
     out.copy_from_slice(digest(&SHA256, bytes).as_ref());
     out
-}
-
-fn stamp(path: &Path) -> std::io::Result<Stamp> {
-    let m = std::fs::metadata(path)?;
-    Ok(Stamp {
-        dev: m.dev(),
-        ino: m.ino(),
-        size: m.size(),
-        mtime: (m.mtime(), m.mtime_nsec()),
-        ctime: (m.ctime(), m.ctime_nsec()),
-    })
 }
 
 fn read_token(path: &Path) -> Result<[u8; 32], TokenError> {

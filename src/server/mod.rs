@@ -2,10 +2,13 @@
 
 pub mod auth;
 pub mod export;
+mod file_stamp;
 pub mod limit;
+mod listen;
 mod metrics;
 mod probes;
 mod reply;
+pub mod tls;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -16,6 +19,7 @@ use warp::Filter;
 
 pub use auth::TokenStore;
 pub use limit::ExportLimiter;
+pub use listen::serve;
 pub use metrics::ServerMetrics;
 pub use reply::json_error;
 

@@ -49,12 +49,39 @@ pub fn start_tracer_with_env(emu: &Emulator, config: &str, env: &[(&str, String)
     start(emu, config, env, |_| {})
 }
 
+/// Starts a tracer that serves HTTPS only: it is up once it answers a plain request on its port
+/// (with a 400 saying so).
+pub fn start_tracer_tls(emu: &Emulator, config: &str) -> Tracer {
+    launch(
+        emu,
+        config,
+        &[],
+        |_| {},
+        |t| {
+            exchange(t.port, &request_bytes("GET", "/healthz", &[], b""))
+                .ok()
+                .and_then(|raw| parse_response(&raw))
+                .is_some()
+        },
+    )
+}
+
 /// Starts the tracer after `setup` has run on its (empty) export directory.
 pub fn start_tracer_with_setup(emu: &Emulator, config: &str, setup: impl FnOnce(&std::path::Path)) -> Tracer {
     start(emu, config, &[], setup)
 }
 
 fn start(emu: &Emulator, config: &str, env: &[(&str, String)], setup: impl FnOnce(&std::path::Path)) -> Tracer {
+    launch(emu, config, env, setup, |t| t.get("/healthz").0 == 200)
+}
+
+fn launch(
+    emu: &Emulator,
+    config: &str,
+    env: &[(&str, String)],
+    setup: impl FnOnce(&std::path::Path),
+    up: impl Fn(&Tracer) -> bool,
+) -> Tracer {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("config.yaml"), config).unwrap();
     emu.write_kubeconfig(dir.path().join("kubeconfig")).unwrap();
@@ -76,8 +103,13 @@ fn start(emu: &Emulator, config: &str, env: &[(&str, String)], setup: impl FnOnc
         .stderr(log)
         .spawn()
         .unwrap();
-    let tracer = Tracer { child, port, dir };
-    wait_until(20, "the tracer's /healthz", || tracer.get("/healthz").0 == 200);
+    let mut tracer = Tracer { child, port, dir };
+    wait_until(20, "the tracer's server", || {
+        if let Ok(Some(status)) = tracer.child.try_wait() {
+            panic!("the tracer exited ({status}):\n{}", tracer.log());
+        }
+        up(&tracer)
+    });
     tracer
 }
 
