@@ -109,11 +109,17 @@ async fn export(args: Args) -> anyhow::Result<()> {
     let response = match client.request(request).await {
         Ok(r) => r,
         Err(e) => {
-            let untrusted = std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
-                .any(|e| e.to_string().contains("invalid peer certificate"));
-            let hint = match untrusted && args.ca_file.is_none() {
-                true => " (if a private CA signed the tracer's certificate, pass it with --ca-file)",
-                false => "",
+            let chain: Vec<String> = std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
+                .map(|e| e.to_string())
+                .collect();
+            let has = |what: &str| chain.iter().any(|c| c.contains(what));
+            let hint = if has("CaUsedAsEndEntity") {
+                " (the tracer's certificate is marked as a CA, which a server certificate must not be: issue it from \
+                 a CA, or self-sign it with basicConstraints CA:FALSE)"
+            } else if has("invalid peer certificate") && args.ca_file.is_none() {
+                " (if a private CA signed the tracer's certificate, pass it with --ca-file)"
+            } else {
+                ""
             };
             return Err(anyhow::Error::new(e).context(format!("no answer from the tracer at {url}{hint}")));
         }

@@ -13,8 +13,9 @@ use crate::logging::{self, LogFormat};
 use crate::server::{self, ServerMetrics, ServerState};
 
 /// Connects to the cluster, watches every tracked kind and every pod, records the trace in memory,
-/// and serves it: `POST /export`, `GET /healthz`, `GET /readyz` and `GET /metrics`. Runs until
-/// SIGTERM or SIGINT. The cluster is found as kubectl finds it: `--kubeconfig`, else `KUBECONFIG`
+/// and serves it: `POST /export`, `GET /healthz`, `GET /readyz` and `GET /metrics`. With
+/// `server.auth.tokenFile`, `/export` and `/metrics` require `Authorization: Bearer <token>`; with
+/// `server.tls`, the server speaks HTTPS only. Runs until SIGTERM or SIGINT. The cluster is found as kubectl finds it: `--kubeconfig`, else `KUBECONFIG`
 /// or `~/.kube/config`, else the in-cluster service account. Logs go to stderr, filtered by
 /// `RUST_LOG` (default `info`).
 #[derive(Debug, clap::Args)]
