@@ -4,7 +4,7 @@
 //! updated by swapping a symlink, and an operator rotating the token expects the old one to stop
 //! working without a restart. Reading it on every request would cost a syscall or three; instead
 //! its identity (device, inode, size, mtime, ctime, through the symlinks) is checked, which is one
-//! `stat`, and the file is read again only when that changes.
+//! `stat`, and the file is read again only when that changes (or changed a moment ago).
 //!
 //! Failing closed: once the file cannot be read or is empty, every request is refused until it is
 //! readable again. The last good token is not kept, since an operator who deletes the file means
@@ -124,7 +124,7 @@ impl TokenStore {
         // replaced together below.
         let mut cached = self.cached.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let fresh = match now {
-            Ok(s) if cached.stamp == Some(s) => return cached.token.clone(),
+            Ok(s) if cached.stamp == Some(s) && s.settled() => return cached.token.clone(),
             Ok(s) => (Some(s), read_token(&self.path)),
             Err(e) => {
                 let error = TokenError::Unreadable { path: self.path.display().to_string(), message: e.to_string() };
@@ -136,7 +136,10 @@ impl TokenStore {
                 tracing::error!(error = %e, "refusing every authenticated request until the token file can be read")
             }
             (Err(_), Ok(_)) => tracing::info!(file = %self.path.display(), "token file readable again"),
-            (Ok(_), Ok(_)) => tracing::info!(file = %self.path.display(), "token file changed; using the new token"),
+            (Ok(a), Ok(b)) if a != b => {
+                tracing::info!(file = %self.path.display(), "token file changed; using the new token")
+            }
+            (Ok(_), Ok(_)) => {}
             (Err(a), Err(b)) if a != b => tracing::error!(error = %b, "the token file still cannot be used"),
             (Err(_), Err(_)) => {}
         }

@@ -67,6 +67,12 @@ fn load(cert: &Path, key: &Path, provider: &CryptoProvider) -> Result<CertifiedK
     })
 }
 
+/// Compared by their public halves: the private key stays behind the signer.
+fn same_key(a: &CertifiedKey, b: &CertifiedKey) -> bool {
+    let public = |k: &CertifiedKey| k.key.public_key().map(|p| p.as_ref().to_vec());
+    public(a) == public(b)
+}
+
 struct Loaded {
     stamps: (Option<Stamp>, Option<Stamp>),
     key: Arc<CertifiedKey>,
@@ -100,18 +106,23 @@ impl CertFiles {
 
     fn current(&self) -> Arc<CertifiedKey> {
         let now = (stamp(&self.cert).ok(), stamp(&self.key).ok());
+        let settled = [now.0, now.1].iter().all(|s| s.is_some_and(|s| s.settled()));
         let mut loaded = self.loaded.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if loaded.stamps != now {
+        let changed = loaded.stamps != now;
+        if changed || !settled {
             // Noted either way, so that a broken pair is logged once, not at every handshake.
             loaded.stamps = now;
             match load(&self.cert, &self.key, &self.provider) {
-                Ok(fresh) => {
+                Ok(fresh) if fresh.cert != loaded.key.cert || !same_key(&fresh, &loaded.key) => {
                     tracing::info!(cert = %self.cert.display(), "TLS certificate changed; serving the new one");
                     loaded.key = Arc::new(fresh);
                 }
-                Err(e) => {
-                    tracing::error!(error = %e, "TLS certificate or key changed but cannot be used; still serving the previous pair")
-                }
+                Ok(_) => {}
+                Err(e) if changed => tracing::error!(
+                    error = %e,
+                    "TLS certificate or key changed but cannot be used; still serving the previous pair"
+                ),
+                Err(_) => {}
             }
         }
         loaded.key.clone()
