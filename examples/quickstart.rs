@@ -141,6 +141,8 @@ pub async fn run(pace: Duration, out: &std::path::Path) -> anyhow::Result<Vec<u8
         tracer,
         exporters: Default::default(),
         export_filters: Default::default(),
+        auth: None,
+        export_slots: server::ExportLimiter::new(2),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let port = listener.local_addr()?.port();

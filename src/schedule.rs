@@ -29,9 +29,11 @@ fn request(s: &ScheduledExport, start: i64, end: i64) -> ExportRequest {
     }
 }
 
-/// One attempt; the outcome is logged and counted.
+/// One attempt; the outcome is logged and counted. It waits for a slot among
+/// `server.maxConcurrentExports` rather than being refused.
 async fn attempt(state: &ServerState, index: usize, req: &ExportRequest) -> bool {
     let destination = req.export_path.clone().unwrap_or_default();
+    let _slot = state.export_slots.acquire().await;
     match perform(state, req).await {
         Ok(Performed::Delivered { delivered, events, objects }) => {
             tracing::info!(schedule = index, location = %delivered.location, bytes = delivered.bytes, events, objects, "scheduled export");

@@ -50,7 +50,14 @@ fn prints_the_normalised_example() {
         out.stdout
     );
     // Every section, with its defaults.
-    for line in ["  - metadata\n", "  maxAge: 24h\n", "  maxBytes: 2GiB\n", "  port: 8080\n", "  bind: 127.0.0.1\n"] {
+    for line in [
+        "  - metadata\n",
+        "  maxAge: 24h\n",
+        "  maxBytes: 2GiB\n",
+        "  port: 8080\n",
+        "  bind: 127.0.0.1\n",
+        "  maxConcurrentExports: 2\n",
+    ] {
         assert!(out.stdout.contains(line), "{line:?} in\n{}", out.stdout);
     }
 }
@@ -120,4 +127,31 @@ fn the_environment_applies_as_it_does_for_run() {
         "{}",
         out.stderr
     );
+}
+
+#[test]
+fn prints_the_security_settings_without_reading_their_files() {
+    let out = check(
+        &["examples/deployments-and-volcano.yaml"],
+        &[
+            ("SK_TRACER_SERVER__AUTH__TOKEN_FILE", "/var/run/secrets/sk-tracer/token/token"),
+            ("SK_TRACER_SERVER__TLS__CERT_FILE", "/tls/tls.crt"),
+            ("SK_TRACER_SERVER__TLS__KEY_FILE", "/tls/tls.key"),
+            ("SK_TRACER_SERVER__MAX_CONCURRENT_EXPORTS", "3"),
+            // The export client's own variables in the same shell are not config.
+            ("SK_TRACER_TOKEN_FILE", "/home/me/token"),
+            ("SK_TRACER_CA_FILE", "/home/me/ca.pem"),
+        ],
+    );
+    assert!(out.ok, "{}", out.stderr);
+    assert!(
+        out.stdout.contains(
+            "  auth:\n    tokenFile: /var/run/secrets/sk-tracer/token/token\n  tls:\n    certFile: /tls/tls.crt\n    keyFile: /tls/tls.key\n  maxConcurrentExports: 3\n"
+        ),
+        "{}",
+        out.stdout
+    );
+    let out = check(&["examples/deployments-and-volcano.yaml"], &[("SK_TRACER_SERVER__MAX_CONCURRENT_EXPORTS", "0")]);
+    assert!(!out.ok);
+    assert!(out.stderr.contains("server.maxConcurrentExports: must be at least 1"), "{}", out.stderr);
 }

@@ -38,4 +38,53 @@ fn the_manifests_render_and_pass_a_dry_run() {
     assert!(out.status.success(), "{}{}", stdout, String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("deployment.apps/sk-tracer created (dry run)"), "{stdout}");
     assert!(stdout.contains("clusterrole.rbac.authorization.k8s.io/sk-tracer created (dry run)"), "{stdout}");
+
+    // The optional components, in an overlay as an operator would write one. Kustomize takes
+    // neither absolute paths nor an overlay inside its base, hence a relative path from the build's
+    // scratch directory.
+    let scratch = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let base = relative(scratch.path(), std::path::Path::new(deploy));
+    std::fs::write(
+        scratch.path().join("kustomization.yaml"),
+        format!(
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - {base}\ncomponents:\n  - {base}/components/auth\n  - {base}/components/tls\n"
+        ),
+    )
+    .unwrap();
+    let rendered = Command::new("kubectl").arg("kustomize").arg(scratch.path()).output().unwrap();
+    assert!(rendered.status.success(), "{}", String::from_utf8_lossy(&rendered.stderr));
+    let yaml = String::from_utf8_lossy(&rendered.stdout).into_owned();
+    for line in [
+        "name: SK_TRACER_SERVER__AUTH__TOKEN_FILE",
+        "value: /var/run/secrets/sk-tracer/token/token",
+        "secretName: sk-tracer-token",
+        "name: SK_TRACER_SERVER__TLS__CERT_FILE",
+        "secretName: sk-tracer-tls",
+        "scheme: HTTPS",
+    ] {
+        assert!(yaml.contains(line), "{line} missing from\n{yaml}");
+    }
+    for verb in ["create", "update", "patch", "delete"] {
+        assert!(!yaml.contains(&format!("- {verb}")), "the ClusterRole must stay read-only");
+    }
+    let out = Command::new("kubectl")
+        .args(["apply", "--dry-run=client", "--request-timeout=10s", "-k"])
+        .arg(scratch.path())
+        .env("KUBECONFIG", dir.path().join("kubeconfig"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}{}", stdout, String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("deployment.apps/sk-tracer created (dry run)"), "{stdout}");
+}
+
+/// `to` relative to `from`, both absolute.
+fn relative(from: &std::path::Path, to: &std::path::Path) -> String {
+    let (from, to) = (from.canonicalize().unwrap(), to.canonicalize().unwrap());
+    let from: Vec<_> = from.components().collect();
+    let to: Vec<_> = to.components().collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let ups = std::iter::repeat_n("..".to_string(), from.len() - common);
+    let downs = to[common..].iter().map(|c| c.as_os_str().to_string_lossy().into_owned());
+    ups.chain(downs).collect::<Vec<_>>().join("/")
 }

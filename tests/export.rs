@@ -157,7 +157,8 @@ fn disk_exports_write_atomically_inside_the_export_dir_and_both_formats_read_bac
 fn concurrent_exports_while_events_stream_in() {
     let rt = runtime();
     let emu = rt.block_on(Emulator::start()).unwrap();
-    let tracer = start_tracer(&emu, CONFIG);
+    // As many slots as exporting threads: the bound itself is tested in tests/security.rs.
+    let tracer = start_tracer(&emu, &format!("{CONFIG}server:\n  maxConcurrentExports: 4\n"));
     tracer.wait_ready();
     let port = tracer.port;
     let exporters: Vec<_> = (0..4)

@@ -22,7 +22,7 @@ pub use loader::Loader;
 pub use pipeline::PipelineConfig;
 pub use retention::RetentionConfig;
 pub use schedule::{ScheduleFormat, ScheduledExport};
-pub use server::ServerConfig;
+pub use server::{AuthConfig, ServerConfig, TlsConfig};
 
 /// The whole configuration, normalised: every tracked kind has its pod-template paths.
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -18,8 +18,9 @@ use crate::server::ServerConfig;
 use crate::tracked::{normalise, RawTrackedObject};
 use crate::{Config, ConfigError};
 
-/// Environment variables with the prefix that configure the command line, not the file.
-const CLI_ONLY_ENV: &[&str] = &["config", "url"];
+/// Environment variables with the prefix that configure the command line, not the file
+/// (`run --config`, and the export client's `--tracer`, `--token-file` and `--ca-file`).
+const CLI_ONLY_ENV: &[&str] = &["config", "url", "token_file", "ca_file"];
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -122,6 +123,7 @@ impl Loader {
         let tracer = normalise(raw.tracked_objects, &source_name)?;
         raw.pipeline.validate(&source_name)?;
         raw.retention.validate(&source_name)?;
+        raw.server.validate(&source_name)?;
         crate::schedule::validate(&raw.exports, &source_name)?;
         Ok(Config {
             tracer,

@@ -1,8 +1,11 @@
-//! `server`: where the HTTP server (exports, probes, metrics) listens.
+//! `server`: where the HTTP server (exports, probes, metrics) listens, and how it is protected.
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::ConfigError;
 
 fn default_port() -> u16 {
     8080
@@ -14,6 +17,12 @@ fn default_bind() -> IpAddr {
     IpAddr::V4(Ipv4Addr::LOCALHOST)
 }
 
+/// Two: an export holds a snapshot and its encoding in memory, so a burst of clients must not
+/// multiply the tracer's footprint, yet a scheduled export should not block a person's export.
+fn default_max_concurrent_exports() -> u32 {
+    2
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ServerConfig {
@@ -21,11 +30,70 @@ pub struct ServerConfig {
     pub port: u16,
     #[serde(default = "default_bind", deserialize_with = "ip_address")]
     pub bind: IpAddr,
+    /// Without it, every endpoint is open to whoever reaches the address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthConfig>,
+    /// Without it, the server speaks plain HTTP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsConfig>,
+    /// `POST /export` requests served at once; more are answered 429.
+    #[serde(default = "default_max_concurrent_exports")]
+    pub max_concurrent_exports: u32,
+}
+
+/// Bearer-token authentication. The token lives in a file rather than in the config so that it can
+/// come from a mounted Secret and be rotated without a restart.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuthConfig {
+    pub token_file: PathBuf,
+}
+
+/// HTTPS: a PEM certificate chain (leaf first) and its PEM private key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TlsConfig {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { port: default_port(), bind: default_bind() }
+        ServerConfig {
+            port: default_port(),
+            bind: default_bind(),
+            auth: None,
+            tls: None,
+            max_concurrent_exports: default_max_concurrent_exports(),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The files themselves are read when `run` starts: a config may be checked on a machine that
+    /// does not hold the Secret.
+    pub(crate) fn validate(&self, source_name: &str) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: &str| ConfigError::Invalid {
+            source_name: source_name.into(),
+            key: key.into(),
+            message: message.into(),
+        };
+        if self.max_concurrent_exports == 0 {
+            return Err(invalid("server.maxConcurrentExports", "must be at least 1 (0 would refuse every export)"));
+        }
+        let empty = |p: &PathBuf| p.as_os_str().is_empty();
+        if self.auth.as_ref().is_some_and(|a| empty(&a.token_file)) {
+            return Err(invalid("server.auth.tokenFile", "must name a file"));
+        }
+        if let Some(tls) = &self.tls {
+            if empty(&tls.cert_file) {
+                return Err(invalid("server.tls.certFile", "must name a file"));
+            }
+            if empty(&tls.key_file) {
+                return Err(invalid("server.tls.keyFile", "must name a file"));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -17,7 +17,7 @@ use super::time_spec;
 #[derive(Debug, clap::Args)]
 #[command(group = clap::ArgGroup::new("destination").required(true).args(["out", "to"]))]
 pub struct Args {
-    /// The tracer's address.
+    /// The tracer's address: `http://` or, when it serves TLS, `https://`.
     #[arg(long, env = "SK_TRACER_URL", default_value = "http://127.0.0.1:8080")]
     pub tracer: String,
     /// Start of the window (inclusive): RFC 3339, unix seconds, `now`, or relative (`-1h`).
@@ -44,6 +44,14 @@ pub struct Args {
     /// The trace format.
     #[arg(long, value_parser = ["v1", "simkube-v2"], default_value = "v1")]
     pub format: String,
+    /// A file holding the tracer's bearer token (its `server.auth.tokenFile`), sent as
+    /// `Authorization: Bearer <token>`; surrounding whitespace is ignored.
+    #[arg(long, env = "SK_TRACER_TOKEN_FILE", value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+    /// For an `https://` tracer: trust only the CA certificates (PEM) in this file, e.g. a private
+    /// CA's or the tracer's own self-signed certificate. Without it, the system's trusted roots.
+    #[arg(long, env = "SK_TRACER_CA_FILE", value_name = "PATH")]
+    pub ca_file: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -90,12 +98,32 @@ async fn export(args: Args) -> anyhow::Result<()> {
     }
     let body = serde_json::to_vec(&request_body(&args, start, end)?)?;
     let url = format!("{}/export", args.tracer.trim_end_matches('/'));
-    let request = hyper::Request::post(&url)
+    let mut request = hyper::Request::post(&url)
         .header("content-type", "application/json")
         .body(Full::new(Bytes::from(body)))
         .with_context(|| format!("bad tracer address {:?}", args.tracer))?;
-    let client = Client::builder(TokioExecutor::new()).build_http();
-    let response = client.request(request).await.with_context(|| format!("no answer from the tracer at {url}"))?;
+    if let Some(path) = &args.token_file {
+        request.headers_mut().insert(hyper::header::AUTHORIZATION, authorization(path)?);
+    }
+    let client = Client::builder(TokioExecutor::new()).build(connector(args.ca_file.as_deref())?);
+    let response = match client.request(request).await {
+        Ok(r) => r,
+        Err(e) => {
+            let chain: Vec<String> = std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
+                .map(|e| e.to_string())
+                .collect();
+            let has = |what: &str| chain.iter().any(|c| c.contains(what));
+            let hint = if has("CaUsedAsEndEntity") {
+                " (the tracer's certificate is marked as a CA, which a server certificate must not be: issue it from \
+                 a CA, or self-sign it with basicConstraints CA:FALSE)"
+            } else if has("invalid peer certificate") && args.ca_file.is_none() {
+                " (if a private CA signed the tracer's certificate, pass it with --ca-file)"
+            } else {
+                ""
+            };
+            return Err(anyhow::Error::new(e).context(format!("no answer from the tracer at {url}{hint}")));
+        }
+    };
     let status = response.status();
     let length = response.headers().get("content-length").and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     let mut body = response.into_body();
@@ -120,7 +148,13 @@ async fn export(args: Args) -> anyhow::Result<()> {
             .ok()
             .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
             .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
-        bail!("the tracer refused the export ({status}): {message}");
+        let hint = match status {
+            hyper::StatusCode::UNAUTHORIZED if args.token_file.is_none() => {
+                " (give its token with --token-file or SK_TRACER_TOKEN_FILE)"
+            }
+            _ => "",
+        };
+        bail!("the tracer refused the export ({status}): {message}{hint}");
     }
     let mut out = std::io::stdout().lock();
     match &args.out {
@@ -144,6 +178,57 @@ async fn export(args: Args) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Plain HTTP and HTTPS, verifying the tracer's certificate against `ca_file` or the system's roots.
+fn connector(
+    ca_file: Option<&std::path::Path>,
+) -> anyhow::Result<hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>> {
+    use hyper_rustls::ConfigBuilderExt;
+    use rustls::pki_types::pem::PemObject;
+
+    use crate::server::tls::pem_error;
+
+    let builder = rustls::ClientConfig::builder_with_provider(crate::server::tls::provider())
+        .with_safe_default_protocol_versions()
+        .context("setting up TLS")?;
+    let config = match ca_file {
+        Some(path) => {
+            let shown = path.display();
+            let mut roots = rustls::RootCertStore::empty();
+            let certs = rustls::pki_types::CertificateDer::pem_file_iter(path)
+                .map_err(|e| anyhow::anyhow!("--ca-file {shown}: cannot read it: {}", pem_error(e)))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| anyhow::anyhow!("--ca-file {shown}: cannot read it: {}", pem_error(e)))?;
+            if certs.is_empty() {
+                bail!("--ca-file {shown}: no PEM certificate in it (expected `-----BEGIN CERTIFICATE-----`)");
+            }
+            for cert in certs {
+                roots.add(cert).with_context(|| format!("--ca-file {shown}: a certificate cannot be used"))?;
+            }
+            builder.with_root_certificates(roots)
+        }
+        None => builder.with_native_roots().context("loading the system's trusted certificates")?,
+    };
+    Ok(hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(config.with_no_client_auth())
+        .https_or_http()
+        .enable_http1()
+        .build())
+}
+
+/// `Bearer <token>` from the token file, marked sensitive so that it is never logged.
+fn authorization(path: &std::path::Path) -> anyhow::Result<hyper::header::HeaderValue> {
+    let shown = path.display();
+    let bytes = std::fs::read(path).with_context(|| format!("--token-file {shown}: cannot read it"))?;
+    let token = bytes.trim_ascii();
+    if token.is_empty() {
+        bail!("--token-file {shown} is empty");
+    }
+    let mut value = hyper::header::HeaderValue::from_bytes(&[b"Bearer ", token].concat())
+        .map_err(|_| anyhow::anyhow!("--token-file {shown}: the token has characters an HTTP header cannot carry"))?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {

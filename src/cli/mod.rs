@@ -27,7 +27,8 @@ enum Command {
     ///
     /// Connects to the cluster, watches every tracked kind and every pod, records the trace in
     /// memory, and serves it: `POST /export`, `GET /healthz`, `GET /readyz` and `GET /metrics`.
-    /// Runs until SIGTERM or SIGINT. The cluster is found as kubectl finds it: `--kubeconfig`,
+    /// With `server.auth.tokenFile`, `/export` and `/metrics` require `Authorization: Bearer
+    /// <token>`; with `server.tls`, the server speaks HTTPS only. Runs until SIGTERM or SIGINT. The cluster is found as kubectl finds it: `--kubeconfig`,
     /// else `KUBECONFIG` or `~/.kube/config`, else the in-cluster service account. Logs go to
     /// stderr, filtered by `RUST_LOG` (default `info`).
     Run(run::Args),
@@ -54,7 +55,9 @@ enum Command {
     ///
     /// Asks a running tracer for `[--start, --end)` of its trace (`POST /export`) and saves it to
     /// a local file (`--out`), or has the tracer deliver it to storage (`--to`). Shows progress
-    /// while the trace downloads and a summary at the end.
+    /// while the trace downloads and a summary at the end. For a tracer that requires a token,
+    /// `--token-file`; for one that serves HTTPS, an `https://` address and, for a private CA,
+    /// `--ca-file`.
     Export(export::Args),
 }
 

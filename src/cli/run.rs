@@ -13,8 +13,9 @@ use crate::logging::{self, LogFormat};
 use crate::server::{self, ServerMetrics, ServerState};
 
 /// Connects to the cluster, watches every tracked kind and every pod, records the trace in memory,
-/// and serves it: `POST /export`, `GET /healthz`, `GET /readyz` and `GET /metrics`. Runs until
-/// SIGTERM or SIGINT. The cluster is found as kubectl finds it: `--kubeconfig`, else `KUBECONFIG`
+/// and serves it: `POST /export`, `GET /healthz`, `GET /readyz` and `GET /metrics`. With
+/// `server.auth.tokenFile`, `/export` and `/metrics` require `Authorization: Bearer <token>`; with
+/// `server.tls`, the server speaks HTTPS only. Runs until SIGTERM or SIGINT. The cluster is found as kubectl finds it: `--kubeconfig`, else `KUBECONFIG`
 /// or `~/.kube/config`, else the in-cluster service account. Logs go to stderr, filtered by
 /// `RUST_LOG` (default `info`).
 #[derive(Debug, clap::Args)]
@@ -83,6 +84,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         sk_core::export::build_filters(&config.export.filters_map(), &filters, &config.tracer)
             .with_context(|| format!("exports[{i}].filters"))?;
     }
+    let auth = config
+        .server
+        .auth
+        .as_ref()
+        .map(|a| server::TokenStore::open(&a.token_file))
+        .transpose()
+        .context("server.auth.tokenFile")?;
+    let tls = config.server.tls.as_ref().map(|t| server::tls::server_config(&t.cert_file, &t.key_file)).transpose()?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let client = crate::kube_client::connect(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
@@ -92,12 +101,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             tracer,
             exporters,
             export_filters: config.export.filters_map(),
+            auth,
+            export_slots: server::ExportLimiter::new(config.server.max_concurrent_exports),
         });
         let addr = SocketAddr::new(config.server.bind, config.server.port);
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
-        tracing::info!(%addr, kinds = config.tracer.tracked_objects.len(), schedules = config.exports.len(), "sk-tracer is running");
+        let (authenticated, https) = (state.auth.is_some(), tls.is_some());
+        if !authenticated && !config.server.bind.is_loopback() {
+            tracing::warn!(%addr, "serving exports and metrics without authentication on a non-loopback address; set server.auth.tokenFile");
+        }
+        tracing::info!(%addr, authenticated, https, kinds = config.tracer.tracked_objects.len(), schedules = config.exports.len(), "sk-tracer is running");
         let schedules = crate::schedule::spawn(&state, &config.exports);
-        warp::serve(server::routes(state.clone())).incoming(listener).graceful(shutdown_signal()).run().await;
+        server::serve(listener, tls, state.clone(), shutdown_signal()).await;
         schedules.iter().for_each(tokio::task::JoinHandle::abort);
         crate::schedule::on_shutdown(&state, &config.exports).await;
         tracing::info!("stopped");

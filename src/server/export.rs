@@ -11,6 +11,7 @@ use warp::http::{header, StatusCode};
 use warp::reply::Response;
 use warp::Reply;
 
+use super::limit::RETRY_AFTER_SECS;
 use super::{json_error, ServerState};
 
 /// What an export produced.
@@ -70,6 +71,20 @@ pub async fn perform(state: &ServerState, request: &ExportRequest) -> Result<Per
 
 pub async fn handle(body: Bytes, state: Arc<ServerState>) -> Response {
     let started = std::time::Instant::now();
+    let Some(_slot) = state.export_slots.try_acquire() else {
+        state.metrics.count_refused("too_many_exports");
+        tracing::warn!(max = state.export_slots.max(), "export refused: too many in progress");
+        let mut resp = json_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "{} exports are already in progress (server.maxConcurrentExports); retry after {} s",
+                state.export_slots.max(),
+                RETRY_AFTER_SECS
+            ),
+        );
+        resp.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(RETRY_AFTER_SECS));
+        return resp;
+    };
     let result = match ExportRequest::parse(&body) {
         Ok(request) => perform(&state, &request).await.map(|p| (request, p)),
         Err(e) => Err(e.into()),

@@ -23,6 +23,9 @@ pub struct ServerMetrics {
     pub export_seconds: Histogram,
     /// Scheduled export attempts by schedule (its position in `exports`) and outcome.
     pub scheduled: Family<Vec<(String, String)>, Counter>,
+    /// Requests refused before any work, by reason: `unauthorized`, `token_unavailable`,
+    /// `too_many_exports`, `body_too_large`.
+    pub refused: Family<Vec<(String, String)>, Counter>,
 }
 
 impl ServerMetrics {
@@ -34,12 +37,14 @@ impl ServerMetrics {
         registry.register("export_duration_seconds", "Time to serve an export", export_seconds.clone());
         let scheduled = Family::<Vec<(String, String)>, Counter>::default();
         registry.register("scheduled_exports", "Scheduled export attempts, by schedule and outcome", scheduled.clone());
+        let refused = Family::<Vec<(String, String)>, Counter>::default();
+        registry.register("refused_requests", "Requests refused before any work, by reason", refused.clone());
         registry.register_collector(Box::new(TracerCollector {
             metrics: tracer.metrics.clone(),
             store: tracer.store.clone(),
             health: tracer.health.clone(),
         }));
-        ServerMetrics { registry, exports, export_seconds, scheduled }
+        ServerMetrics { registry, exports, export_seconds, scheduled, refused }
     }
 
     pub fn count_export(&self, outcome: &str, seconds: f64) {
@@ -50,6 +55,10 @@ impl ServerMetrics {
     pub fn count_scheduled(&self, schedule: usize, outcome: &str) {
         let labels = vec![("schedule".to_string(), schedule.to_string()), ("outcome".to_string(), outcome.to_string())];
         self.scheduled.get_or_create(&labels).inc();
+    }
+
+    pub fn count_refused(&self, reason: &str) {
+        self.refused.get_or_create(&vec![("reason".to_string(), reason.to_string())]).inc();
     }
 
     pub fn render(&self) -> Result<String, std::fmt::Error> {

@@ -1,9 +1,14 @@
 //! The HTTP server of `sk-tracer run`: probes and exports. Thin: the logic lives in the crates.
 
+pub mod auth;
 pub mod export;
+mod file_stamp;
+pub mod limit;
+mod listen;
 mod metrics;
 mod probes;
 mod reply;
+pub mod tls;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -12,11 +17,14 @@ use sk_core::tracer::Tracer;
 use sk_exporters::ExporterSettings;
 use warp::Filter;
 
+pub use auth::TokenStore;
+pub use limit::ExportLimiter;
+pub use listen::serve;
 pub use metrics::ServerMetrics;
 pub use reply::json_error;
 
 /// Larger export requests are malformed or hostile: a real one is a few hundred bytes.
-const MAX_REQUEST_BYTES: u64 = 64 * 1024;
+pub const MAX_REQUEST_BYTES: u64 = 64 * 1024;
 
 pub struct ServerState {
     pub tracer: Tracer,
@@ -24,18 +32,46 @@ pub struct ServerState {
     /// Filters from the config, applied to every export.
     pub export_filters: serde_json::Map<String, serde_json::Value>,
     pub metrics: ServerMetrics,
+    /// With a token, every endpoint but the probes requires it; without, all are open.
+    pub auth: Option<TokenStore>,
+    pub export_slots: ExportLimiter,
+}
+
+/// Passes requests that carry the current token (all of them without auth); refuses the others
+/// before any of their work, body included, is done.
+fn authorized(state: Arc<ServerState>) -> impl Filter<Extract = (), Error = warp::Rejection> + Clone {
+    warp::header::headers_cloned()
+        .and(warp::any().map(move || state.clone()))
+        .and_then(|headers: warp::http::HeaderMap, state: Arc<ServerState>| async move {
+            match &state.auth {
+                None => Ok(()),
+                Some(store) => store
+                    .check(headers.get(warp::http::header::AUTHORIZATION).map(|v| v.as_bytes()))
+                    .map_err(|failure| warp::reject::custom(reply::Refused(failure))),
+            }
+        })
+        .untuple_one()
 }
 
 pub fn routes(state: Arc<ServerState>) -> impl Filter<Extract = (impl warp::Reply,), Error = Infallible> + Clone {
-    let with_state = warp::any().map(move || state.clone());
+    let with_state = {
+        let state = state.clone();
+        warp::any().map(move || state.clone())
+    };
+    // The probes stay open: the kubelet sends no token, and they tell nothing about the cluster.
     let healthz = warp::path!("healthz").and(warp::get()).map(probes::healthz);
     let readyz = warp::path!("readyz").and(warp::get()).and(with_state.clone()).map(probes::readyz);
-    let metrics = warp::path!("metrics").and(warp::get()).and(with_state.clone()).map(probes::metrics);
+    let metrics = warp::path!("metrics")
+        .and(warp::get())
+        .and(authorized(state.clone()))
+        .and(with_state.clone())
+        .map(probes::metrics);
     let export = warp::path!("export")
         .and(warp::post())
+        .and(authorized(state.clone()))
         .and(warp::body::content_length_limit(MAX_REQUEST_BYTES))
         .and(warp::body::bytes())
         .and(with_state)
         .then(export::handle);
-    healthz.or(readyz).or(metrics).or(export).recover(reply::rejection)
+    healthz.or(readyz).or(metrics).or(export).recover(move |r| reply::rejection(r, state.clone()))
 }

@@ -49,12 +49,39 @@ pub fn start_tracer_with_env(emu: &Emulator, config: &str, env: &[(&str, String)
     start(emu, config, env, |_| {})
 }
 
+/// Starts a tracer that serves HTTPS only: it is up once it answers a plain request on its port
+/// (with a 400 saying so).
+pub fn start_tracer_tls(emu: &Emulator, config: &str) -> Tracer {
+    launch(
+        emu,
+        config,
+        &[],
+        |_| {},
+        |t| {
+            exchange(t.port, &request_bytes("GET", "/healthz", &[], b""))
+                .ok()
+                .and_then(|raw| parse_response(&raw))
+                .is_some()
+        },
+    )
+}
+
 /// Starts the tracer after `setup` has run on its (empty) export directory.
 pub fn start_tracer_with_setup(emu: &Emulator, config: &str, setup: impl FnOnce(&std::path::Path)) -> Tracer {
     start(emu, config, &[], setup)
 }
 
 fn start(emu: &Emulator, config: &str, env: &[(&str, String)], setup: impl FnOnce(&std::path::Path)) -> Tracer {
+    launch(emu, config, env, setup, |t| t.get("/healthz").0 == 200)
+}
+
+fn launch(
+    emu: &Emulator,
+    config: &str,
+    env: &[(&str, String)],
+    setup: impl FnOnce(&std::path::Path),
+    up: impl Fn(&Tracer) -> bool,
+) -> Tracer {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("config.yaml"), config).unwrap();
     emu.write_kubeconfig(dir.path().join("kubeconfig")).unwrap();
@@ -76,8 +103,13 @@ fn start(emu: &Emulator, config: &str, env: &[(&str, String)], setup: impl FnOnc
         .stderr(log)
         .spawn()
         .unwrap();
-    let tracer = Tracer { child, port, dir };
-    wait_until(20, "the tracer's /healthz", || tracer.get("/healthz").0 == 200);
+    let mut tracer = Tracer { child, port, dir };
+    wait_until(20, "the tracer's server", || {
+        if let Ok(Some(status)) = tracer.child.try_wait() {
+            panic!("the tracer exited ({status}):\n{}", tracer.log());
+        }
+        up(&tracer)
+    });
     tracer
 }
 
@@ -89,24 +121,65 @@ pub struct Response {
 
 /// One HTTP/1.1 request over a fresh connection.
 pub fn request(port: u16, method: &str, path: &str, body: &[u8]) -> Response {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    request_with_headers(port, method, path, &[], body)
+}
+
+/// One HTTP/1.1 request with extra headers (`("Authorization", "Bearer x")`).
+pub fn request_with_headers(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+    let raw = exchange(port, &request_bytes(method, path, headers, body)).unwrap();
+    parse_response(&raw).expect("an HTTP response")
+}
+
+pub fn request_bytes(method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+    let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
     let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n",
         body.len()
     );
-    s.write_all(head.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
+    [head.as_bytes(), body].concat()
+}
+
+/// Sends `bytes` over a fresh connection and reads until the server closes it.
+pub fn exchange(port: u16, bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    s.write_all(bytes)?;
     let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("an HTTP response");
+    s.read_to_end(&mut raw)?;
+    Ok(raw)
+}
+
+/// `None` when `raw` is not an HTTP response.
+pub fn parse_response(raw: &[u8]) -> Option<Response> {
+    if !raw.starts_with(b"HTTP/") {
+        return None;
+    }
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
     let headers = String::from_utf8_lossy(&raw[..split]).into_owned();
     let status = headers.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     let mut body = raw[split + 4..].to_vec();
     if headers.to_ascii_lowercase().contains("transfer-encoding: chunked") {
         body = dechunk(&body);
     }
-    Response { status, headers, body }
+    Some(Response { status, headers, body })
+}
+
+impl Response {
+    /// The value of a header, by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+        })
+    }
+
+    /// The `error` of a JSON error body.
+    pub fn error(&self) -> String {
+        serde_json::from_slice::<serde_json::Value>(&self.body)
+            .ok()
+            .and_then(|v| v["error"].as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
 }
 
 fn dechunk(mut raw: &[u8]) -> Vec<u8> {

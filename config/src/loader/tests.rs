@@ -59,6 +59,8 @@ fn every_section_has_its_defaults() {
     assert_eq!(c.retention.max_bytes, 2 << 30);
     assert_eq!(c.server.port, 8080);
     assert_eq!(c.server.bind.to_string(), "127.0.0.1");
+    assert_eq!((c.server.auth.as_ref(), c.server.tls.as_ref()), (None, None), "open and plain unless configured");
+    assert_eq!(c.server.max_concurrent_exports, 2);
     let deployment = &c.tracer.tracked_objects[&"apps/v1.Deployment".parse().unwrap()];
     assert!(!deployment.track_lifecycle && !deployment.skip_owned);
 }
@@ -104,12 +106,71 @@ fn unknown_fields_list_the_allowed_ones() {
     );
     assert_err(
         &format!("{DEPLOYMENT}server:\n  host: x\n"),
-        &["server.host: unknown field `host` (allowed: `port`, `bind`)"],
+        &["server.host: unknown field `host` (allowed: `port`, `bind`, `auth`, `tls`, `maxConcurrentExports`)"],
     );
     assert_err(
         &format!("{DEPLOYMENT}pipeline:\n  sanitizers: []\n"),
         &["pipeline.sanitizers: unknown field `sanitizers` (allowed: `sanitisers`"],
     );
+}
+
+#[test]
+fn server_security_settings_load_print_and_are_checked() {
+    let c = load(&format!(
+        "{DEPLOYMENT}server:\n  auth:\n    tokenFile: /var/run/secrets/sk-tracer/token\n  tls:\n    certFile: /tls/tls.crt\n    keyFile: /tls/tls.key\n  maxConcurrentExports: 4\n"
+    ))
+    .unwrap();
+    assert_eq!(c.server.auth.as_ref().unwrap().token_file, Path::new("/var/run/secrets/sk-tracer/token"));
+    let tls = c.server.tls.as_ref().unwrap();
+    assert_eq!((tls.cert_file.to_str(), tls.key_file.to_str()), (Some("/tls/tls.crt"), Some("/tls/tls.key")));
+    assert_eq!(c.server.max_concurrent_exports, 4);
+    let yaml = c.to_yaml();
+    for line in [
+        "  auth:\n    tokenFile: /var/run/secrets/sk-tracer/token\n",
+        "  tls:\n    certFile: /tls/tls.crt\n    keyFile: /tls/tls.key\n",
+        "  maxConcurrentExports: 4\n",
+    ] {
+        assert!(yaml.contains(line), "{line:?} in\n{yaml}");
+    }
+    assert_eq!(load(&yaml).unwrap(), c);
+
+    assert_err(
+        &format!("{DEPLOYMENT}server:\n  maxConcurrentExports: 0\n"),
+        &["server.maxConcurrentExports: must be at least 1"],
+    );
+    assert_err(
+        &format!("{DEPLOYMENT}server:\n  auth:\n    tokenFile: ''\n"),
+        &["server.auth.tokenFile: must name a file"],
+    );
+    assert_err(&format!("{DEPLOYMENT}server:\n  auth: {{}}\n"), &["server.auth: missing field `tokenFile`"]);
+    assert_err(
+        &format!("{DEPLOYMENT}server:\n  auth:\n    token: abc\n"),
+        &["unknown field `token` (allowed: `tokenFile`)"],
+    );
+    assert_err(&format!("{DEPLOYMENT}server:\n  tls:\n    certFile: /c\n"), &["server.tls: missing field `keyFile`"]);
+    assert_err(
+        &format!("{DEPLOYMENT}server:\n  tls:\n    certFile: /c\n    keyFile: ''\n"),
+        &["server.tls.keyFile: must name a file"],
+    );
+}
+
+#[test]
+#[allow(clippy::result_large_err)]
+fn server_security_settings_come_from_the_environment_and_client_variables_are_left_alone() {
+    let f = file(DEPLOYMENT);
+    figment::Jail::expect_with(|jail| {
+        jail.clear_env();
+        jail.set_env("SK_TRACER_SERVER__AUTH__TOKEN_FILE", "/secret/token");
+        jail.set_env("SK_TRACER_SERVER__MAX_CONCURRENT_EXPORTS", "3");
+        // The export client's own variables, set in the same shell, are not config keys.
+        jail.set_env("SK_TRACER_TOKEN_FILE", "/home/me/token");
+        jail.set_env("SK_TRACER_CA_FILE", "/home/me/ca.pem");
+        jail.set_env("SK_TRACER_URL", "https://tracer:8080");
+        let c = Loader::new().file(f.path()).env().load().unwrap();
+        assert_eq!(c.server.auth.unwrap().token_file, Path::new("/secret/token"));
+        assert_eq!(c.server.max_concurrent_exports, 3);
+        Ok(())
+    });
 }
 
 #[test]
