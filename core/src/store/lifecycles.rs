@@ -8,7 +8,7 @@ use crate::trace::{PodLifecycle, TrackedKey};
 
 /// Launch order is start time, ties broken by the order pods were first seen; the key never
 /// changes because a recorded start never changes.
-type LaunchKey = (i64, u64);
+pub(super) type LaunchKey = (i64, u64);
 
 #[derive(Debug, Default)]
 pub struct Lifecycles {
@@ -78,6 +78,47 @@ impl Lifecycles {
                 ((**owner).clone(), by_hash)
             })
             .collect()
+    }
+
+    /// Every entry, with its launch key, for a checkpoint.
+    pub(super) fn entries(&self) -> Vec<(TrackedKey, u64, LaunchKey, PodLifecycle)> {
+        let mut out = Vec::with_capacity(self.len());
+        for (owner, by_hash) in &self.table {
+            for (hash, lcs) in by_hash {
+                out.extend(lcs.iter().map(|(key, lc)| ((**owner).clone(), *hash, *key, *lc)));
+            }
+        }
+        out
+    }
+
+    /// Pods not yet deleted and where their entries are, for a checkpoint.
+    pub(super) fn pods(&self) -> Vec<(String, TrackedKey, u64, LaunchKey)> {
+        self.pods.iter().map(|(uid, (owner, hash, key))| (uid.clone(), (**owner).clone(), *hash, *key)).collect()
+    }
+
+    /// Rebuilds the table from a checkpoint's entries and pods.
+    pub(super) fn restore(
+        entries: Vec<(TrackedKey, u64, LaunchKey, PodLifecycle)>,
+        pods: Vec<(String, TrackedKey, u64, LaunchKey)>,
+    ) -> Self {
+        let mut out = Lifecycles::default();
+        for (owner, hash, key, lc) in entries {
+            out.seen = out.seen.max(key.1);
+            let owner = match out.table.get_key_value(&owner) {
+                Some((shared, _)) => shared.clone(),
+                None => Arc::new(owner),
+            };
+            out.table.entry(owner).or_default().entry(hash).or_default().insert(key, lc);
+        }
+        for (uid, owner, hash, key) in pods {
+            let owner = match out.table.get_key_value(&owner) {
+                Some((shared, _)) => shared.clone(),
+                None => Arc::new(owner),
+            };
+            out.seen = out.seen.max(key.1);
+            out.pods.insert(uid, (owner, hash, key));
+        }
+        out
     }
 
     pub fn len(&self) -> usize {

@@ -6,6 +6,7 @@
 //! pointers and ingest never waits for an export. Retention folds the oldest events into a base
 //! state, so a later export still knows every object alive at its start.
 
+mod checkpoint;
 mod lifecycles;
 mod window;
 
@@ -15,6 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::gvk::Gvk;
 use crate::trace::{EncodedObject, ObjectIdentity, PodLifecycle, TrackedKey};
 
+pub use checkpoint::CheckpointError;
 pub use lifecycles::Lifecycles;
 pub use window::{deletion_record, KeepAll, ObjectFilter, Window, WindowError};
 

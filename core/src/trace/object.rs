@@ -21,6 +21,12 @@ impl EncodedObject {
         EncodedObject(bytes.into())
     }
 
+    /// Bytes that were produced by [`EncodedObject::from_json`] (read back from a checkpoint
+    /// whose checksum held).
+    pub fn from_bytes(bytes: Vec<u8>) -> Self {
+        EncodedObject(bytes.into())
+    }
+
     pub fn to_json(&self) -> Result<Value, rmp_serde::decode::Error> {
         rmp_serde::from_slice(&self.0)
     }

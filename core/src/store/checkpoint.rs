@@ -1,0 +1,437 @@
+//! Checkpoints: the store's whole state as bytes, and back, so that a restarted tracer goes on
+//! with the trace it had.
+//!
+//! Layout: the 8 bytes `SKTRCKPT`, the format version (u32, little-endian), the length of the
+//! state that follows (u64, LE), its XXH64 checksum (seed 0, u64, LE), then the state as msgpack:
+//! the base state and its time, every event (objects as the msgpack bytes they are stored as,
+//! with their stable hash), every pod lifecycle with its launch order, the pods whose lifecycles
+//! may still end, and the eviction count. Anything that does not check out is refused whole: a
+//! checkpoint is never half loaded.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use xxhash_rust::xxh64::xxh64;
+
+use super::lifecycles::{LaunchKey, Lifecycles};
+use super::{InEvent, Live, State, StoredEvent, StoredObject, CHUNK_EVENTS};
+use crate::trace::{EncodedObject, ObjectIdentity, PodLifecycle, TrackedKey};
+
+pub const MAGIC: &[u8; 8] = b"SKTRCKPT";
+pub const VERSION: u32 = 1;
+const HEADER_LEN: usize = 8 + 4 + 8 + 8;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CheckpointError {
+    #[error("not a checkpoint: it does not begin with SKTRCKPT")]
+    NotACheckpoint,
+    #[error("checkpoint format version {found}; this tracer reads version {VERSION}")]
+    Version { found: u32 },
+    #[error("truncated: the header announces {expected} bytes of state, {found} follow")]
+    Truncated { expected: u64, found: u64 },
+    #[error("{extra} bytes follow the state the header announces")]
+    Trailing { extra: u64 },
+    #[error("the checksum does not match: the checkpoint is corrupt")]
+    Checksum,
+    #[error("the state does not decode: {0}")]
+    Decode(String),
+}
+
+/// Bytes as msgpack `bin`, not as an array of integers.
+struct Bin(Vec<u8>);
+
+impl Serialize for Bin {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Bin {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Bin;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("bytes")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Bin, E> {
+                Ok(Bin(v.to_vec()))
+            }
+            fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Bin, E> {
+                Ok(Bin(v))
+            }
+        }
+        d.deserialize_bytes(V)
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Id {
+    gvk: String,
+    namespace: String,
+    name: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Obj {
+    id: Id,
+    hash: u64,
+    bytes: Bin,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Event {
+    ts: i64,
+    applied: Vec<Obj>,
+    deleted: Vec<Id>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Owner {
+    gvk: Option<String>,
+    name: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Lifecycle {
+    owner: Owner,
+    hash: u64,
+    start_ts: i64,
+    seq: u64,
+    end_ts: Option<i64>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Pod {
+    uid: String,
+    owner: Owner,
+    hash: u64,
+    start_ts: i64,
+    seq: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Saved {
+    base_ts: Option<i64>,
+    base: Vec<Obj>,
+    events: Vec<Event>,
+    lifecycles: Vec<Lifecycle>,
+    pods: Vec<Pod>,
+    evicted: u64,
+}
+
+fn id_out(id: &ObjectIdentity) -> Id {
+    Id { gvk: id.gvk.to_string(), namespace: id.namespace.clone(), name: id.name.clone() }
+}
+
+fn obj_out(o: &StoredObject) -> Obj {
+    Obj { id: id_out(&o.id), hash: o.hash, bytes: Bin(o.obj.as_bytes().to_vec()) }
+}
+
+fn owner_out(k: &TrackedKey) -> Owner {
+    Owner { gvk: k.gvk.as_ref().map(ToString::to_string), name: k.name.clone() }
+}
+
+/// Restoring shares one `Arc` per identity, as recording does.
+#[derive(Default)]
+struct Ids(HashMap<ObjectIdentity, Arc<ObjectIdentity>>);
+
+impl Ids {
+    fn get(&mut self, id: Id) -> Result<Arc<ObjectIdentity>, CheckpointError> {
+        let gvk = id.gvk.parse().map_err(|e| CheckpointError::Decode(format!("object kind `{}`: {e}", id.gvk)))?;
+        let id = ObjectIdentity { gvk, namespace: id.namespace, name: id.name };
+        Ok(self.0.entry(id.clone()).or_insert_with(|| Arc::new(id)).clone())
+    }
+
+    fn obj(&mut self, o: Obj) -> Result<StoredObject, CheckpointError> {
+        Ok(StoredObject { id: self.get(o.id)?, obj: EncodedObject::from_bytes(o.bytes.0), hash: o.hash })
+    }
+}
+
+fn owner_in(o: Owner) -> Result<TrackedKey, CheckpointError> {
+    let gvk = match o.gvk {
+        Some(g) => Some(g.parse().map_err(|e| CheckpointError::Decode(format!("owner kind `{g}`: {e}")))?),
+        None => None,
+    };
+    Ok(TrackedKey { gvk, name: o.name })
+}
+
+impl State {
+    fn save(&self) -> Saved {
+        let events = self
+            .sealed
+            .iter()
+            .enumerate()
+            .flat_map(|(i, c)| c[if i == 0 { self.sealed_skip.min(c.len()) } else { 0 }..].iter())
+            .chain(self.open.iter())
+            .map(|e| Event {
+                ts: e.ts,
+                applied: e.applied.iter().map(obj_out).collect(),
+                deleted: e.deleted.iter().map(|d| id_out(d)).collect(),
+            })
+            .collect();
+        // Sorted, so that one state always gives the same bytes.
+        let mut entries = self.lifecycles.entries();
+        entries.sort_by(|a, b| (&a.0, a.1, a.2).cmp(&(&b.0, b.1, b.2)));
+        let mut pod_entries = self.lifecycles.pods();
+        pod_entries.sort_by(|a, b| a.0.cmp(&b.0));
+        let lifecycles = entries
+            .into_iter()
+            .map(|(owner, hash, (start_ts, seq), lc)| Lifecycle {
+                owner: owner_out(&owner),
+                hash,
+                start_ts,
+                seq,
+                end_ts: lc.end_ts,
+            })
+            .collect();
+        let pods = pod_entries
+            .into_iter()
+            .map(|(uid, owner, hash, (start_ts, seq))| Pod { uid, owner: owner_out(&owner), hash, start_ts, seq })
+            .collect();
+        Saved {
+            base_ts: self.base_ts,
+            base: self.base.values().map(obj_out).collect(),
+            events,
+            lifecycles,
+            pods,
+            evicted: self.evicted,
+        }
+    }
+
+    fn restore(saved: Saved) -> Result<State, CheckpointError> {
+        let mut ids = Ids::default();
+        let mut st = State { base_ts: saved.base_ts, evicted: saved.evicted, ..Default::default() };
+        let mut base = BTreeMap::new();
+        let mut live: HashMap<Arc<ObjectIdentity>, Live> = HashMap::new();
+        for o in saved.base {
+            let o = ids.obj(o)?;
+            st.base_bytes += o.obj.as_bytes().len() as u64;
+            live.insert(o.id.clone(), Live { hash: o.hash, obj: o.clone() });
+            base.insert(o.id.clone(), o);
+        }
+        st.base = Arc::new(base);
+        let mut events = Vec::with_capacity(saved.events.len());
+        let mut last_ts = i64::MIN;
+        for e in saved.events {
+            if e.ts < last_ts {
+                return Err(CheckpointError::Decode(format!("event at {} after one at {last_ts}", e.ts)));
+            }
+            last_ts = e.ts;
+            let mut ev = StoredEvent { ts: e.ts, ..Default::default() };
+            for o in e.applied {
+                let o = ids.obj(o)?;
+                st.bytes += o.obj.as_bytes().len() as u64;
+                live.insert(o.id.clone(), Live { hash: o.hash, obj: o.clone() });
+                ev.applied.push(o);
+            }
+            for d in e.deleted {
+                let d = ids.get(d)?;
+                live.remove(&d);
+                ev.deleted.push(d);
+            }
+            st.versions += ev.applied.len();
+            events.push(ev);
+        }
+        st.events = events.len();
+        st.live = live;
+        // The last event stays open, as it was, so a change in its second still merges into it;
+        // what it holds is reconstructed for that.
+        if let Some(last) = events.last() {
+            for o in &last.applied {
+                let existed_before = st.base.contains_key(&o.id)
+                    || events[..events.len() - 1].iter().any(|e| e.applied.iter().any(|a| a.id == o.id));
+                st.in_open_event.insert(o.id.clone(), InEvent::Applied { existed_before });
+            }
+            for d in &last.deleted {
+                st.in_open_event.insert(d.clone(), InEvent::Deleted);
+            }
+        }
+        let open_from = events.len().saturating_sub(1) / CHUNK_EVENTS * CHUNK_EVENTS;
+        st.open = events.split_off(open_from);
+        for chunk in events.chunks(CHUNK_EVENTS) {
+            st.sealed.push_back(chunk.to_vec().into());
+        }
+        let mut entries = Vec::with_capacity(saved.lifecycles.len());
+        for l in saved.lifecycles {
+            let lc = PodLifecycle { start_ts: l.start_ts, end_ts: l.end_ts };
+            entries.push((owner_in(l.owner)?, l.hash, (l.start_ts, l.seq) as LaunchKey, lc));
+        }
+        let mut pods = Vec::with_capacity(saved.pods.len());
+        for p in saved.pods {
+            pods.push((p.uid, owner_in(p.owner)?, p.hash, (p.start_ts, p.seq)));
+        }
+        st.lifecycles = Lifecycles::restore(entries, pods);
+        Ok(st)
+    }
+}
+
+impl super::Store {
+    /// The whole state as a checkpoint file's bytes. The lock is held while the state is copied
+    /// out (shared object bytes are copied once, into the encoding).
+    pub fn checkpoint(&self) -> Vec<u8> {
+        let saved = self.lock().save();
+        // Encoding plain structs into a Vec cannot fail.
+        let payload = rmp_serde::to_vec_named(&saved).unwrap_or_default();
+        let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&VERSION.to_le_bytes());
+        out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        out.extend_from_slice(&xxh64(&payload, 0).to_le_bytes());
+        out.extend_from_slice(&payload);
+        out
+    }
+
+    /// A store holding the checkpoint's state, or why the bytes are not a sound checkpoint.
+    pub fn from_checkpoint(bytes: &[u8]) -> Result<Self, CheckpointError> {
+        let payload = verify(bytes)?;
+        let saved: Saved = rmp_serde::from_slice(payload).map_err(|e| CheckpointError::Decode(e.to_string()))?;
+        Ok(super::Store { state: std::sync::Mutex::new(State::restore(saved)?) })
+    }
+}
+
+/// Checks the header and checksum; returns the state's bytes.
+pub fn verify(bytes: &[u8]) -> Result<&[u8], CheckpointError> {
+    if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
+        return Err(CheckpointError::NotACheckpoint);
+    }
+    if bytes.len() < HEADER_LEN {
+        return Err(CheckpointError::Truncated { expected: 0, found: 0 });
+    }
+    let word = |at: usize, n: usize| bytes[at..at + n].iter().rev().fold(0u64, |acc, b| acc << 8 | u64::from(*b));
+    let version = word(8, 4) as u32;
+    if version != VERSION {
+        return Err(CheckpointError::Version { found: version });
+    }
+    let expected = word(12, 8);
+    let checksum = word(20, 8);
+    let payload = &bytes[HEADER_LEN..];
+    let found = payload.len() as u64;
+    if found < expected {
+        return Err(CheckpointError::Truncated { expected, found });
+    }
+    if found > expected {
+        return Err(CheckpointError::Trailing { extra: found - expected });
+    }
+    if xxh64(payload, 0) != checksum {
+        return Err(CheckpointError::Checksum);
+    }
+    Ok(payload)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{KeepAll, Store, Window};
+    use crate::TracerConfig;
+    use serde_json::json;
+
+    fn deployment(name: &str, image: &str) -> (ObjectIdentity, EncodedObject) {
+        let obj = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"namespace": "d", "name": name},
+                         "spec": {"template": {"spec": {"containers": [{"name": "c", "image": image}]}}}});
+        (ObjectIdentity::of(&obj).unwrap(), EncodedObject::from_json(&obj))
+    }
+
+    fn owner() -> TrackedKey {
+        TrackedKey::new("apps/v1.Deployment".parse().unwrap(), "d/a")
+    }
+
+    /// A store with a base state (retention folded the first events), sealed chunks, an open
+    /// event, lifecycles ended and running.
+    fn sample() -> Store {
+        let store = Store::new();
+        for i in 0..600i64 {
+            let (id, obj) = deployment(&format!("n{}", i % 50), &format!("img:{i}"));
+            store.apply(1000 + i, id.clone(), obj, i as u64);
+            if i % 7 == 0 {
+                store.delete(1000 + i, &id);
+            }
+        }
+        store.record_lifecycle("p1", owner(), 1, PodLifecycle { start_ts: 1001, end_ts: None });
+        store.record_lifecycle("p2", owner(), 1, PodLifecycle { start_ts: 1002, end_ts: Some(1010) });
+        store.record_lifecycle("p3", owner(), 2, PodLifecycle { start_ts: 1500, end_ts: None });
+        store.evict(1200, crate::store::Retention { max_age_secs: 0, max_bytes: u64::MAX });
+        store.evict(1100, crate::store::Retention { max_age_secs: 0, max_bytes: u64::MAX });
+        store
+    }
+
+    fn config() -> TracerConfig {
+        let mut c = TracerConfig::default();
+        c.tracked_objects.insert(
+            "apps/v1.Deployment".parse().unwrap(),
+            crate::TrackedObjectConfig { pod_spec_template_paths: vec![], track_lifecycle: true, skip_owned: false },
+        );
+        c
+    }
+
+    fn everything(store: &Store) -> crate::Trace {
+        store.snapshot().window(&config(), Window { start: 0, end: i64::MAX }, &KeepAll).unwrap()
+    }
+
+    #[test]
+    fn a_restored_store_exports_and_records_as_the_original() {
+        let original = sample();
+        let bytes = original.checkpoint();
+        let restored = Store::from_checkpoint(&bytes).unwrap();
+        assert_eq!(everything(&restored), everything(&original));
+        assert_eq!(restored.stats(), original.stats());
+        assert!(restored.checkpoint() == bytes, "a restored store checkpoints to the same bytes");
+
+        // Both go on the same way: a change in the open event's second merges, an unchanged
+        // object records nothing, a running pod's lifecycle still ends.
+        for s in [&original, &restored] {
+            let (id, obj) = deployment("n3", "img:599");
+            assert!(s.apply(1599, id, obj, 599) || s.live_hash(&deployment("n3", "x").0) == Some(599));
+            let (id, obj) = deployment("late", "v");
+            s.apply(2000, id, obj, 7);
+            s.pod_deleted("p1", 2001);
+            s.record_lifecycle("p3", owner(), 2, PodLifecycle { start_ts: 1500, end_ts: Some(2002) });
+        }
+        assert_eq!(everything(&restored), everything(&original));
+    }
+
+    #[test]
+    fn an_empty_store_round_trips() {
+        let restored = Store::from_checkpoint(&Store::new().checkpoint()).unwrap();
+        assert_eq!(restored.stats(), Store::new().stats());
+    }
+
+    #[test]
+    fn every_truncation_and_every_flipped_byte_is_refused() {
+        let store = Store::new();
+        let (id, obj) = deployment("a", "v");
+        store.apply(1000, id, obj, 1);
+        store.record_lifecycle("p", owner(), 1, PodLifecycle { start_ts: 1000, end_ts: None });
+        let bytes = store.checkpoint();
+        for len in 0..bytes.len() {
+            assert!(Store::from_checkpoint(&bytes[..len]).is_err(), "truncated to {len}");
+        }
+        for i in 0..bytes.len() {
+            let mut bad = bytes.clone();
+            bad[i] ^= 0x20;
+            assert!(Store::from_checkpoint(&bad).is_err(), "byte {i} flipped");
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert_eq!(Store::from_checkpoint(&longer).err(), Some(CheckpointError::Trailing { extra: 1 }));
+    }
+
+    #[test]
+    fn errors_say_what_is_wrong() {
+        let bytes = Store::new().checkpoint();
+        assert_eq!(Store::from_checkpoint(b"\x93\x01\x02").err(), Some(CheckpointError::NotACheckpoint));
+        let mut v2 = bytes.clone();
+        v2[8] = 2;
+        assert_eq!(
+            Store::from_checkpoint(&v2).err().unwrap().to_string(),
+            "checkpoint format version 2; this tracer reads version 1"
+        );
+        let e = Store::from_checkpoint(&bytes[..bytes.len() - 1]).err().unwrap().to_string();
+        assert!(e.starts_with("truncated: the header announces"), "{e}");
+        let mut flipped = bytes.clone();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 1;
+        assert_eq!(Store::from_checkpoint(&flipped).err(), Some(CheckpointError::Checksum));
+    }
+}
