@@ -135,7 +135,8 @@ pub async fn run(pace: Duration, out: &std::path::Path) -> anyhow::Result<Vec<u8
     let kubeconfig = kube::config::Kubeconfig::from_yaml(&emu.kubeconfig_yaml())?;
     let client = kube::Client::try_from(kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?)?;
     let retention = Retention { max_age_secs: 3600, max_bytes: 1 << 30 };
-    let tracer = Tracer::start(client, TracerSettings { config: config.tracer.clone(), pipeline, retention });
+    let tracer =
+        Tracer::start(client, TracerSettings { config: config.tracer.clone(), pipeline, retention, restored: None });
     let state = Arc::new(ServerState {
         metrics: ServerMetrics::new(&tracer),
         tracer,

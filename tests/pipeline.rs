@@ -8,10 +8,6 @@ use kube_emulator::Emulator;
 use serde_json::json;
 use support::*;
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
-}
-
 fn pod_names(emu: &Emulator, ns: &str, prefix: &str) -> Vec<String> {
     emu.list("v1", "Pod", Some(ns))
         .into_iter()

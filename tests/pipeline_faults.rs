@@ -10,16 +10,6 @@ use kube_emulator::Emulator;
 use serde_json::json;
 use support::*;
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
-}
-
-fn deployment(name: &str, image: &str) -> serde_json::Value {
-    json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"namespace": "d", "name": name},
-           "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}}, "template": {
-               "metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "c", "image": image}]}}}})
-}
-
 const DEPLOYMENTS: &str = "trackedObjects:\n  apps/v1.Deployment: {}\n";
 
 fn count(names: &[String], name: &str) -> usize {

@@ -9,10 +9,6 @@ use kube_emulator::Emulator;
 use serde_json::json;
 use support::*;
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
-}
-
 fn deployment(name: &str) -> serde_json::Value {
     json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"namespace": "d", "name": name},
            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}}, "template": {

@@ -14,10 +14,6 @@ use support::*;
 
 const CONFIG: &str = "trackedObjects:\n  apps/v1.Deployment:\n    trackLifecycle: true\n";
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
-}
-
 fn window() -> Vec<u8> {
     json!({"start_ts": 0, "end_ts": now() + 60}).to_string().into_bytes()
 }

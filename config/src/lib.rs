@@ -3,6 +3,7 @@
 //! line flags. Loaded and validated once; every error names its source, key and problem.
 
 mod byte_size;
+mod checkpoint;
 mod duration;
 mod error;
 mod export;
@@ -16,6 +17,7 @@ mod tracked;
 use serde::Serialize;
 use sk_core::TracerConfig;
 
+pub use checkpoint::CheckpointConfig;
 pub use error::ConfigError;
 pub use export::ExportConfig;
 pub use loader::Loader;
@@ -36,6 +38,8 @@ pub struct Config {
     pub export: ExportConfig,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub exports: Vec<ScheduledExport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<CheckpointConfig>,
 }
 
 impl Config {

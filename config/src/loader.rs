@@ -9,6 +9,7 @@ use figment::providers::{Env, Format, Serialized, Yaml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+use crate::checkpoint::CheckpointConfig;
 use crate::error::ENV_PREFIX;
 use crate::export::ExportConfig;
 use crate::pipeline::PipelineConfig;
@@ -38,6 +39,8 @@ struct RawConfig {
     export: ExportConfig,
     #[serde(default)]
     exports: Vec<ScheduledExport>,
+    #[serde(default)]
+    checkpoint: Option<CheckpointConfig>,
 }
 
 /// Builds a [`Config`] from its layers: built-in defaults, then the YAML file, then the
@@ -125,6 +128,9 @@ impl Loader {
         raw.retention.validate(&source_name)?;
         raw.server.validate(&source_name)?;
         crate::schedule::validate(&raw.exports, &source_name)?;
+        if let Some(c) = &raw.checkpoint {
+            c.validate(&source_name)?;
+        }
         Ok(Config {
             tracer,
             pipeline: raw.pipeline,
@@ -132,6 +138,7 @@ impl Loader {
             server: raw.server,
             export: raw.export,
             exports: raw.exports,
+            checkpoint: raw.checkpoint,
         })
     }
 }

@@ -83,6 +83,8 @@ inventory::collect!(ExporterPlugin);
 mod file;
 mod object_store;
 
+pub use self::object_store::open_url;
+
 /// The scheme of a destination; plain paths are `file`.
 fn scheme(destination: &str) -> &str {
     match destination.split_once("://") {

@@ -73,6 +73,12 @@ pub(crate) fn unknown_options(settings: &ExporterSettings) -> Vec<String> {
         .collect()
 }
 
+/// The store and key that an object-store URL names (`s3://bucket/prefix`, ...), configured as
+/// exports are: for whatever else keeps objects there (checkpoints).
+pub fn open_url(url: &str, settings: &ExporterSettings) -> Result<(Arc<dyn ObjectStore>, StorePath), ExportError> {
+    open(url, settings).map(|(_, store, key)| (store, key))
+}
+
 fn open(
     destination: &str,
     settings: &ExporterSettings,

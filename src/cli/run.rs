@@ -84,6 +84,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         sk_core::export::build_filters(&config.export.filters_map(), &filters, &config.tracer)
             .with_context(|| format!("exports[{i}].filters"))?;
     }
+    let checkpoints = config
+        .checkpoint
+        .as_ref()
+        .map(|c| crate::checkpoint::Checkpoints::open(c, &exporters))
+        .transpose()?
+        .map(Arc::new);
     let auth = config
         .server
         .auth
@@ -95,9 +101,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let client = crate::kube_client::connect(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
-        let tracer = Tracer::start(client, TracerSettings { config: config.tracer.clone(), pipeline, retention });
+        let restored = match &checkpoints {
+            Some(cp) => cp.restore().await?,
+            None => None,
+        };
+        let tracer = Tracer::start(client, TracerSettings { config: config.tracer.clone(), pipeline, retention, restored });
+        let checkpointing = checkpoints.clone().map(|cp| crate::checkpoint::spawn(cp, tracer.store.clone()));
+        let mut metrics = ServerMetrics::new(&tracer);
+        if let Some(cp) = &checkpoints {
+            metrics = metrics.with_checkpoints(cp.metrics.clone());
+        }
         let state = Arc::new(ServerState {
-            metrics: ServerMetrics::new(&tracer),
+            metrics,
             tracer,
             exporters,
             export_filters: config.export.filters_map(),
@@ -114,7 +129,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let schedules = crate::schedule::spawn(&state, &config.exports);
         server::serve(listener, tls, state.clone(), shutdown_signal()).await;
         schedules.iter().for_each(tokio::task::JoinHandle::abort);
-        crate::schedule::on_shutdown(&state, &config.exports).await;
+        checkpointing.iter().for_each(tokio::task::JoinHandle::abort);
+        // In-flight exports have finished (the server drains them); what remains must fit in the
+        // pod's termination grace period (30 s by default), hence the bound.
+        let finish = async {
+            if let Some(cp) = &checkpoints {
+                match cp.save(&state.tracer.store).await {
+                    Ok(()) => tracing::info!("final checkpoint written"),
+                    Err(e) => tracing::error!(error = format!("{e:#}"), "the final checkpoint failed"),
+                }
+            }
+            crate::schedule::on_shutdown(&state, &config.exports).await;
+        };
+        if tokio::time::timeout(SHUTDOWN_BOUND, finish).await.is_err() {
+            tracing::error!(seconds = SHUTDOWN_BOUND.as_secs(), "shutdown work did not finish in time; stopping anyway");
+        }
         tracing::info!("stopped");
         anyhow::Ok(())
     })?;
@@ -122,6 +151,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     runtime.shutdown_timeout(Duration::from_secs(1));
     Ok(())
 }
+
+/// The final checkpoint and `exportOnShutdown` must finish within this, below Kubernetes'
+/// default termination grace period of 30 s.
+const SHUTDOWN_BOUND: Duration = Duration::from_secs(25);
 
 async fn shutdown_signal() {
     let term = async {

@@ -61,6 +61,12 @@ impl ServerMetrics {
         self.refused.get_or_create(&vec![("reason".to_string(), reason.to_string())]).inc();
     }
 
+    /// Adds the checkpoint counters, when checkpoints are configured.
+    pub fn with_checkpoints(mut self, m: Arc<crate::checkpoint::CheckpointMetrics>) -> Self {
+        self.registry.register_collector(Box::new(CheckpointCollector(m)));
+        self
+    }
+
     pub fn render(&self) -> Result<String, std::fmt::Error> {
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
@@ -88,6 +94,30 @@ fn counter(e: &mut DescriptorEncoder, name: &str, help: &str, v: u64) -> Result<
 fn gauge(e: &mut DescriptorEncoder, name: &str, help: &str, v: i64) -> Result<(), std::fmt::Error> {
     let g = ConstGauge::new(v);
     g.encode(e.encode_descriptor(name, help, None, g.metric_type())?)
+}
+
+#[derive(Debug)]
+struct CheckpointCollector(Arc<crate::checkpoint::CheckpointMetrics>);
+
+impl Collector for CheckpointCollector {
+    fn encode(&self, mut e: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let m = &self.0;
+        counter(&mut e, "checkpoints_written", "Checkpoints written and read back whole", m.written.load(Relaxed))?;
+        counter(
+            &mut e,
+            "checkpoints_failed",
+            "Checkpoints that could not be written or read back",
+            m.failed.load(Relaxed),
+        )?;
+        gauge(
+            &mut e,
+            "last_checkpoint_timestamp_seconds",
+            "When the last checkpoint was written (unix seconds; 0: none yet)",
+            m.last_unix.load(Relaxed) as i64,
+        )?;
+        gauge(&mut e, "last_checkpoint_bytes", "Size of the last checkpoint", m.last_bytes.load(Relaxed) as i64)
+    }
 }
 
 impl Collector for TracerCollector {

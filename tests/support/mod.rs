@@ -23,6 +23,26 @@ impl Drop for Tracer {
     }
 }
 
+impl Tracer {
+    /// SIGKILL, as a crash or an evicted node would: nothing gets to run.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The runtime the in-process emulator runs on.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+/// A one-replica Deployment `d/<name>` running `image`.
+pub fn deployment(name: &str, image: &str) -> serde_json::Value {
+    serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"namespace": "d", "name": name},
+           "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}}, "template": {
+               "metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "c", "image": image}]}}}})
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }

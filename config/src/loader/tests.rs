@@ -535,3 +535,16 @@ proptest! {
         let _ = Loader::new().file(f.path()).load();
     }
 }
+
+#[test]
+fn checkpoints_have_defaults_and_checked_values() {
+    let c = load(&format!("{DEPLOYMENT}checkpoint:\n  to: /var/lib/sk-tracer\n")).unwrap();
+    let cp = c.checkpoint.clone().unwrap();
+    assert_eq!((cp.to.as_str(), cp.every, cp.keep), ("/var/lib/sk-tracer", std::time::Duration::from_secs(300), 2));
+    assert!(c.to_yaml().contains("checkpoint:\n  to: /var/lib/sk-tracer\n  every: 5m\n  keep: 2\n"), "{}", c.to_yaml());
+    assert!(load(DEPLOYMENT).unwrap().checkpoint.is_none(), "off unless configured");
+    assert_err(&format!("{DEPLOYMENT}checkpoint:\n  to: ''\n"), &["checkpoint.to", "is empty"]);
+    assert_err(&format!("{DEPLOYMENT}checkpoint:\n  to: /x\n  every: 0s\n"), &["checkpoint.every", "at least 1s"]);
+    assert_err(&format!("{DEPLOYMENT}checkpoint:\n  to: /x\n  keep: 0\n"), &["checkpoint.keep", "at least 1"]);
+    assert_err(&format!("{DEPLOYMENT}checkpoint:\n  every: 1m\n"), &["checkpoint", "to"]);
+}

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::gvk::Gvk;
 use crate::trace::{EncodedObject, ObjectIdentity, PodLifecycle, TrackedKey};
 
-pub use checkpoint::CheckpointError;
+pub use checkpoint::{verify as verify_checkpoint, CheckpointError};
 pub use lifecycles::Lifecycles;
 pub use window::{deletion_record, KeepAll, ObjectFilter, Window, WindowError};
 

@@ -45,6 +45,9 @@ pub struct TracerSettings {
     pub config: TracerConfig,
     pub pipeline: Pipeline,
     pub retention: Retention,
+    /// A store restored from a checkpoint: the watches' initial lists reconcile against it, so
+    /// what changed while the tracer was down is recorded at the list's time.
+    pub restored: Option<Store>,
 }
 
 /// A running tracer. Dropping it stops every task.
@@ -64,7 +67,7 @@ const RETENTION_EVERY: Duration = Duration::from_secs(10);
 impl Tracer {
     pub fn start(client: Client, settings: TracerSettings) -> Tracer {
         let config = Arc::new(settings.config);
-        let store = Arc::new(Store::new());
+        let store = Arc::new(settings.restored.unwrap_or_default());
         let health = Arc::new(SourceHealth::default());
         let metrics = Arc::new(Metrics::default());
         let (tx, mut rx) = mpsc::channel(QUEUE);

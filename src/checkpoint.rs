@@ -1,0 +1,292 @@
+//! Checkpoints on disk or in an object store: written every `checkpoint.every` and at shutdown,
+//! read back before an older one is deleted, and the newest sound one restored at startup.
+//!
+//! Names are `checkpoint-<unix seconds, 12 digits>-<sequence, 6 digits>.skckpt`, so that names
+//! sort by age. A local write goes to a temporary file in the same directory, is synced, then
+//! renamed: a crash leaves the old checkpoint or the new one, never half of one. An object-store
+//! put is atomic by itself.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use futures::TryStreamExt;
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use sk_config::CheckpointConfig;
+use sk_core::store::Store;
+use sk_exporters::ExporterSettings;
+
+const SUFFIX: &str = ".skckpt";
+const PREFIX: &str = "checkpoint-";
+
+enum Backend {
+    Local(PathBuf),
+    Remote(Arc<dyn ObjectStore>, StorePath),
+}
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct CheckpointMetrics {
+    pub written: AtomicU64,
+    pub failed: AtomicU64,
+    pub last_unix: AtomicU64,
+    pub last_bytes: AtomicU64,
+}
+
+pub struct Checkpoints {
+    backend: Backend,
+    keep: usize,
+    pub every: Duration,
+    seq: AtomicU64,
+    pub metrics: Arc<CheckpointMetrics>,
+}
+
+fn is_url(to: &str) -> bool {
+    to.contains("://") && !to.starts_with("file://")
+}
+
+impl Checkpoints {
+    pub fn open(config: &CheckpointConfig, settings: &ExporterSettings) -> anyhow::Result<Self> {
+        let backend = if is_url(&config.to) {
+            let (store, prefix) = sk_exporters::open_url(&config.to, settings).context("checkpoint.to")?;
+            Backend::Remote(store, prefix)
+        } else {
+            let dir = PathBuf::from(config.to.strip_prefix("file://").unwrap_or(&config.to));
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("checkpoint.to: creating the directory {}", dir.display()))?;
+            Backend::Local(dir)
+        };
+        Ok(Checkpoints {
+            backend,
+            keep: config.keep.max(1) as usize,
+            every: config.every,
+            seq: AtomicU64::new(0),
+            metrics: Arc::default(),
+        })
+    }
+
+    fn describe(&self, name: &str) -> String {
+        match &self.backend {
+            Backend::Local(dir) => dir.join(name).display().to_string(),
+            Backend::Remote(_, prefix) => format!("{prefix}/{name}"),
+        }
+    }
+
+    /// Checkpoint names, newest first.
+    async fn list(&self) -> anyhow::Result<Vec<String>> {
+        let mut names: Vec<String> = match &self.backend {
+            Backend::Local(dir) => {
+                let mut names = Vec::new();
+                let mut entries = tokio::fs::read_dir(dir).await?;
+                while let Some(e) = entries.next_entry().await? {
+                    names.push(e.file_name().to_string_lossy().into_owned());
+                }
+                names
+            }
+            Backend::Remote(store, prefix) => {
+                store
+                    .list(Some(prefix))
+                    .map_ok(|m| m.location.filename().unwrap_or_default().to_string())
+                    .try_collect()
+                    .await?
+            }
+        };
+        names.retain(|n| n.starts_with(PREFIX) && n.ends_with(SUFFIX));
+        names.sort_unstable_by(|a, b| b.cmp(a));
+        Ok(names)
+    }
+
+    async fn read(&self, name: &str) -> anyhow::Result<Vec<u8>> {
+        match &self.backend {
+            Backend::Local(dir) => Ok(tokio::fs::read(dir.join(name)).await?),
+            Backend::Remote(store, prefix) => Ok(store.get(&prefix.clone().join(name)).await?.bytes().await?.to_vec()),
+        }
+    }
+
+    async fn write(&self, name: &str, bytes: Vec<u8>) -> anyhow::Result<()> {
+        match &self.backend {
+            Backend::Local(dir) => {
+                let (dir, name) = (dir.clone(), name.to_string());
+                tokio::task::spawn_blocking(move || write_atomically(&dir, &name, &bytes)).await??;
+                Ok(())
+            }
+            Backend::Remote(store, prefix) => {
+                store.put(&prefix.clone().join(name), PutPayload::from(bytes)).await?;
+                Ok(())
+            }
+        }
+    }
+
+    async fn delete(&self, name: &str) -> anyhow::Result<()> {
+        match &self.backend {
+            Backend::Local(dir) => Ok(tokio::fs::remove_file(dir.join(name)).await?),
+            Backend::Remote(store, prefix) => Ok(store.delete(&prefix.clone().join(name)).await?),
+        }
+    }
+
+    /// The newest checkpoint that reads back whole, as a store; those that do not are reported
+    /// and skipped (and kept, for whoever wants to look at them).
+    pub async fn restore(&self) -> anyhow::Result<Option<Store>> {
+        let names = self.list().await.context("checkpoint.to: listing checkpoints")?;
+        for name in names {
+            let what = self.describe(&name);
+            let bytes = match self.read(&name).await {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::error!(checkpoint = %what, error = %e, "a checkpoint cannot be read; trying an older one");
+                    continue;
+                }
+            };
+            match Store::from_checkpoint(&bytes) {
+                Ok(store) => {
+                    let stats = store.stats();
+                    tracing::info!(checkpoint = %what, events = stats.events, objects = stats.live_objects, bytes = bytes.len(), "restored the trace from a checkpoint; the initial lists reconcile what changed since");
+                    return Ok(Some(store));
+                }
+                Err(e) => {
+                    tracing::error!(checkpoint = %what, error = %e, "a checkpoint is not sound and is skipped; trying an older one")
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Writes a checkpoint of `store`, reads it back, and only then deletes those beyond `keep`.
+    pub async fn save(&self, store: &Store) -> anyhow::Result<()> {
+        let result = self.save_inner(store).await;
+        let m = &self.metrics;
+        match &result {
+            Ok(bytes) => {
+                m.written.fetch_add(1, Ordering::Relaxed);
+                m.last_unix.store(sk_core::sources::unix_now().max(0) as u64, Ordering::Relaxed);
+                m.last_bytes.store(*bytes as u64, Ordering::Relaxed);
+            }
+            Err(_) => {
+                m.failed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        result.map(|_| ())
+    }
+
+    async fn save_inner(&self, store: &Store) -> anyhow::Result<usize> {
+        let bytes = store.checkpoint();
+        let len = bytes.len();
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed) % 1_000_000;
+        let name = format!("{PREFIX}{:012}-{seq:06}{SUFFIX}", sk_core::sources::unix_now().max(0));
+        let what = self.describe(&name);
+        self.write(&name, bytes).await.with_context(|| format!("writing checkpoint {what}"))?;
+        let back = self.read(&name).await.with_context(|| format!("reading back checkpoint {what}"))?;
+        sk_core::store::verify_checkpoint(&back)
+            .with_context(|| format!("checkpoint {what} did not read back whole"))?;
+        tracing::debug!(checkpoint = %what, bytes = len, "checkpoint written");
+        let names = self.list().await.context("listing checkpoints")?;
+        for old in names.iter().filter(|n| **n != name).skip(self.keep.saturating_sub(1)) {
+            if let Err(e) = self.delete(old).await {
+                tracing::warn!(checkpoint = %self.describe(old), error = %e, "an old checkpoint could not be deleted");
+            }
+        }
+        Ok(len)
+    }
+}
+
+fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, dir.join(name))?;
+    // The rename itself is durable once the directory is synced.
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// Writes a checkpoint every `every` until the task is aborted; failures are logged and counted,
+/// and the next tick tries again.
+pub fn spawn(checkpoints: Arc<Checkpoints>, store: Arc<Store>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(checkpoints.every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Err(e) = checkpoints.save(&store).await {
+                tracing::error!(
+                    error = format!("{e:#}"),
+                    "checkpoint failed; the next one is tried in {:?}",
+                    checkpoints.every
+                );
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sk_core::trace::{EncodedObject, ObjectIdentity};
+
+    fn store_with(n: usize) -> Store {
+        let store = Store::new();
+        for i in 0..n {
+            let obj = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"namespace": "d", "name": format!("c{i}")}});
+            store.apply(1000 + i as i64, ObjectIdentity::of(&obj).unwrap(), EncodedObject::from_json(&obj), i as u64);
+        }
+        store
+    }
+
+    fn local(dir: &Path, keep: u32) -> Checkpoints {
+        let config = CheckpointConfig { to: dir.display().to_string(), every: Duration::from_secs(60), keep };
+        Checkpoints::open(&config, &ExporterSettings::default()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn keeps_the_newest_and_restores_the_newest_sound_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let cp = local(dir.path(), 2);
+        assert!(cp.restore().await.unwrap().is_none(), "nothing to restore yet");
+        for n in 1..=3 {
+            cp.save(&store_with(n)).await.unwrap();
+        }
+        let names = cp.list().await.unwrap();
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert_eq!(cp.restore().await.unwrap().unwrap().stats().live_objects, 3);
+
+        // The newest is damaged: the one before it is restored, and the damaged one stays.
+        let newest = dir.path().join(&names[0]);
+        let mut bytes = std::fs::read(&newest).unwrap();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 0xff;
+        std::fs::write(&newest, bytes).unwrap();
+        assert_eq!(cp.restore().await.unwrap().unwrap().stats().live_objects, 2);
+        std::fs::write(&newest, b"short").unwrap();
+        assert_eq!(cp.restore().await.unwrap().unwrap().stats().live_objects, 2);
+        assert!(newest.exists());
+        assert_eq!(cp.metrics.written.load(Ordering::Relaxed), 3);
+    }
+
+    #[tokio::test]
+    async fn object_store_checkpoints_round_trip() {
+        let config = CheckpointConfig { to: "memory:///checkpoints/a".into(), every: Duration::from_secs(60), keep: 1 };
+        let cp = Checkpoints::open(&config, &ExporterSettings::default()).unwrap();
+        cp.save(&store_with(2)).await.unwrap();
+        cp.save(&store_with(5)).await.unwrap();
+        assert_eq!(cp.list().await.unwrap().len(), 1);
+        assert_eq!(cp.restore().await.unwrap().unwrap().stats().live_objects, 5);
+    }
+
+    #[test]
+    fn an_unwritable_directory_is_a_startup_error() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let config = CheckpointConfig {
+            to: file.path().join("sub").display().to_string(),
+            every: Duration::from_secs(60),
+            keep: 1,
+        };
+        let e = Checkpoints::open(&config, &ExporterSettings::default()).err().unwrap();
+        assert!(format!("{e:#}").contains("checkpoint.to: creating the directory"), "{e:#}");
+    }
+}
