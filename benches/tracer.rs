@@ -10,7 +10,8 @@
 //! stored) then replay that history over HTTP, so the writer never limits either.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -31,35 +32,55 @@ use sk_core::{Gvk, TracerConfig};
 // Links the built-in sanitisers.
 use sk_plugins as _;
 
-/// Counts live and peak heap bytes.
+/// Counts live and peak heap bytes of every thread but the emulator's: in a cluster the
+/// apiserver's memory is not the tracer's.
 struct Counting;
 
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+static PEAK: AtomicIsize = AtomicIsize::new(0);
+
+thread_local! {
+    static UNCOUNTED: Cell<bool> = const { Cell::new(false) };
+}
+
+fn counted() -> bool {
+    !UNCOUNTED.try_with(Cell::get).unwrap_or(false)
+}
+
+fn grow(by: usize) {
+    if counted() {
+        let now = LIVE.fetch_add(by as isize, Ordering::Relaxed) + by as isize;
+        PEAK.fetch_max(now, Ordering::Relaxed);
+    }
+}
+
+fn shrink(by: usize) {
+    if counted() {
+        LIVE.fetch_sub(by as isize, Ordering::Relaxed);
+    }
+}
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let p = unsafe { System.alloc(layout) };
         if !p.is_null() {
-            let now = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(now, Ordering::Relaxed);
+            grow(layout.size());
         }
         p
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        shrink(layout.size());
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let p = unsafe { System.realloc(ptr, layout, new_size) };
         if !p.is_null() {
             if new_size > layout.size() {
-                let now = LIVE.fetch_add(new_size - layout.size(), Ordering::Relaxed) + new_size - layout.size();
-                PEAK.fetch_max(now, Ordering::Relaxed);
+                grow(new_size - layout.size());
             } else {
-                LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
+                shrink(layout.size() - new_size);
             }
         }
         p
@@ -69,7 +90,7 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
-fn live() -> usize {
+fn live() -> isize {
     LIVE.load(Ordering::Relaxed)
 }
 
@@ -287,7 +308,14 @@ async fn main() {
         .and_then(|i| args.get(i + 1))
         .and_then(|n| n.parse().ok())
         .unwrap_or(15);
-    let emu = Emulator::start().await.expect("an emulator");
+    // The emulator on a runtime of its own, whose threads the allocator does not count.
+    let emu_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .on_thread_start(|| UNCOUNTED.with(|c| c.set(true)))
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let emu = emu_runtime.spawn(Emulator::start()).await.expect("the emulator task").expect("an emulator");
     emu.register_kind(kube_emulator::kinds::volcano_job());
     let t = Instant::now();
     let total = write_workload(&emu, &s);
@@ -410,6 +438,9 @@ async fn main() {
         std::fs::write(&path, serde_json::to_vec_pretty(&results).unwrap_or_default()).expect("write the JSON");
         println!("\nwritten to {path}");
     }
+    drop(emu);
+    // A runtime may not be dropped from inside another's async context.
+    emu_runtime.shutdown_background();
 }
 
 /// The real binary against the emulator holding the workload: requests until it is ready, then
