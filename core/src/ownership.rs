@@ -65,7 +65,9 @@ const MAX_GONE: usize = 65_536;
 /// kinds have been listed completely.
 #[derive(Debug, Default)]
 pub struct OwnerCache {
-    by_uid: HashMap<String, OwnerInfo>,
+    /// Boxed: a hash table keeps up to half its slots empty, and an empty slot costs the size of
+    /// a value, which is a pointer rather than a whole `OwnerInfo`.
+    by_uid: HashMap<String, Box<OwnerInfo>>,
     gone: HashSet<String>,
     gone_order: VecDeque<String>,
     synced: HashSet<Gvk>,
@@ -73,7 +75,7 @@ pub struct OwnerCache {
 
 impl OwnerCache {
     pub fn upsert(&mut self, uid: String, info: OwnerInfo) {
-        self.by_uid.insert(uid, info);
+        self.by_uid.insert(uid, Box::new(info));
     }
 
     /// The owner was deleted: pods that still name it have no owner from now on.

@@ -10,18 +10,65 @@ use crate::trace::{PodLifecycle, TrackedKey};
 /// changes because a recorded start never changes.
 pub(super) type LaunchKey = (i64, u64);
 
+/// One owner's lifecycles for one pod hash, sorted by launch key. Most owners have a handful of
+/// pods per template, and pods arrive nearly in launch order: a sorted Vec holds them in a
+/// fraction of a B-tree's memory (whose smallest node has room for eleven).
+type Launches = Vec<(LaunchKey, PodLifecycle)>;
+
+/// A pod's uid, held as 16 bytes when it is the canonical lower-case UUID the apiserver assigns.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum PodUid {
+    Uuid(u128),
+    Other(Box<str>),
+}
+
+impl PodUid {
+    fn of(uid: &str) -> Self {
+        let canonical = uid.len() == 36
+            && uid.char_indices().all(|(i, c)| {
+                if matches!(i, 8 | 13 | 18 | 23) {
+                    c == '-'
+                } else {
+                    c.is_ascii_digit() || ('a'..='f').contains(&c)
+                }
+            });
+        match canonical.then(|| u128::from_str_radix(&uid.replace('-', ""), 16).ok()).flatten() {
+            Some(n) => PodUid::Uuid(n),
+            None => PodUid::Other(uid.into()),
+        }
+    }
+}
+
+impl std::fmt::Display for PodUid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PodUid::Uuid(n) => {
+                let h = format!("{n:032x}");
+                write!(f, "{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+            }
+            PodUid::Other(s) => f.write_str(s),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Lifecycles {
-    table: HashMap<Arc<TrackedKey>, HashMap<u64, BTreeMap<LaunchKey, PodLifecycle>>>,
+    table: HashMap<Arc<TrackedKey>, HashMap<u64, Launches>>,
     /// Where each pod that is not yet deleted has its entry. The owner is shared with the table's
     /// key: thousands of pods name one owner.
-    pods: HashMap<String, (Arc<TrackedKey>, u64, LaunchKey)>,
+    pods: HashMap<PodUid, (Arc<TrackedKey>, u64, LaunchKey)>,
     seen: u64,
+}
+
+fn insert(launches: &mut Launches, key: LaunchKey, lc: PodLifecycle) {
+    let at = launches.partition_point(|(k, _)| *k < key);
+    launches.insert(at, (key, lc));
 }
 
 impl Lifecycles {
     pub fn observe(&mut self, pod_uid: &str, owner: TrackedKey, pod_hash: u64, observed: PodLifecycle) {
-        if let Some((owner, hash, key)) = self.pods.get(pod_uid) {
+        let pod_uid = PodUid::of(pod_uid);
+        if let Some((owner, hash, key)) = self.pods.get(&pod_uid) {
             let (owner, hash, key) = (owner.clone(), *hash, *key);
             // An entry forgotten by retention stays forgotten.
             if let Some(lc) = self.entry(&owner, hash, key) {
@@ -35,11 +82,19 @@ impl Lifecycles {
             Some((shared, _)) => shared.clone(),
             None => Arc::new(owner),
         };
-        self.table.entry(owner.clone()).or_default().entry(pod_hash).or_default().insert(key, observed);
-        self.pods.insert(pod_uid.to_string(), (owner, pod_hash, key));
+        insert(self.table.entry(owner.clone()).or_default().entry(pod_hash).or_default(), key, observed);
+        self.pods.insert(pod_uid, (owner, pod_hash, key));
+    }
+
+    pub fn tracks(&self, pod_uid: &str) -> bool {
+        self.pods.contains_key(&PodUid::of(pod_uid))
     }
 
     pub fn pod_gone(&mut self, pod_uid: &str, ts: i64) {
+        self.uid_gone(&PodUid::of(pod_uid), ts);
+    }
+
+    fn uid_gone(&mut self, pod_uid: &PodUid, ts: i64) {
         let Some((owner, hash, key)) = self.pods.remove(pod_uid) else { return };
         if let Some(lc) = self.entry(&owner, hash, key) {
             if lc.end_ts.is_none() {
@@ -50,20 +105,23 @@ impl Lifecycles {
 
     /// Ends the lifecycles of every pod not in `alive` at `ts`.
     pub fn retain_pods(&mut self, alive: &std::collections::HashSet<String>, ts: i64) {
-        let gone: Vec<String> = self.pods.keys().filter(|uid| !alive.contains(*uid)).cloned().collect();
+        let alive: std::collections::HashSet<PodUid> = alive.iter().map(|u| PodUid::of(u)).collect();
+        let gone: Vec<PodUid> = self.pods.keys().filter(|uid| !alive.contains(*uid)).cloned().collect();
         for uid in gone {
-            self.pod_gone(&uid, ts);
+            self.uid_gone(&uid, ts);
         }
     }
 
     fn entry(&mut self, owner: &TrackedKey, hash: u64, key: LaunchKey) -> Option<&mut PodLifecycle> {
-        self.table.get_mut(owner)?.get_mut(&hash)?.get_mut(&key)
+        let launches = self.table.get_mut(owner)?.get_mut(&hash)?;
+        let at = launches.binary_search_by(|(k, _)| k.cmp(&key)).ok()?;
+        Some(&mut launches[at].1)
     }
 
     pub fn forget_ended_before(&mut self, ts: i64) {
         for by_hash in self.table.values_mut() {
             for lcs in by_hash.values_mut() {
-                lcs.retain(|_, lc| lc.end_ts.is_none_or(|end| end >= ts));
+                lcs.retain(|(_, lc)| lc.end_ts.is_none_or(|end| end >= ts));
             }
             by_hash.retain(|_, lcs| !lcs.is_empty());
         }
@@ -74,7 +132,7 @@ impl Lifecycles {
         self.table
             .iter()
             .map(|(owner, by_hash)| {
-                let by_hash = by_hash.iter().map(|(h, lcs)| (*h, lcs.values().copied().collect())).collect();
+                let by_hash = by_hash.iter().map(|(h, lcs)| (*h, lcs.iter().map(|(_, lc)| *lc).collect())).collect();
                 ((**owner).clone(), by_hash)
             })
             .collect()
@@ -93,7 +151,7 @@ impl Lifecycles {
 
     /// Pods not yet deleted and where their entries are, for a checkpoint.
     pub(super) fn pods(&self) -> Vec<(String, TrackedKey, u64, LaunchKey)> {
-        self.pods.iter().map(|(uid, (owner, hash, key))| (uid.clone(), (**owner).clone(), *hash, *key)).collect()
+        self.pods.iter().map(|(uid, (owner, hash, key))| (uid.to_string(), (**owner).clone(), *hash, *key)).collect()
     }
 
     /// Rebuilds the table from a checkpoint's entries and pods.
@@ -108,7 +166,7 @@ impl Lifecycles {
                 Some((shared, _)) => shared.clone(),
                 None => Arc::new(owner),
             };
-            out.table.entry(owner).or_default().entry(hash).or_default().insert(key, lc);
+            insert(out.table.entry(owner).or_default().entry(hash).or_default(), key, lc);
         }
         for (uid, owner, hash, key) in pods {
             let owner = match out.table.get_key_value(&owner) {
@@ -116,16 +174,56 @@ impl Lifecycles {
                 None => Arc::new(owner),
             };
             out.seen = out.seen.max(key.1);
-            out.pods.insert(uid, (owner, hash, key));
+            out.pods.insert(PodUid::of(&uid), (owner, hash, key));
         }
         out
     }
 
     pub fn len(&self) -> usize {
-        self.table.values().flat_map(|m| m.values()).map(BTreeMap::len).sum()
+        self.table.values().flat_map(|m| m.values()).map(Vec::len).sum()
     }
 
     pub fn is_empty(&self) -> bool {
         self.table.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uids_print_back_as_given() {
+        for uid in [
+            "8c0e1d1a-1111-4c44-9c8a-000000000001",
+            "00000000-0000-0000-0000-000000000000",
+            "ffffffff-ffff-ffff-ffff-ffffffffffff",
+        ] {
+            assert!(matches!(PodUid::of(uid), PodUid::Uuid(_)), "{uid}");
+            assert_eq!(PodUid::of(uid).to_string(), uid);
+        }
+        // Anything else is kept as it is, so it prints back the same too.
+        for uid in [
+            "8C0E1D1A-1111-4C44-9C8A-000000000001",
+            "p1",
+            "",
+            "8c0e1d1a11114c449c8a000000000001xxxx",
+            "8c0e1d1a-1111-4c44-9c8a-00000000000g",
+        ] {
+            assert!(matches!(PodUid::of(uid), PodUid::Other(_)), "{uid}");
+            assert_eq!(PodUid::of(uid).to_string(), uid);
+        }
+    }
+
+    #[test]
+    fn launches_stay_in_launch_order_whatever_the_arrival() {
+        let mut l = Lifecycles::default();
+        let owner = || TrackedKey::new("apps/v1.Deployment".parse().unwrap(), "d/a");
+        for (uid, start) in [("c", 30), ("a", 10), ("b", 20), ("d", 10)] {
+            l.observe(uid, owner(), 1, PodLifecycle { start_ts: start, end_ts: None });
+        }
+        l.pod_gone("b", 25);
+        let starts: Vec<_> = l.table()[&owner()][&1].iter().map(|lc| (lc.start_ts, lc.end_ts)).collect();
+        assert_eq!(starts, [(10, None), (10, None), (20, Some(25)), (30, None)]);
     }
 }

@@ -247,6 +247,11 @@ impl Store {
         self.lock().live.get(id).map(|l| l.hash)
     }
 
+    /// Whether the pod already has its lifecycle entry: its hash is then known and not needed.
+    pub fn tracks_pod(&self, pod_uid: &str) -> bool {
+        self.lock().lifecycles.tracks(pod_uid)
+    }
+
     pub fn record_lifecycle(&self, pod_uid: &str, owner: TrackedKey, pod_hash: u64, observed: PodLifecycle) {
         self.lock().lifecycles.observe(pod_uid, owner, pod_hash, observed);
     }
