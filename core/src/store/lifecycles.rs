@@ -15,10 +15,11 @@ pub(super) type LaunchKey = (i64, u64);
 /// fraction of a B-tree's memory (whose smallest node has room for eleven).
 type Launches = Vec<(LaunchKey, PodLifecycle)>;
 
-/// A pod's uid, held as 16 bytes when it is the canonical lower-case UUID the apiserver assigns.
+/// A pod's uid, held as 16 bytes when it is the canonical lower-case UUID the apiserver assigns
+/// (bytes, not a `u128`, whose alignment would pad every table slot by 8 bytes).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum PodUid {
-    Uuid(u128),
+    Uuid([u8; 16]),
     Other(Box<str>),
 }
 
@@ -33,7 +34,7 @@ impl PodUid {
                 }
             });
         match canonical.then(|| u128::from_str_radix(&uid.replace('-', ""), 16).ok()).flatten() {
-            Some(n) => PodUid::Uuid(n),
+            Some(n) => PodUid::Uuid(n.to_be_bytes()),
             None => PodUid::Other(uid.into()),
         }
     }
@@ -42,8 +43,8 @@ impl PodUid {
 impl std::fmt::Display for PodUid {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            PodUid::Uuid(n) => {
-                let h = format!("{n:032x}");
+            PodUid::Uuid(bytes) => {
+                let h = format!("{:032x}", u128::from_be_bytes(*bytes));
                 write!(f, "{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
             }
             PodUid::Other(s) => f.write_str(s),
