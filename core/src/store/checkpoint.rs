@@ -38,12 +38,28 @@ pub enum CheckpointError {
     Decode(String),
 }
 
-/// Bytes as msgpack `bin`, not as an array of integers.
-struct Bin(Vec<u8>);
+/// Bytes as msgpack `bin`, not as an array of integers. Saving shares the stored objects' bytes,
+/// so the store's lock is held only while pointers are copied; the encoding happens after.
+enum Bin {
+    Shared(EncodedObject),
+    Owned(Vec<u8>),
+}
+
+impl Bin {
+    fn into_object(self) -> EncodedObject {
+        match self {
+            Bin::Shared(o) => o,
+            Bin::Owned(v) => EncodedObject::from_bytes(v),
+        }
+    }
+}
 
 impl Serialize for Bin {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(&self.0)
+        match self {
+            Bin::Shared(o) => s.serialize_bytes(o.as_bytes()),
+            Bin::Owned(v) => s.serialize_bytes(v),
+        }
     }
 }
 
@@ -56,10 +72,10 @@ impl<'de> Deserialize<'de> for Bin {
                 f.write_str("bytes")
             }
             fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Bin, E> {
-                Ok(Bin(v.to_vec()))
+                Ok(Bin::Owned(v.to_vec()))
             }
             fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Bin, E> {
-                Ok(Bin(v))
+                Ok(Bin::Owned(v))
             }
         }
         d.deserialize_bytes(V)
@@ -126,7 +142,7 @@ fn id_out(id: &ObjectIdentity) -> Id {
 }
 
 fn obj_out(o: &StoredObject) -> Obj {
-    Obj { id: id_out(&o.id), hash: o.hash, bytes: Bin(o.obj.as_bytes().to_vec()) }
+    Obj { id: id_out(&o.id), hash: o.hash, bytes: Bin::Shared(o.obj.clone()) }
 }
 
 fn owner_out(k: &TrackedKey) -> Owner {
@@ -145,7 +161,7 @@ impl Ids {
     }
 
     fn obj(&mut self, o: Obj) -> Result<StoredObject, CheckpointError> {
-        Ok(StoredObject { id: self.get(o.id)?, obj: EncodedObject::from_bytes(o.bytes.0), hash: o.hash })
+        Ok(StoredObject { id: self.get(o.id)?, obj: o.bytes.into_object(), hash: o.hash })
     }
 }
 
@@ -268,8 +284,8 @@ impl State {
 }
 
 impl super::Store {
-    /// The whole state as a checkpoint file's bytes. The lock is held while the state is copied
-    /// out (shared object bytes are copied once, into the encoding).
+    /// The whole state as a checkpoint file's bytes. The lock is held while the state's
+    /// bookkeeping is copied out; objects are shared, and encoded after the lock is released.
     pub fn checkpoint(&self) -> Vec<u8> {
         let saved = self.lock().save();
         // Encoding plain structs into a Vec cannot fail.
