@@ -155,7 +155,7 @@ impl Checkpoints {
     }
 
     /// Writes a checkpoint of `store`, reads it back, and only then deletes those beyond `keep`.
-    pub async fn save(&self, store: &Store) -> anyhow::Result<()> {
+    pub async fn save(&self, store: &Arc<Store>) -> anyhow::Result<()> {
         let result = self.save_inner(store).await;
         let m = &self.metrics;
         match &result {
@@ -171,8 +171,10 @@ impl Checkpoints {
         result.map(|_| ())
     }
 
-    async fn save_inner(&self, store: &Store) -> anyhow::Result<usize> {
-        let bytes = store.checkpoint();
+    async fn save_inner(&self, store: &Arc<Store>) -> anyhow::Result<usize> {
+        // Encoding a large trace takes a while: off the runtime's worker threads.
+        let store = store.clone();
+        let bytes = tokio::task::spawn_blocking(move || store.checkpoint()).await?;
         let len = bytes.len();
         let seq = self.seq.fetch_add(1, Ordering::Relaxed) % 1_000_000;
         let name = format!("{PREFIX}{:012}-{seq:06}{SUFFIX}", sk_core::sources::unix_now().max(0));
@@ -229,13 +231,13 @@ mod tests {
     use super::*;
     use sk_core::trace::{EncodedObject, ObjectIdentity};
 
-    fn store_with(n: usize) -> Store {
+    fn store_with(n: usize) -> Arc<Store> {
         let store = Store::new();
         for i in 0..n {
             let obj = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"namespace": "d", "name": format!("c{i}")}});
             store.apply(1000 + i as i64, ObjectIdentity::of(&obj).unwrap(), EncodedObject::from_json(&obj), i as u64);
         }
-        store
+        Arc::new(store)
     }
 
     fn local(dir: &Path, keep: u32) -> Checkpoints {
