@@ -1,14 +1,18 @@
 //! Checkpoints on disk or in an object store: written every `checkpoint.every` and at shutdown,
 //! read back before an older one is deleted, and the newest sound one restored at startup.
 //!
-//! Names are `checkpoint-<unix seconds, 12 digits>-<sequence, 6 digits>.skckpt`, so that names
-//! sort by age. A local write goes to a temporary file in the same directory, is synced, then
-//! renamed: a crash leaves the old checkpoint or the new one, never half of one. An object-store
-//! put is atomic by itself.
+//! Names are `checkpoint-<unix seconds, 12 digits>-<sequence, 6 digits>.skckpt`, ordered by the
+//! two numbers. A new name always comes after every name already there, even when this host's
+//! clock is behind the one that wrote them (a pod rescheduled onto another node): otherwise the
+//! newest state would sort as the oldest, be rotated away, and a restart would restore an older
+//! one. A local write goes to a temporary file in the same directory, is synced, then renamed: a
+//! crash leaves the old checkpoint or the new one, never half of one. An object-store put is
+//! atomic by itself.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -40,12 +44,70 @@ pub struct Checkpoints {
     backend: Backend,
     keep: usize,
     pub every: Duration,
-    seq: AtomicU64,
+    /// The stamp of the last name handed out, so that two checkpoints in one second (the
+    /// periodic one and the final one) get distinct, ordered names.
+    last: Mutex<Stamp>,
+    /// Checkpoints found damaged at startup: left for inspection, and not counted among the
+    /// `keep` sound ones.
+    unsound: Mutex<HashSet<String>>,
     pub metrics: Arc<CheckpointMetrics>,
+}
+
+/// A name's unix seconds and sequence number.
+type Stamp = (i64, u64);
+
+fn stamp(name: &str) -> Option<Stamp> {
+    let (secs, seq) = name.strip_prefix(PREFIX)?.strip_suffix(SUFFIX)?.split_once('-')?;
+    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !all_digits(secs) || !all_digits(seq) {
+        return None;
+    }
+    Some((secs.parse().ok()?, seq.parse().ok()?))
+}
+
+fn name_of((secs, seq): Stamp) -> String {
+    format!("{PREFIX}{secs:012}-{seq:06}{SUFFIX}")
+}
+
+/// The stamp after both `now` and `floor`: this second if it is later, else the next sequence.
+fn next_stamp(now: i64, floor: Stamp) -> Stamp {
+    if now > floor.0 {
+        (now, 0)
+    } else {
+        (floor.0, floor.1 + 1)
+    }
+}
+
+/// Of `names` (newest first, `new` among them), those to delete: beyond the `keep` newest sound
+/// ones, `new` counted first. Damaged ones are left alone and not counted.
+fn beyond_keep<'a>(names: &'a [String], new: &str, keep: usize, unsound: &HashSet<String>) -> Vec<&'a String> {
+    let mut kept = 1;
+    let mut delete = Vec::new();
+    for n in names.iter().filter(|n| *n != new && !unsound.contains(*n)) {
+        if kept < keep {
+            kept += 1;
+        } else {
+            delete.push(n);
+        }
+    }
+    delete
 }
 
 fn is_url(to: &str) -> bool {
     to.contains("://") && !to.starts_with("file://")
+}
+
+/// Temporary files that a crash in the middle of a write left behind.
+fn remove_leftovers(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with(&format!(".{PREFIX}")) && name.ends_with(&format!("{SUFFIX}.tmp")) {
+            if let Err(err) = std::fs::remove_file(e.path()) {
+                tracing::warn!(file = %e.path().display(), error = %err, "a partly written checkpoint could not be removed");
+            }
+        }
+    }
 }
 
 impl Checkpoints {
@@ -57,13 +119,15 @@ impl Checkpoints {
             let dir = PathBuf::from(config.to.strip_prefix("file://").unwrap_or(&config.to));
             std::fs::create_dir_all(&dir)
                 .with_context(|| format!("checkpoint.to: creating the directory {}", dir.display()))?;
+            remove_leftovers(&dir);
             Backend::Local(dir)
         };
         Ok(Checkpoints {
             backend,
             keep: config.keep.max(1) as usize,
             every: config.every,
-            seq: AtomicU64::new(0),
+            last: Mutex::new((i64::MIN, 0)),
+            unsound: Mutex::default(),
             metrics: Arc::default(),
         })
     }
@@ -75,9 +139,9 @@ impl Checkpoints {
         }
     }
 
-    /// Checkpoint names, newest first.
+    /// Checkpoint names, newest first; other files are not checkpoints and are left alone.
     async fn list(&self) -> anyhow::Result<Vec<String>> {
-        let mut names: Vec<String> = match &self.backend {
+        let names: Vec<String> = match &self.backend {
             Backend::Local(dir) => {
                 let mut names = Vec::new();
                 let mut entries = tokio::fs::read_dir(dir).await?;
@@ -94,9 +158,9 @@ impl Checkpoints {
                     .await?
             }
         };
-        names.retain(|n| n.starts_with(PREFIX) && n.ends_with(SUFFIX));
-        names.sort_unstable_by(|a, b| b.cmp(a));
-        Ok(names)
+        let mut stamped: Vec<(Stamp, String)> = names.into_iter().filter_map(|n| Some((stamp(&n)?, n))).collect();
+        stamped.sort_unstable_by(|a, b| b.cmp(a));
+        Ok(stamped.into_iter().map(|(_, n)| n).collect())
     }
 
     async fn read(&self, name: &str) -> anyhow::Result<Vec<u8>> {
@@ -136,7 +200,7 @@ impl Checkpoints {
             let bytes = match self.read(&name).await {
                 Ok(b) => b,
                 Err(e) => {
-                    tracing::error!(checkpoint = %what, error = %e, "a checkpoint cannot be read; trying an older one");
+                    tracing::error!(checkpoint = %what, error = format!("{e:#}"), "a checkpoint cannot be read; trying an older one");
                     continue;
                 }
             };
@@ -147,7 +211,8 @@ impl Checkpoints {
                     return Ok(Some(store));
                 }
                 Err(e) => {
-                    tracing::error!(checkpoint = %what, error = %e, "a checkpoint is not sound and is skipped; trying an older one")
+                    tracing::error!(checkpoint = %what, error = %e, "a checkpoint is not sound and is skipped; trying an older one");
+                    self.unsound.lock().unwrap_or_else(|p| p.into_inner()).insert(name);
                 }
             }
         }
@@ -176,8 +241,13 @@ impl Checkpoints {
         let store = store.clone();
         let bytes = tokio::task::spawn_blocking(move || store.checkpoint()).await?;
         let len = bytes.len();
-        let seq = self.seq.fetch_add(1, Ordering::Relaxed) % 1_000_000;
-        let name = format!("{PREFIX}{:012}-{seq:06}{SUFFIX}", sk_core::sources::unix_now().max(0));
+        let existing = self.list().await.context("listing checkpoints")?;
+        let name = {
+            let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+            let floor = existing.iter().filter_map(|n| stamp(n)).max().unwrap_or_default().max(*last);
+            *last = next_stamp(sk_core::sources::unix_now().max(0), floor);
+            name_of(*last)
+        };
         let what = self.describe(&name);
         self.write(&name, bytes).await.with_context(|| format!("writing checkpoint {what}"))?;
         let back = self.read(&name).await.with_context(|| format!("reading back checkpoint {what}"))?;
@@ -185,7 +255,8 @@ impl Checkpoints {
             .with_context(|| format!("checkpoint {what} did not read back whole"))?;
         tracing::debug!(checkpoint = %what, bytes = len, "checkpoint written");
         let names = self.list().await.context("listing checkpoints")?;
-        for old in names.iter().filter(|n| **n != name).skip(self.keep.saturating_sub(1)) {
+        let unsound = self.unsound.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        for old in beyond_keep(&names, &name, self.keep, &unsound) {
             if let Err(e) = self.delete(old).await {
                 tracing::warn!(checkpoint = %self.describe(old), error = %e, "an old checkpoint could not be deleted");
             }
@@ -268,6 +339,76 @@ mod tests {
         assert_eq!(cp.restore().await.unwrap().unwrap().stats().live_objects, 2);
         assert!(newest.exists());
         assert_eq!(cp.metrics.written.load(Ordering::Relaxed), 3);
+    }
+
+    #[test]
+    fn names_order_by_their_numbers_and_new_ones_come_last() {
+        assert_eq!(stamp(&name_of((1_700_000_000, 7))), Some((1_700_000_000, 7)));
+        assert_eq!(stamp("checkpoint-12-3.skckpt"), Some((12, 3)));
+        for other in ["checkpoint-12.skckpt", "checkpoint--1-2.skckpt", "checkpoint-1-2.skckpt.tmp", "notes.txt"] {
+            assert_eq!(stamp(other), None, "{other}");
+        }
+        assert_eq!(next_stamp(100, (0, 0)), (100, 0));
+        assert_eq!(next_stamp(100, (100, 0)), (100, 1), "a second checkpoint in the same second");
+        assert_eq!(next_stamp(100, (250, 4)), (250, 5), "a clock behind the one that wrote the newest");
+    }
+
+    #[test]
+    fn rotation_keeps_the_newest_sound_ones() {
+        let names: Vec<String> = ["n5", "n4", "n3", "n2", "n1"].map(String::from).into();
+        let none = HashSet::new();
+        assert_eq!(beyond_keep(&names, "n5", 2, &none), ["n3", "n2", "n1"]);
+        assert_eq!(beyond_keep(&names, "n5", 1, &none), ["n4", "n3", "n2", "n1"]);
+        assert!(beyond_keep(&names, "n5", 9, &none).is_empty());
+        // A damaged one is neither counted nor deleted.
+        let damaged = HashSet::from(["n4".to_string()]);
+        assert_eq!(beyond_keep(&names, "n5", 2, &damaged), ["n2", "n1"]);
+    }
+
+    #[tokio::test]
+    async fn a_checkpoint_after_a_clock_step_back_still_comes_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let cp = local(dir.path(), 2);
+        // Written by a host whose clock was an hour ahead.
+        let ahead = name_of((sk_core::sources::unix_now() + 3600, 0));
+        std::fs::write(dir.path().join(&ahead), store_with(1).checkpoint()).unwrap();
+        cp.save(&store_with(2)).await.unwrap();
+        cp.save(&store_with(3)).await.unwrap();
+        let names = cp.list().await.unwrap();
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert!(!names.contains(&ahead), "the older state went first: {names:?}");
+        assert_eq!(cp.restore().await.unwrap().unwrap().stats().live_objects, 3);
+    }
+
+    #[tokio::test]
+    async fn a_damaged_checkpoint_is_kept_but_not_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let cp = local(dir.path(), 2);
+        cp.save(&store_with(1)).await.unwrap();
+        cp.save(&store_with(2)).await.unwrap();
+        let damaged = cp.list().await.unwrap()[0].clone();
+        std::fs::write(dir.path().join(&damaged), b"SKTRCKPT").unwrap();
+
+        // As at startup: the damaged one is skipped, then checkpoints go on.
+        let cp = local(dir.path(), 2);
+        assert_eq!(cp.restore().await.unwrap().unwrap().stats().live_objects, 1);
+        cp.save(&store_with(3)).await.unwrap();
+        cp.save(&store_with(4)).await.unwrap();
+        let names = cp.list().await.unwrap();
+        assert_eq!(names.len(), 3, "two sound ones and the damaged one: {names:?}");
+        assert!(names.contains(&damaged));
+        assert_eq!(cp.restore().await.unwrap().unwrap().stats().live_objects, 4);
+    }
+
+    #[test]
+    fn a_partly_written_checkpoint_is_removed_at_startup() {
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = dir.path().join(format!(".{}.tmp", name_of((1, 0))));
+        std::fs::write(&tmp, b"SKTR").unwrap();
+        std::fs::write(dir.path().join("notes.txt"), b"mine").unwrap();
+        local(dir.path(), 1);
+        assert!(!tmp.exists());
+        assert!(dir.path().join("notes.txt").exists(), "other files are left alone");
     }
 
     #[tokio::test]
