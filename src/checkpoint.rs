@@ -277,15 +277,22 @@ fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()>
     std::fs::File::open(dir)?.sync_all()
 }
 
-/// Writes a checkpoint every `every` until the task is aborted; failures are logged and counted,
-/// and the next tick tries again.
-pub fn spawn(checkpoints: Arc<Checkpoints>, store: Arc<Store>) -> tokio::task::JoinHandle<()> {
+/// Writes a checkpoint every `every` until `stop` turns true; one being written then is finished
+/// first. Failures are logged and counted, and the next tick tries again.
+pub fn spawn(
+    checkpoints: Arc<Checkpoints>,
+    store: Arc<Store>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(checkpoints.every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await;
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stop.wait_for(|stopped| *stopped) => return,
+            }
             if let Err(e) = checkpoints.save(&store).await {
                 tracing::error!(
                     error = format!("{e:#}"),

@@ -1,7 +1,8 @@
 //! Scheduled exports: every `every`, the window `[tick - window, tick)` goes to `to`, with
 //! `{start}` and `{end}` filled in. A failed export is retried with backoff until it succeeds, and
-//! later windows wait for it, so no window is lost and windows stay contiguous. Optionally the
-//! window ending at shutdown is exported too.
+//! later windows wait for it, so no window is lost and windows stay contiguous. At shutdown an
+//! export in flight finishes, but none starts and none is retried; optionally the window ending
+//! at shutdown is exported too.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,6 +10,7 @@ use std::time::Duration;
 use sk_config::{ScheduleFormat, ScheduledExport};
 use sk_core::export::{ExportRequest, TraceFormat};
 use sk_core::sources::unix_now;
+use tokio::sync::watch;
 
 use crate::server::export::{perform, Performed};
 use crate::server::ServerState;
@@ -53,25 +55,42 @@ async fn attempt(state: &ServerState, index: usize, req: &ExportRequest) -> bool
     }
 }
 
-async fn run(state: Arc<ServerState>, index: usize, s: ScheduledExport) {
+/// Sleeps for `d`; false if told to stop first (or if whoever could tell it is gone).
+pub async fn sleep_unless_stopped(d: Duration, stop: &mut watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        () = tokio::time::sleep(d) => true,
+        _ = stop.wait_for(|stopped| *stopped) => false,
+    }
+}
+
+async fn run(state: Arc<ServerState>, index: usize, s: ScheduledExport, mut stop: watch::Receiver<bool>) {
     let every = s.every.as_secs().max(1) as i64;
     let window = s.window.as_secs().max(1) as i64;
     let mut tick = unix_now() + every;
     loop {
         let wait = (tick - unix_now()).max(0) as u64;
-        tokio::time::sleep(Duration::from_secs(wait)).await;
+        if !sleep_unless_stopped(Duration::from_secs(wait), &mut stop).await {
+            return;
+        }
         let req = request(&s, tick - window, tick);
         let mut delay = RETRY_FIRST;
         while !attempt(&state, index, &req).await {
-            tokio::time::sleep(delay).await;
+            if !sleep_unless_stopped(delay, &mut stop).await {
+                return;
+            }
             delay = (delay * 2).min(RETRY_MAX);
         }
         tick += every;
     }
 }
 
-pub fn spawn(state: &Arc<ServerState>, schedules: &[ScheduledExport]) -> Vec<tokio::task::JoinHandle<()>> {
-    schedules.iter().enumerate().map(|(i, s)| tokio::spawn(run(state.clone(), i, s.clone()))).collect()
+/// One task per schedule; each ends when `stop` turns true, once its export in flight is done.
+pub fn spawn(
+    state: &Arc<ServerState>,
+    schedules: &[ScheduledExport],
+    stop: &watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    schedules.iter().enumerate().map(|(i, s)| tokio::spawn(run(state.clone(), i, s.clone(), stop.clone()))).collect()
 }
 
 /// The shutdown exports: the window ending now, for each schedule that asks for it, with a few

@@ -57,6 +57,7 @@ fn prints_the_normalised_example() {
         "  port: 8080\n",
         "  bind: 127.0.0.1\n",
         "  maxConcurrentExports: 2\n",
+        "  shutdownTimeout: 25s\n",
     ] {
         assert!(out.stdout.contains(line), "{line:?} in\n{}", out.stdout);
     }

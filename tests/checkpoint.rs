@@ -7,6 +7,7 @@ mod support;
 use std::path::Path;
 use std::time::Duration;
 
+use kube_emulator::controllers::template;
 use kube_emulator::Emulator;
 use support::*;
 
@@ -114,4 +115,105 @@ fn sigterm_writes_a_final_checkpoint() {
     let restarted = start_tracer(&emu, &slow);
     restarted.wait_ready();
     assert_eq!(applied(&restarted.export_all(), "Deployment"), ["a"], "restored, and a not recorded again");
+}
+
+fn pod_names(emu: &Emulator) -> Vec<String> {
+    let mut names: Vec<String> = emu
+        .list("v1", "Pod", Some("d"))
+        .into_iter()
+        .filter_map(|p| p["metadata"]["name"].as_str().map(str::to_string))
+        .collect();
+    names.sort();
+    names
+}
+
+/// The lifecycles of `d/web`'s pods (one template, so one pod hash), by start time.
+fn web_lifecycles(tracer: &Tracer) -> std::collections::BTreeMap<i64, Vec<Option<i64>>> {
+    let mut by_start = std::collections::BTreeMap::<i64, Vec<Option<i64>>>::new();
+    for lc in lifecycles(&tracer.export_all(), "d/web").into_values().flatten() {
+        by_start.entry(lc.start_ts).or_default().push(lc.end_ts);
+    }
+    by_start
+}
+
+#[test]
+fn pods_that_ended_while_the_tracer_was_down_end_once_at_the_re_list() {
+    let rt = runtime();
+    let emu = rt.block_on(Emulator::start()).unwrap();
+    let checkpoints = tempfile::tempdir().unwrap();
+    let config = format!(
+        "trackedObjects:\n  apps/v1.Deployment:\n    trackLifecycle: true\ncheckpoint:\n  to: {}\n  every: 1s\n",
+        checkpoints.path().display()
+    );
+    // Each pod its own start time, so that its lifecycle can be told apart.
+    let base = now() - 100;
+    emu.create_deployment("d", "web", 3, template("web", "nginx:1")).unwrap();
+    let first_three = pod_names(&emu);
+    for (i, p) in first_three.iter().enumerate() {
+        emu.set_pod_running("d", p, base + i as i64).unwrap();
+    }
+    let new_pod = |known: &[String]| pod_names(&emu).into_iter().find(|p| !known.contains(p)).unwrap();
+    let mut tracer = start_tracer(&emu, &config);
+    tracer.wait_ready();
+    wait_until(10, "three running pods", || web_lifecycles(&tracer).len() == 3);
+    std::thread::sleep(Duration::from_millis(1100));
+    emu.scale_deployment("d", "web", 4).unwrap();
+    let fourth = new_pod(&first_three);
+    emu.set_pod_running("d", &fourth, base + 3).unwrap();
+    wait_until(10, "the fourth pod", || web_lifecycles(&tracer).len() == 4);
+    wait_for_a_new_checkpoint(&tracer);
+    tracer.kill();
+
+    // While it is down: the first pod is deleted while running, the second finishes, the
+    // Deployment is scaled up and a fifth pod starts.
+    let four = pod_names(&emu);
+    emu.delete_pod("d", &first_three[0]).unwrap();
+    let finished = now() - 1;
+    emu.set_pod_terminated("d", &first_three[1], finished, 0).unwrap();
+    emu.scale_deployment("d", "web", 5).unwrap();
+    emu.set_pod_running("d", &new_pod(&four), base + 4).unwrap();
+
+    let restart = now();
+    let tracer = start_tracer(&emu, &config);
+    tracer.wait_ready();
+    wait_until(15, "the gap reconciled", || {
+        let lcs = web_lifecycles(&tracer);
+        lcs.len() == 5 && lcs[&base].iter().all(Option::is_some) && lcs[&(base + 1)].iter().all(Option::is_some)
+    });
+
+    let lcs = web_lifecycles(&tracer);
+    assert!(lcs.values().all(|v| v.len() == 1), "each pod's lifecycle once: {lcs:?}");
+    let end = |start: i64| lcs[&start][0];
+    assert!(end(base).is_some_and(|e| e >= restart), "deleted while down: ends at the re-list: {lcs:?}");
+    assert_eq!(end(base + 1), Some(finished), "finished while down: ends when it finished");
+    assert_eq!([end(base + 2), end(base + 3), end(base + 4)], [None, None, None], "still running: {lcs:?}");
+    let t = tracer.export_all();
+    assert_eq!(count(&applied(&t, "Deployment"), "web"), 3, "created, scaled before the kill, scaled while down");
+}
+
+#[test]
+fn sigterm_does_not_wait_for_a_stuck_export_beyond_the_bound() {
+    use std::io::Write;
+    let rt = runtime();
+    let emu = rt.block_on(Emulator::start()).unwrap();
+    let checkpoints = tempfile::tempdir().unwrap();
+    let config = format!(
+        "trackedObjects:\n  apps/v1.Deployment: {{}}\ncheckpoint:\n  to: {}\n  every: 1h\nserver:\n  shutdownTimeout: 4s\n",
+        checkpoints.path().display()
+    );
+    let mut tracer = start_tracer(&emu, &config);
+    tracer.wait_ready();
+    // An export whose body never arrives.
+    let mut stuck = std::net::TcpStream::connect(("127.0.0.1", tracer.port)).unwrap();
+    stuck.write_all(b"POST /export HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\n{").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    let status = tracer.terminate();
+    let took = started.elapsed();
+    assert!(status.success(), "{status:?}");
+    assert!(took < Duration::from_secs(7), "took {took:?} with a 4 s bound");
+    let log = tracer.log();
+    assert!(log.contains("cut off"), "{log}");
+    assert!(log.contains("final checkpoint written"), "{log}");
+    drop(stuck);
 }

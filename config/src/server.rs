@@ -2,6 +2,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -23,6 +24,11 @@ fn default_max_concurrent_exports() -> u32 {
     2
 }
 
+/// Below Kubernetes' default termination grace period (30 s), which ends in SIGKILL.
+fn default_shutdown_timeout() -> Duration {
+    Duration::from_secs(25)
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ServerConfig {
@@ -39,6 +45,10 @@ pub struct ServerConfig {
     /// `POST /export` requests served at once; more are answered 429.
     #[serde(default = "default_max_concurrent_exports")]
     pub max_concurrent_exports: u32,
+    /// From SIGTERM to exit: in-flight exports finish within the first half, then the final
+    /// checkpoint and the shutdown exports get what is left.
+    #[serde(default = "default_shutdown_timeout", with = "crate::duration")]
+    pub shutdown_timeout: Duration,
 }
 
 /// Bearer-token authentication. The token lives in a file rather than in the config so that it can
@@ -65,6 +75,7 @@ impl Default for ServerConfig {
             auth: None,
             tls: None,
             max_concurrent_exports: default_max_concurrent_exports(),
+            shutdown_timeout: default_shutdown_timeout(),
         }
     }
 }
@@ -80,6 +91,9 @@ impl ServerConfig {
         };
         if self.max_concurrent_exports == 0 {
             return Err(invalid("server.maxConcurrentExports", "must be at least 1 (0 would refuse every export)"));
+        }
+        if self.shutdown_timeout < Duration::from_secs(1) {
+            return Err(invalid("server.shutdownTimeout", "must be at least 1s"));
         }
         let empty = |p: &PathBuf| p.as_os_str().is_empty();
         if self.auth.as_ref().is_some_and(|a| empty(&a.token_file)) {

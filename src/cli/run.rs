@@ -106,7 +106,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             None => None,
         };
         let tracer = Tracer::start(client, TracerSettings { config: config.tracer.clone(), pipeline, retention, restored });
-        let checkpointing = checkpoints.clone().map(|cp| crate::checkpoint::spawn(cp, tracer.store.clone()));
+        // Turned true at SIGTERM: periodic checkpoints and scheduled exports finish what they are
+        // doing and start nothing new.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let checkpointing =
+            checkpoints.clone().map(|cp| crate::checkpoint::spawn(cp, tracer.store.clone(), stopped.clone()));
         let mut metrics = ServerMetrics::new(&tracer);
         if let Some(cp) = &checkpoints {
             metrics = metrics.with_checkpoints(cp.metrics.clone());
@@ -126,12 +130,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             tracing::warn!(%addr, "serving exports and metrics without authentication on a non-loopback address; set server.auth.tokenFile");
         }
         tracing::info!(%addr, authenticated, https, kinds = config.tracer.tracked_objects.len(), schedules = config.exports.len(), "sk-tracer is running");
-        let schedules = crate::schedule::spawn(&state, &config.exports);
-        server::serve(listener, tls, state.clone(), shutdown_signal()).await;
-        schedules.iter().for_each(tokio::task::JoinHandle::abort);
-        checkpointing.iter().for_each(tokio::task::JoinHandle::abort);
-        // In-flight exports have finished (the server drains them); what remains must fit in the
-        // pod's termination grace period (30 s by default), hence the bound.
+        let schedules = crate::schedule::spawn(&state, &config.exports, &stopped);
+        let bound = config.server.shutdown_timeout;
+        let signalled_at = std::sync::OnceLock::new();
+        let signalled = async {
+            shutdown_signal().await;
+            let _ = signalled_at.set(tokio::time::Instant::now());
+            let _ = stop.send(true);
+        };
+        // Half the bound for exports in flight (HTTP and scheduled) and a periodic checkpoint
+        // being written; the final checkpoint and the shutdown exports get the rest.
+        server::serve(listener, tls, state.clone(), signalled, bound / 2).await;
+        let signalled_at = signalled_at.get().copied().unwrap_or_else(tokio::time::Instant::now);
+        let tasks: Vec<_> = schedules.into_iter().chain(checkpointing).collect();
+        let aborts: Vec<_> = tasks.iter().map(tokio::task::JoinHandle::abort_handle).collect();
+        if tokio::time::timeout_at(signalled_at + bound / 2, futures::future::join_all(tasks)).await.is_err() {
+            tracing::warn!("scheduled exports or a checkpoint still in progress at shutdown are cut off");
+            aborts.iter().for_each(tokio::task::AbortHandle::abort);
+        }
         let finish = async {
             if let Some(cp) = &checkpoints {
                 match cp.save(&state.tracer.store).await {
@@ -141,8 +157,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
             crate::schedule::on_shutdown(&state, &config.exports).await;
         };
-        if tokio::time::timeout(SHUTDOWN_BOUND, finish).await.is_err() {
-            tracing::error!(seconds = SHUTDOWN_BOUND.as_secs(), "shutdown work did not finish in time; stopping anyway");
+        if tokio::time::timeout_at(signalled_at + bound, finish).await.is_err() {
+            tracing::error!(
+                seconds = bound.as_secs_f64(),
+                "shutdown work did not finish within server.shutdownTimeout; stopping anyway"
+            );
         }
         tracing::info!("stopped");
         anyhow::Ok(())
@@ -151,10 +170,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     runtime.shutdown_timeout(Duration::from_secs(1));
     Ok(())
 }
-
-/// The final checkpoint and `exportOnShutdown` must finish within this, below Kubernetes'
-/// default termination grace period of 30 s.
-const SHUTDOWN_BOUND: Duration = Duration::from_secs(25);
 
 async fn shutdown_signal() {
     let term = async {

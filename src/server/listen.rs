@@ -23,12 +23,14 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 /// The first byte of a TLS handshake record.
 const TLS_HANDSHAKE: u8 = 0x16;
 
-/// Serves the routes on `listener` until `shutdown` completes, over TLS when `tls` is given.
+/// Serves the routes on `listener` until `shutdown` completes, over TLS when `tls` is given; then
+/// waits up to `drain` for requests in progress (exports) to finish.
 pub async fn serve(
     listener: TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
     state: Arc<ServerState>,
     shutdown: impl Future<Output = ()>,
+    drain: Duration,
 ) {
     let service = warp::service(routes(state));
     let acceptor = tls.map(TlsAcceptor::from);
@@ -65,7 +67,10 @@ pub async fn serve(
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    // A client that stops reading its export must not use up the time the final checkpoint needs.
+    if tokio::time::timeout(drain, graceful.shutdown()).await.is_err() {
+        tracing::warn!(seconds = drain.as_secs_f64(), "requests still in progress at shutdown are cut off");
+    }
 }
 
 /// The TLS handshake, bounded in time. A client speaking plain HTTP to the HTTPS port is told so

@@ -106,7 +106,7 @@ fn unknown_fields_list_the_allowed_ones() {
     );
     assert_err(
         &format!("{DEPLOYMENT}server:\n  host: x\n"),
-        &["server.host: unknown field `host` (allowed: `port`, `bind`, `auth`, `tls`, `maxConcurrentExports`)"],
+        &["server.host: unknown field `host` (allowed: `port`, `bind`, `auth`, `tls`, `maxConcurrentExports`, `shutdownTimeout`)"],
     );
     assert_err(
         &format!("{DEPLOYMENT}pipeline:\n  sanitizers: []\n"),
@@ -137,6 +137,14 @@ fn server_security_settings_load_print_and_are_checked() {
     assert_err(
         &format!("{DEPLOYMENT}server:\n  maxConcurrentExports: 0\n"),
         &["server.maxConcurrentExports: must be at least 1"],
+    );
+    assert_eq!(c.server.shutdown_timeout, std::time::Duration::from_secs(25), "below the 30 s grace period");
+    assert!(yaml.contains("  shutdownTimeout: 25s\n"), "{yaml}");
+    let longer = load(&format!("{DEPLOYMENT}server:\n  shutdownTimeout: 2m\n")).unwrap();
+    assert_eq!(longer.server.shutdown_timeout, std::time::Duration::from_secs(120));
+    assert_err(
+        &format!("{DEPLOYMENT}server:\n  shutdownTimeout: 0s\n"),
+        &["server.shutdownTimeout: must be at least 1s"],
     );
     assert_err(
         &format!("{DEPLOYMENT}server:\n  auth:\n    tokenFile: ''\n"),
