@@ -16,7 +16,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
-use futures::TryStreamExt;
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use sk_config::CheckpointConfig;
@@ -25,6 +24,7 @@ use sk_exporters::ExporterSettings;
 
 const SUFFIX: &str = ".skckpt";
 const PREFIX: &str = "checkpoint-";
+const READ_TRIES: u32 = 3;
 
 enum Backend {
     Local(PathBuf),
@@ -150,13 +150,14 @@ impl Checkpoints {
                 }
                 names
             }
-            Backend::Remote(store, prefix) => {
-                store
-                    .list(Some(prefix))
-                    .map_ok(|m| m.location.filename().unwrap_or_default().to_string())
-                    .try_collect()
-                    .await?
-            }
+            // Not recursive: objects further down the prefix are someone else's.
+            Backend::Remote(store, prefix) => store
+                .list_with_delimiter(Some(prefix))
+                .await?
+                .objects
+                .into_iter()
+                .filter_map(|m| m.location.filename().map(str::to_string))
+                .collect(),
         };
         let mut stamped: Vec<(Stamp, String)> = names.into_iter().filter_map(|n| Some((stamp(&n)?, n))).collect();
         stamped.sort_unstable_by(|a, b| b.cmp(a));
@@ -168,6 +169,23 @@ impl Checkpoints {
             Backend::Local(dir) => Ok(tokio::fs::read(dir.join(name)).await?),
             Backend::Remote(store, prefix) => Ok(store.get(&prefix.clone().join(name)).await?.bytes().await?.to_vec()),
         }
+    }
+
+    /// A failed read of an object store is often passing; falling back to an older checkpoint
+    /// would lose what the newer one holds, so a read is tried a few times first.
+    async fn read_with_retries(&self, name: &str) -> anyhow::Result<Vec<u8>> {
+        let mut delay = Duration::from_millis(500);
+        for _ in 1..READ_TRIES {
+            match self.read(name).await {
+                Ok(bytes) => return Ok(bytes),
+                Err(e) => {
+                    tracing::warn!(checkpoint = %self.describe(name), error = format!("{e:#}"), "reading a checkpoint failed; trying again")
+                }
+            }
+            tokio::time::sleep(delay).await;
+            delay *= 2;
+        }
+        self.read(name).await
     }
 
     async fn write(&self, name: &str, bytes: Vec<u8>) -> anyhow::Result<()> {
@@ -197,10 +215,11 @@ impl Checkpoints {
         let names = self.list().await.context("checkpoint.to: listing checkpoints")?;
         for name in names {
             let what = self.describe(&name);
-            let bytes = match self.read(&name).await {
+            let bytes = match self.read_with_retries(&name).await {
                 Ok(b) => b,
                 Err(e) => {
                     tracing::error!(checkpoint = %what, error = format!("{e:#}"), "a checkpoint cannot be read; trying an older one");
+                    self.unsound.lock().unwrap_or_else(|p| p.into_inner()).insert(name);
                     continue;
                 }
             };
@@ -407,6 +426,21 @@ mod tests {
         assert_eq!(cp.restore().await.unwrap().unwrap().stats().live_objects, 4);
     }
 
+    #[tokio::test]
+    async fn an_unreadable_checkpoint_is_tried_again_then_skipped_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let cp = local(dir.path(), 1);
+        cp.save(&store_with(1)).await.unwrap();
+        // A directory where a checkpoint should be: every read fails.
+        let unreadable = name_of((sk_core::sources::unix_now() + 60, 0));
+        std::fs::create_dir(dir.path().join(&unreadable)).unwrap();
+        assert_eq!(cp.restore().await.unwrap().unwrap().stats().live_objects, 1);
+        cp.save(&store_with(2)).await.unwrap();
+        let names = cp.list().await.unwrap();
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert!(names.contains(&unreadable));
+    }
+
     #[test]
     fn a_partly_written_checkpoint_is_removed_at_startup() {
         let dir = tempfile::tempdir().unwrap();
@@ -426,6 +460,27 @@ mod tests {
         cp.save(&store_with(5)).await.unwrap();
         assert_eq!(cp.list().await.unwrap().len(), 1);
         assert_eq!(cp.restore().await.unwrap().unwrap().stats().live_objects, 5);
+    }
+
+    #[tokio::test]
+    async fn object_store_checkpoints_skip_damaged_and_nested_objects() {
+        let config = CheckpointConfig { to: "memory:///checkpoints/b".into(), every: Duration::from_secs(60), keep: 2 };
+        let cp = Checkpoints::open(&config, &ExporterSettings::default()).unwrap();
+        cp.save(&store_with(2)).await.unwrap();
+        let Backend::Remote(store, prefix) = &cp.backend else { panic!("an object store") };
+        let later = name_of((sk_core::sources::unix_now() + 60, 0));
+        let nested = prefix.clone().join("older-run").join(name_of((sk_core::sources::unix_now() + 120, 0)));
+        store.put(&prefix.clone().join(later.as_str()), PutPayload::from(b"SKTRCKPT".to_vec())).await.unwrap();
+        store.put(&nested, PutPayload::from(store_with(9).checkpoint())).await.unwrap();
+
+        assert_eq!(cp.restore().await.unwrap().unwrap().stats().live_objects, 2, "the damaged newest one skipped");
+        cp.save(&store_with(3)).await.unwrap();
+        cp.save(&store_with(4)).await.unwrap();
+        let names = cp.list().await.unwrap();
+        assert_eq!(names.len(), 3, "two sound ones and the damaged one: {names:?}");
+        assert_eq!(names[2], later, "new names come after the damaged one");
+        assert_eq!(cp.restore().await.unwrap().unwrap().stats().live_objects, 4);
+        assert!(store.head(&nested).await.is_ok(), "what lies further down the prefix is left alone");
     }
 
     #[test]
