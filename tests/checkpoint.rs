@@ -52,6 +52,11 @@ fn a_killed_tracer_restarts_from_its_checkpoint_and_reconciles_the_gap() {
     emu.create(deployment("d", "v1")).unwrap();
     wait_until(10, "d", || applied(&tracer.export_all(), "Deployment").contains(&"d".to_string()));
     wait_for_a_new_checkpoint(&tracer);
+    let newest = std::fs::read_dir(checkpoints.path()).unwrap().flatten().map(|e| e.metadata().unwrap().len()).max();
+    assert!(metric(&tracer, "sk_tracer_last_checkpoint_bytes") > 0);
+    assert!(newest.is_some_and(|n| n > 28), "a header and a state: {newest:?}");
+    assert!(metric(&tracer, "sk_tracer_last_checkpoint_timestamp_seconds") as i64 >= now() - 3);
+    assert_eq!(metric(&tracer, "sk_tracer_checkpoints_failed_total"), 0);
     let before_kill = tracer.export_all();
     tracer.kill();
 
