@@ -284,3 +284,55 @@ fn pods_deleted_after_their_owner_neither_wait_nor_lose_their_end() {
     let lcs: Vec<_> = trace.pod_lifecycles.values().flat_map(|m| m.values()).flatten().collect();
     assert_eq!(lcs, [&PodLifecycle { start_ts: T + 5, end_ts: Some(T + 21) }]);
 }
+
+/// A list as a new process's watch delivers it: the initial list is a re-list like any other.
+fn listed(gvk: &str, at: i64, objs: Vec<Value>) -> Vec<Change> {
+    let mut changes = vec![change(gvk, at, ChangeKind::RelistStarted)];
+    changes.extend(objs.into_iter().map(|o| change(gvk, at, ChangeKind::Relisted(Payload::Object(o)))));
+    changes.push(change(gvk, at, ChangeKind::RelistDone));
+    changes
+}
+
+#[test]
+fn the_first_lists_after_a_restore_reconcile_against_the_restored_trace() {
+    let cfg = config(&[("batch.volcano.sh/v1alpha1.Job", "/spec/tasks/*/template", true, false)]);
+    let job = |name: &str, uid: &str, image: &str| {
+        json!({"apiVersion": "batch.volcano.sh/v1alpha1", "kind": "Job", "metadata": {"namespace": "d", "name": name, "uid": uid},
+               "spec": {"tasks": [{"template": {"spec": {"containers": [{"name": "c", "image": image}]}}}]}})
+    };
+    let owner = ("batch.volcano.sh/v1alpha1", "Job", "train", "j");
+    let kind = "batch.volcano.sh/v1alpha1.Job";
+    let (mut before, store) = ingest(cfg.clone());
+    for j in [job("train", "j", "v1"), job("eval", "e", "v1"), job("gone", "g", "v1")] {
+        before.handle(applied(kind, T, j));
+    }
+    before.handle(applied("v1.Pod", T, pod("w-0", "w0", owner, running("2025-11-24T16:00:01Z"))));
+    before.handle(applied("v1.Pod", T, pod("w-1", "w1", owner, running("2025-11-24T16:00:02Z"))));
+    let checkpoint = store.checkpoint();
+    drop(before);
+
+    // A new process: nothing but the restored store; its owner cache is empty.
+    let store = Arc::new(Store::from_checkpoint(&checkpoint).unwrap());
+    let pipeline = Arc::new(Pipeline::new(SanitiserChain::default(), SanitiserChain::default()));
+    let mut after = Ingest::new(cfg.clone(), pipeline, store.clone(), Arc::new(Metrics::default()));
+    let at = T + 600;
+    for c in listed(kind, at, vec![job("train", "j", "v1"), job("eval", "e", "v2"), job("new", "n", "v1")]) {
+        after.handle(c);
+    }
+    for c in listed("v1.Pod", at, vec![pod("w-1", "w1", owner, running("2025-11-24T16:00:02Z"))]) {
+        after.handle(c);
+    }
+
+    let trace = export(&store, &cfg);
+    assert_eq!(trace.events.len(), 2, "what was recorded, and one event at the list");
+    let names = |objs: &[EncodedObject]| objs.iter().map(|o| o.identity().unwrap().name).collect::<Vec<_>>();
+    assert_eq!(trace.events[1].ts, at);
+    assert_eq!(names(&trace.events[1].applied_objs), ["eval", "new"], "changed and new; train unchanged");
+    assert_eq!(names(&trace.events[1].deleted_objs), ["gone"]);
+    let lcs: Vec<_> = trace.pod_lifecycles.values().flat_map(|m| m.values().flatten()).copied().collect();
+    assert_eq!(
+        lcs,
+        vec![PodLifecycle { start_ts: T + 1, end_ts: Some(at) }, PodLifecycle { start_ts: T + 2, end_ts: None }],
+        "the pod gone while down ends at the list; the running one is not recorded twice"
+    );
+}
