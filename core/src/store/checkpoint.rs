@@ -284,12 +284,26 @@ impl State {
 }
 
 impl super::Store {
-    /// The whole state as a checkpoint file's bytes. The lock is held while the state's
-    /// bookkeeping is copied out; objects are shared, and encoded after the lock is released.
+    /// The whole state as a checkpoint file's bytes.
     pub fn checkpoint(&self) -> Vec<u8> {
-        let saved = self.lock().save();
+        self.checkpoint_state().encode()
+    }
+
+    /// The state a checkpoint holds, copied out under the lock: the bookkeeping is copied, the
+    /// objects shared. Encoding it, the larger part of the work, needs no lock.
+    pub fn checkpoint_state(&self) -> CheckpointState {
+        CheckpointState(self.lock().save())
+    }
+}
+
+/// A store's state on its way to a checkpoint file.
+pub struct CheckpointState(Saved);
+
+impl CheckpointState {
+    /// The checkpoint file's bytes.
+    pub fn encode(&self) -> Vec<u8> {
         // Encoding plain structs into a Vec cannot fail.
-        let payload = rmp_serde::to_vec_named(&saved).unwrap_or_default();
+        let payload = rmp_serde::to_vec_named(&self.0).unwrap_or_default();
         let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&VERSION.to_le_bytes());
@@ -298,7 +312,9 @@ impl super::Store {
         out.extend_from_slice(&payload);
         out
     }
+}
 
+impl super::Store {
     /// A store holding the checkpoint's state, or why the bytes are not a sound checkpoint.
     pub fn from_checkpoint(bytes: &[u8]) -> Result<Self, CheckpointError> {
         let payload = verify(bytes)?;

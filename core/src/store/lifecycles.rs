@@ -15,6 +15,38 @@ pub(super) type LaunchKey = (i64, u64);
 /// fraction of a B-tree's memory (whose smallest node has room for eleven).
 type Launches = Vec<(LaunchKey, PodLifecycle)>;
 
+/// One owner's lifecycles by pod hash, sorted by hash: an owner has one hash per template it
+/// rolled out, a few at most, which a sorted Vec holds smaller and scans faster than a map.
+#[derive(Clone, Debug, Default)]
+pub struct OwnerLifecycles(Vec<(u64, Launches)>);
+
+impl OwnerLifecycles {
+    fn launches_mut(&mut self, hash: u64) -> &mut Launches {
+        let at = match self.0.binary_search_by_key(&hash, |(h, _)| *h) {
+            Ok(at) => at,
+            Err(at) => {
+                self.0.insert(at, (hash, Vec::new()));
+                at
+            }
+        };
+        &mut self.0[at].1
+    }
+
+    fn existing_mut(&mut self, hash: u64) -> Option<&mut Launches> {
+        let at = self.0.binary_search_by_key(&hash, |(h, _)| *h).ok()?;
+        Some(&mut self.0[at].1)
+    }
+
+    /// Pod hashes in ascending order, each with its lifecycles in launch order.
+    pub fn by_hash(&self) -> impl Iterator<Item = (u64, impl Iterator<Item = PodLifecycle> + '_)> + '_ {
+        self.0.iter().map(|(h, launches)| (*h, launches.iter().map(|(_, lc)| *lc)))
+    }
+}
+
+/// The lifecycle table as a snapshot holds it: every owner's entry is shared with the store, which
+/// copies an entry only when it changes one that a snapshot still holds.
+pub type SharedLifecycles = Vec<(Arc<TrackedKey>, Arc<OwnerLifecycles>)>;
+
 /// A pod's uid, held as 16 bytes when it is the canonical lower-case UUID the apiserver assigns
 /// (bytes, not a `u128`, whose alignment would pad every table slot by 8 bytes).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -54,7 +86,7 @@ impl std::fmt::Display for PodUid {
 
 #[derive(Debug, Default)]
 pub struct Lifecycles {
-    table: HashMap<Arc<TrackedKey>, HashMap<u64, Launches>>,
+    table: HashMap<Arc<TrackedKey>, Arc<OwnerLifecycles>>,
     /// Where each pod that is not yet deleted has its entry. The owner is shared with the table's
     /// key: thousands of pods name one owner.
     pods: HashMap<PodUid, (Arc<TrackedKey>, u64, LaunchKey)>,
@@ -83,7 +115,7 @@ impl Lifecycles {
             Some((shared, _)) => shared.clone(),
             None => Arc::new(owner),
         };
-        insert(self.table.entry(owner.clone()).or_default().entry(pod_hash).or_default(), key, observed);
+        insert(Arc::make_mut(self.table.entry(owner.clone()).or_default()).launches_mut(pod_hash), key, observed);
         self.pods.insert(pod_uid, (owner, pod_hash, key));
     }
 
@@ -114,36 +146,37 @@ impl Lifecycles {
     }
 
     fn entry(&mut self, owner: &TrackedKey, hash: u64, key: LaunchKey) -> Option<&mut PodLifecycle> {
-        let launches = self.table.get_mut(owner)?.get_mut(&hash)?;
+        let launches = Arc::make_mut(self.table.get_mut(owner)?).existing_mut(hash)?;
         let at = launches.binary_search_by(|(k, _)| k.cmp(&key)).ok()?;
         Some(&mut launches[at].1)
     }
 
     pub fn forget_ended_before(&mut self, ts: i64) {
+        let ended_before = |lc: &PodLifecycle| lc.end_ts.is_some_and(|end| end < ts);
         for by_hash in self.table.values_mut() {
-            for lcs in by_hash.values_mut() {
-                lcs.retain(|(_, lc)| lc.end_ts.is_none_or(|end| end >= ts));
+            // Only owners with something to forget are written to, so snapshots keep sharing the rest.
+            if !by_hash.0.iter().flat_map(|(_, lcs)| lcs).any(|(_, lc)| ended_before(lc)) {
+                continue;
             }
-            by_hash.retain(|_, lcs| !lcs.is_empty());
+            let by_hash = Arc::make_mut(by_hash);
+            for (_, lcs) in by_hash.0.iter_mut() {
+                lcs.retain(|(_, lc)| !ended_before(lc));
+            }
+            by_hash.0.retain(|(_, lcs)| !lcs.is_empty());
         }
-        self.table.retain(|_, by_hash| !by_hash.is_empty());
+        self.table.retain(|_, by_hash| !by_hash.0.is_empty());
     }
 
-    pub fn table(&self) -> BTreeMap<TrackedKey, BTreeMap<u64, Vec<PodLifecycle>>> {
-        self.table
-            .iter()
-            .map(|(owner, by_hash)| {
-                let by_hash = by_hash.iter().map(|(h, lcs)| (*h, lcs.iter().map(|(_, lc)| *lc).collect())).collect();
-                ((**owner).clone(), by_hash)
-            })
-            .collect()
+    /// Every owner's entry, shared rather than copied: a snapshot costs two pointers per owner.
+    pub fn share(&self) -> SharedLifecycles {
+        self.table.iter().map(|(owner, by_hash)| (owner.clone(), by_hash.clone())).collect()
     }
 
     /// Every entry, with its launch key, for a checkpoint.
     pub(super) fn entries(&self) -> Vec<(TrackedKey, u64, LaunchKey, PodLifecycle)> {
         let mut out = Vec::with_capacity(self.len());
         for (owner, by_hash) in &self.table {
-            for (hash, lcs) in by_hash {
+            for (hash, lcs) in &by_hash.0 {
                 out.extend(lcs.iter().map(|(key, lc)| ((**owner).clone(), *hash, *key, *lc)));
             }
         }
@@ -167,7 +200,7 @@ impl Lifecycles {
                 Some((shared, _)) => shared.clone(),
                 None => Arc::new(owner),
             };
-            insert(out.table.entry(owner).or_default().entry(hash).or_default(), key, lc);
+            insert(Arc::make_mut(out.table.entry(owner).or_default()).launches_mut(hash), key, lc);
         }
         for (uid, owner, hash, key) in pods {
             let owner = match out.table.get_key_value(&owner) {
@@ -181,12 +214,20 @@ impl Lifecycles {
     }
 
     pub fn len(&self) -> usize {
-        self.table.values().flat_map(|m| m.values()).map(Vec::len).sum()
+        self.table.values().flat_map(|m| &m.0).map(|(_, lcs)| lcs.len()).sum()
     }
 
     pub fn is_empty(&self) -> bool {
         self.table.is_empty()
     }
+}
+
+/// The shared table as plain maps, ordered by owner and hash.
+pub fn table(shared: &SharedLifecycles) -> BTreeMap<TrackedKey, BTreeMap<u64, Vec<PodLifecycle>>> {
+    shared
+        .iter()
+        .map(|(owner, by_hash)| ((**owner).clone(), by_hash.by_hash().map(|(h, lcs)| (h, lcs.collect())).collect()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -224,7 +265,7 @@ mod tests {
             l.observe(uid, owner(), 1, PodLifecycle { start_ts: start, end_ts: None });
         }
         l.pod_gone("b", 25);
-        let starts: Vec<_> = l.table()[&owner()][&1].iter().map(|lc| (lc.start_ts, lc.end_ts)).collect();
+        let starts: Vec<_> = table(&l.share())[&owner()][&1].iter().map(|lc| (lc.start_ts, lc.end_ts)).collect();
         assert_eq!(starts, [(10, None), (10, None), (20, Some(25)), (30, None)]);
     }
 }

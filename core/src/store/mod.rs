@@ -16,8 +16,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::gvk::Gvk;
 use crate::trace::{EncodedObject, ObjectIdentity, PodLifecycle, TrackedKey};
 
-pub use checkpoint::{verify as verify_checkpoint, CheckpointError};
-pub use lifecycles::Lifecycles;
+pub use checkpoint::{verify as verify_checkpoint, CheckpointError, CheckpointState};
+pub use lifecycles::{Lifecycles, OwnerLifecycles, SharedLifecycles};
 pub use window::{deletion_record, KeepAll, ObjectFilter, Window, WindowError};
 
 /// Events per sealed chunk: small enough that a snapshot copies little of the open chunk, large
@@ -109,7 +109,7 @@ pub struct Snapshot {
     chunks: Vec<Arc<[StoredEvent]>>,
     first_skip: usize,
     open: Vec<StoredEvent>,
-    pub lifecycles: BTreeMap<TrackedKey, BTreeMap<u64, Vec<PodLifecycle>>>,
+    lifecycles: SharedLifecycles,
 }
 
 impl Snapshot {
@@ -117,6 +117,11 @@ impl Snapshot {
         let mut chunks = self.chunks.iter();
         let first = chunks.next().map(|c| &c[self.first_skip.min(c.len())..]).into_iter().flatten();
         first.chain(chunks.flat_map(|c| c.iter())).chain(self.open.iter())
+    }
+
+    /// Every owner's lifecycles by pod hash, in launch order.
+    pub fn lifecycles(&self) -> BTreeMap<TrackedKey, BTreeMap<u64, Vec<PodLifecycle>>> {
+        lifecycles::table(&self.lifecycles)
     }
 }
 
@@ -274,7 +279,7 @@ impl Store {
             chunks: st.sealed.iter().cloned().collect(),
             first_skip: st.sealed_skip,
             open: st.open.clone(),
-            lifecycles: st.lifecycles.table(),
+            lifecycles: st.lifecycles.share(),
         }
     }
 

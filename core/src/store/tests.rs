@@ -227,7 +227,7 @@ fn lifecycles_keep_launch_order_and_only_move_forward() {
     store.record_lifecycle("early", owner.clone(), 1, lc(7, None)); // a restart does not move the start
     store.record_lifecycle("late", owner.clone(), 1, lc(9, Some(20)));
     store.pod_deleted("late", T + 30); // already ended: the end stays
-    let table = &store.snapshot().lifecycles[&owner][&1];
+    let table = &store.snapshot().lifecycles()[&owner][&1];
     assert_eq!(table, &vec![lc(3, None), lc(9, Some(20))]);
 }
 
@@ -249,7 +249,7 @@ fn retention_folds_old_events_into_the_base_state() {
     // An export from the beginning starts at the retention boundary and still knows `a`.
     let t = snap.window(&TracerConfig::default(), Window { start: 0, end: T + 25 }, &KeepAll).unwrap();
     assert_eq!(trace_events(&t), vec![(15, vec!["a@2".into()], vec![]), (20, vec!["b@1".into()], vec![])]);
-    assert_eq!(snap.lifecycles[&owner][&1].len(), 1, "lifecycles that ended before the boundary are forgotten");
+    assert_eq!(snap.lifecycles()[&owner][&1].len(), 1, "lifecycles that ended before the boundary are forgotten");
 
     // A byte budget evicts down to it, but never the latest event.
     assert!(store.evict(T + 50, Retention { max_age_secs: i64::MAX / 2, max_bytes: 0 }) > 0);
@@ -263,4 +263,33 @@ fn a_window_round_trips_through_the_v1_format() {
     let t = workload().snapshot().window(&TracerConfig::default(), everything(), &KeepAll).unwrap();
     let bytes = crate::trace::v1::encode_to_vec(&t);
     assert_eq!(crate::trace::decode(&bytes).unwrap().events, t.events);
+}
+
+#[test]
+fn a_snapshots_lifecycles_do_not_see_later_changes() {
+    let store = Store::new();
+    let owner = TrackedKey::new("apps/v1.Deployment".parse().unwrap(), "d/a");
+    let other = TrackedKey::new("apps/v1.Deployment".parse().unwrap(), "d/b");
+    let lc = |s: i64, e: Option<i64>| PodLifecycle { start_ts: T + s, end_ts: e.map(|e| T + e) };
+    store.record_lifecycle("p1", owner.clone(), 1, lc(1, None));
+    store.record_lifecycle("q1", other.clone(), 7, lc(2, None));
+    let before = store.snapshot();
+    // The entry a snapshot shares is copied before it changes: an end, a new pod, a new hash.
+    store.pod_deleted("p1", T + 5);
+    store.record_lifecycle("p2", owner.clone(), 1, lc(3, None));
+    store.record_lifecycle("p3", owner.clone(), 2, lc(4, None));
+    assert_eq!(before.lifecycles()[&owner], BTreeMap::from([(1, vec![lc(1, None)])]));
+    assert_eq!(
+        store.snapshot().lifecycles()[&owner],
+        BTreeMap::from([(1, vec![lc(1, Some(5)), lc(3, None)]), (2, vec![lc(4, None)])])
+    );
+    // Retention that forgets ended lifecycles leaves the snapshot's as they were.
+    let mid = store.snapshot();
+    store.evict(T + 100, Retention { max_age_secs: 0, max_bytes: 0 });
+    apply(&store, T + 10, &obj("Deployment", "x", 1));
+    apply(&store, T + 20, &obj("Deployment", "x", 2));
+    store.evict(T + 100, Retention { max_age_secs: 0, max_bytes: 0 });
+    assert_eq!(mid.lifecycles()[&owner][&1], vec![lc(1, Some(5)), lc(3, None)]);
+    assert_eq!(store.snapshot().lifecycles()[&owner][&1], vec![lc(3, None)]);
+    assert_eq!(before.lifecycles()[&other], store.snapshot().lifecycles()[&other]);
 }

@@ -4,6 +4,7 @@
 //! The encoder writes msgpack directly so that objects, already encoded in the store, are copied
 //! as bytes rather than decoded and re-encoded.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::Write;
 
@@ -69,15 +70,17 @@ fn write_lifecycle(w: &mut impl Write, lc: &PodLifecycle) -> Result<(), EncodeEr
 }
 
 /// v1 keys the index and lifecycles by namespaced name alone; entries of different kinds that
-/// share a name are merged (the index keeps the first kind's hash, lifecycles are combined).
-fn by_name<V: Clone>(map: &BTreeMap<TrackedKey, V>, merge: impl Fn(&mut V, &V)) -> BTreeMap<&str, V> {
-    let mut out: BTreeMap<&str, V> = BTreeMap::new();
-    for (key, v) in map {
-        match out.get_mut(key.name.as_str()) {
-            Some(existing) => merge(existing, v),
-            None => {
-                out.insert(&key.name, v.clone());
-            }
+/// share a name are merged (the index keeps the first kind's hash, lifecycles are combined). In
+/// name order; an entry is copied only where a merge needs it.
+fn by_name<V: Clone>(map: &BTreeMap<TrackedKey, V>, merge: impl Fn(&mut V, &V)) -> Vec<(&str, Cow<'_, V>)> {
+    let mut sorted: Vec<(&str, &V)> = map.iter().map(|(k, v)| (k.name.as_str(), v)).collect();
+    // Stable, so entries of one name stay in the map's order of kinds.
+    sorted.sort_by(|a, b| a.0.cmp(b.0));
+    let mut out: Vec<(&str, Cow<'_, V>)> = Vec::with_capacity(sorted.len());
+    for (name, v) in sorted {
+        match out.last_mut() {
+            Some((last, existing)) if *last == name => merge(existing.to_mut(), v),
+            _ => out.push((name, Cow::Borrowed(v))),
         }
     }
     out
@@ -105,7 +108,7 @@ pub fn encode(trace: &Trace, w: &mut impl Write) -> Result<(), EncodeError> {
     mp::write_map_len(w, len32(index.len())?)?;
     for (name, hash) in index {
         mp::write_str(w, name)?;
-        mp::write_uint(w, hash)?;
+        mp::write_uint(w, *hash)?;
     }
 
     let lifecycles = by_name(&trace.pod_lifecycles, merge_lifecycles);
@@ -113,10 +116,10 @@ pub fn encode(trace: &Trace, w: &mut impl Write) -> Result<(), EncodeError> {
     for (owner, by_hash) in lifecycles {
         mp::write_str(w, owner)?;
         mp::write_map_len(w, len32(by_hash.len())?)?;
-        for (hash, lcs) in by_hash {
-            mp::write_uint(w, hash)?;
+        for (hash, lcs) in by_hash.iter() {
+            mp::write_uint(w, *hash)?;
             mp::write_array_len(w, len32(lcs.len())?)?;
-            for lc in &lcs {
+            for lc in lcs {
                 write_lifecycle(w, lc)?;
             }
         }
@@ -157,11 +160,11 @@ pub fn to_json(trace: &Trace) -> Result<serde_json::Value, rmp_serde::decode::Er
         })
         .collect::<Result<Vec<_>, rmp_serde::decode::Error>>()?;
     let index: Map<String, Value> =
-        by_name(&trace.index, |_, _| {}).into_iter().map(|(k, h)| (k.to_string(), json!(h))).collect();
+        by_name(&trace.index, |_, _| {}).into_iter().map(|(k, h)| (k.to_string(), json!(*h))).collect();
     let lifecycles: Map<String, Value> = by_name(&trace.pod_lifecycles, merge_lifecycles)
         .into_iter()
         .map(|(owner, by_hash)| {
-            let by_hash: Map<String, Value> = by_hash.into_iter().map(|(h, lcs)| (h.to_string(), json!(lcs))).collect();
+            let by_hash: Map<String, Value> = by_hash.iter().map(|(h, lcs)| (h.to_string(), json!(lcs))).collect();
             (owner.to_string(), Value::Object(by_hash))
         })
         .collect();
