@@ -256,9 +256,11 @@ impl Checkpoints {
     }
 
     async fn save_inner(&self, store: &Arc<Store>) -> anyhow::Result<usize> {
-        // Encoding a large trace takes a while: off the runtime's worker threads.
+        // Copying the state out holds the store's lock: at the tracer's own priority, so ingest
+        // never waits on a thread that yields to it. Encoding it takes longer: below ingest.
         let store = store.clone();
-        let bytes = tokio::task::spawn_blocking(move || store.checkpoint()).await?;
+        let state = tokio::task::spawn_blocking(move || store.checkpoint_state()).await?;
+        let bytes = crate::background::run("checkpoint", move || state.encode()).await?;
         let len = bytes.len();
         let existing = self.list().await.context("listing checkpoints")?;
         let name = {

@@ -55,8 +55,9 @@ pub async fn perform(state: &ServerState, request: &ExportRequest) -> Result<Per
     let snapshot = state.tracer.store.snapshot();
     let config = state.tracer.config.clone();
     let req = request.clone();
-    // Cutting and encoding a large window is CPU work; keep it off the runtime's workers.
-    let encoded = tokio::task::spawn_blocking(move || export(&snapshot, &config, &req, &filters))
+    // Cutting and encoding a large window is CPU work: off the runtime's workers, and below
+    // ingest's priority.
+    let encoded = crate::background::run("export", move || export(&snapshot, &config, &req, &filters))
         .await
         .map_err(|e| ExportFailure::Internal(e.to_string()))??;
     match (exporter, request.destination()) {
