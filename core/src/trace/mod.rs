@@ -4,6 +4,7 @@
 //! and the default. [`decode`] recognises the format of a file and reports bad input clearly.
 
 pub mod decode;
+mod field_bytes;
 pub mod object;
 pub mod simkube_v2;
 pub mod summary;

@@ -35,14 +35,11 @@ impl EncodedObject {
         &self.0
     }
 
-    /// The labels and owner kinds of the object, decoded without building the whole object.
+    /// The labels and owner kinds of the object, decoded from its metadata alone.
     pub fn metadata_view(&self) -> MetadataView {
-        #[derive(serde::Deserialize, Default)]
-        struct Obj {
-            #[serde(default)]
-            metadata: MetadataView,
-        }
-        rmp_serde::from_slice::<Obj>(&self.0).map(|o| o.metadata).unwrap_or_default()
+        super::field_bytes::field_bytes(&self.0, "metadata")
+            .and_then(|meta| rmp_serde::from_slice(meta).ok())
+            .unwrap_or_default()
     }
 
     /// Identity fields read from the decoded object; `None` where the object lacks them.

@@ -1,0 +1,152 @@
+//! Finding one top-level field of an encoded object without decoding the others: export filters
+//! read an object's metadata, and decoding its spec and status only to skip them cost several
+//! times more than the rest of an export's work per object.
+
+/// The msgpack bytes of the value of the top-level field `name` of the map `bytes` encodes;
+/// `None` if there is no such field or the bytes are not a msgpack map with string keys.
+pub fn field_bytes<'a>(bytes: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    let mut rd = bytes;
+    let fields = rmp::decode::read_map_len(&mut rd).ok()?;
+    for _ in 0..fields {
+        let key_len = rmp::decode::read_str_len(&mut rd).ok()? as usize;
+        let key = rd.get(..key_len)?;
+        rd = &rd[key_len..];
+        let value = rd;
+        skip_value(&mut rd)?;
+        if key == name.as_bytes() {
+            return Some(&value[..value.len() - rd.len()]);
+        }
+    }
+    None
+}
+
+fn advance(rd: &mut &[u8], n: usize) -> Option<()> {
+    *rd = rd.get(n..)?;
+    Some(())
+}
+
+fn length(rd: &mut &[u8], width: usize) -> Option<u64> {
+    let bytes = rd.get(..width)?;
+    let n = bytes.iter().fold(0u64, |n, b| (n << 8) | u64::from(*b));
+    *rd = &rd[width..];
+    Some(n)
+}
+
+/// Moves `rd` past one msgpack value. Iterative, so nesting depth costs no stack; every step
+/// consumes at least one byte, so bad input ends with the bytes.
+fn skip_value(rd: &mut &[u8]) -> Option<()> {
+    use rmp::Marker::*;
+    let mut pending: u64 = 1;
+    while pending > 0 {
+        pending -= 1;
+        match rmp::decode::read_marker(rd).ok()? {
+            FixPos(_) | FixNeg(_) | Null | True | False => {}
+            U8 | I8 => advance(rd, 1)?,
+            U16 | I16 => advance(rd, 2)?,
+            U32 | I32 | F32 => advance(rd, 4)?,
+            U64 | I64 | F64 => advance(rd, 8)?,
+            FixStr(n) => advance(rd, usize::from(n))?,
+            Str8 | Bin8 => {
+                let n = length(rd, 1)?;
+                advance(rd, usize::try_from(n).ok()?)?
+            }
+            Str16 | Bin16 => {
+                let n = length(rd, 2)?;
+                advance(rd, usize::try_from(n).ok()?)?
+            }
+            Str32 | Bin32 => {
+                let n = length(rd, 4)?;
+                advance(rd, usize::try_from(n).ok()?)?
+            }
+            FixArray(n) => pending += u64::from(n),
+            Array16 => pending += length(rd, 2)?,
+            Array32 => pending += length(rd, 4)?,
+            FixMap(n) => pending += 2 * u64::from(n),
+            Map16 => pending += 2 * length(rd, 2)?,
+            Map32 => pending += 2 * length(rd, 4)?,
+            FixExt1 => advance(rd, 2)?,
+            FixExt2 => advance(rd, 3)?,
+            FixExt4 => advance(rd, 5)?,
+            FixExt8 => advance(rd, 9)?,
+            FixExt16 => advance(rd, 17)?,
+            Ext8 => {
+                let n = length(rd, 1)?;
+                advance(rd, usize::try_from(n).ok()? + 1)?
+            }
+            Ext16 => {
+                let n = length(rd, 2)?;
+                advance(rd, usize::try_from(n).ok()? + 1)?
+            }
+            Ext32 => {
+                let n = length(rd, 4)?;
+                advance(rd, usize::try_from(n).ok()? + 1)?
+            }
+            Reserved => return None,
+        }
+    }
+    Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    fn encode(v: &Value) -> Vec<u8> {
+        rmp_serde::to_vec(v).unwrap()
+    }
+
+    #[test]
+    fn finds_a_field_wherever_it_is_and_whatever_precedes_it() {
+        let meta = json!({"name": "a", "labels": {"app": "x"}});
+        let obj = json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "spec": {"n": [1, -1, 300, -300, 70000, -70000, 5_000_000_000u64, -5_000_000_000i64, 1.5, null, true],
+                     "s": "x".repeat(40), "long": "y".repeat(70_000), "deep": [[[[{"a": []}]]]]},
+            "metadata": meta,
+            "status": {},
+        });
+        let bytes = encode(&obj);
+        let found = field_bytes(&bytes, "metadata").unwrap();
+        assert_eq!(rmp_serde::from_slice::<Value>(found).unwrap(), meta);
+        assert_eq!(rmp_serde::from_slice::<Value>(field_bytes(&bytes, "status").unwrap()).unwrap(), json!({}));
+        assert_eq!(field_bytes(&bytes, "absent"), None);
+    }
+
+    #[test]
+    fn binary_and_extension_values_are_skipped() {
+        let mut bytes = Vec::new();
+        rmp::encode::write_map_len(&mut bytes, 3).unwrap();
+        rmp::encode::write_str(&mut bytes, "bin").unwrap();
+        rmp::encode::write_bin(&mut bytes, &[0xc1; 300]).unwrap();
+        rmp::encode::write_str(&mut bytes, "ext").unwrap();
+        rmp::encode::write_ext_meta(&mut bytes, 16, 5).unwrap();
+        bytes.extend_from_slice(&[0xc1; 16]);
+        rmp::encode::write_str(&mut bytes, "metadata").unwrap();
+        rmp::encode::write_nil(&mut bytes).unwrap();
+        assert_eq!(field_bytes(&bytes, "metadata"), Some(&[0xc0][..]));
+    }
+
+    proptest! {
+        /// Any bytes at all: an answer or `None`, never a panic; and for a real object, the
+        /// answer is what a full decode finds.
+        #[test]
+        fn any_bytes_are_answered_without_panicking(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+            let _ = field_bytes(&bytes, "metadata");
+        }
+
+        #[test]
+        fn agrees_with_a_full_decode(keys in prop::collection::vec("[a-z]{1,3}", 0..6), n in any::<i64>(), s in ".{0,40}") {
+            let mut obj = serde_json::Map::new();
+            for (i, k) in keys.iter().enumerate() {
+                obj.insert(k.clone(), json!([{"n": n, "s": s, "i": i}]));
+            }
+            let bytes = encode(&Value::Object(obj.clone()));
+            for k in keys.iter().map(String::as_str).chain(["absent"]) {
+                let found = field_bytes(&bytes, k).map(|b| rmp_serde::from_slice::<Value>(b).unwrap());
+                prop_assert_eq!(found.as_ref(), obj.get(k));
+            }
+        }
+    }
+}
