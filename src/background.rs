@@ -3,11 +3,10 @@
 //! longer while the cluster is busy loses nothing.
 //!
 //! Each piece of work gets a thread of its own under Linux's `SCHED_IDLE` policy: it runs on any
-//! CPU time ingest leaves, and a waking ingest thread takes the CPU from it at once. Nice values
-//! are weaker: a nice-10 thread still holds a core until its slice ends, and in the benchmark
-//! ingest kept 75% of its rate beside back-to-back exports at nice 10 against 91% under
-//! `SCHED_IDLE`. Where the policy is refused, the thread's nice value is raised by [`NICENESS`]
-//! instead. A thread from a shared pool would keep the lowered priority for later work, since an
+//! CPU time ingest leaves, and a waking ingest thread takes the CPU from it at once, where a
+//! thread with a raised nice value may keep its core until its slice ends. Where the policy is
+//! refused, the thread's nice value is raised by [`NICENESS`] instead. Whatever holds the store's
+//! lock must not run here: a preempted thread would keep ingest waiting on the lock. A thread from a shared pool would keep the lowered priority for later work, since an
 //! unprivileged process cannot raise it back.
 
 use std::thread::JoinHandle;
