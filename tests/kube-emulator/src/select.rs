@@ -41,6 +41,11 @@ impl Selectors {
         Ok(Selectors { labels, fields })
     }
 
+    /// Whether every object matches without looking at it.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_none() && self.fields.is_empty()
+    }
+
     pub fn matches(&self, obj: &Value) -> bool {
         let meta = obj.get("metadata");
         let get = |f: &str| meta.and_then(|m| m.get(f)).and_then(Value::as_str).unwrap_or("");

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
+use bytes::Bytes;
 use serde_json::{json, Map, Value};
 use tokio::sync::broadcast;
 
@@ -10,18 +11,37 @@ use crate::kinds::KindSpec;
 use crate::status::ApiError;
 
 /// Watch events kept for re-watches; older ones are compacted away, and a watch from before them
-/// gets 410 Gone as from a real apiserver.
-const HISTORY: usize = 500_000;
+/// gets 410 Gone as from a real apiserver. Enough for the benchmark's large scale to be replayed.
+const HISTORY: usize = 1_000_000;
 
+/// One change as the history keeps it: the object as JSON, since the history holds every version
+/// of every object, and a parsed `Value` takes several times the space of its JSON.
 #[derive(Debug)]
 pub struct Change {
     pub rv: u64,
     pub kind_key: String,
     pub event_type: &'static str,
-    pub object: Arc<Value>,
+    pub json: Bytes,
+    /// Empty for a cluster-scoped object.
+    pub namespace: String,
     /// The object before a MODIFIED or DELETED change: a watch with a selector turns a change that
     /// makes an object stop (or start) matching into DELETED (or ADDED), as the apiserver does.
-    pub prev: Option<Arc<Value>>,
+    pub prev: Option<Bytes>,
+}
+
+impl Change {
+    pub fn object(&self) -> Value {
+        // The bytes were serialised from a Value by `record`.
+        serde_json::from_slice(&self.json).unwrap_or_default()
+    }
+
+    pub fn prev_object(&self) -> Option<Value> {
+        self.prev.as_ref().map(|p| serde_json::from_slice(p).unwrap_or_default())
+    }
+}
+
+fn to_json(obj: &Value) -> Bytes {
+    Bytes::from(serde_json::to_vec(obj).unwrap_or_default())
 }
 
 type Objects = BTreeMap<(String, String), Arc<Value>>;
@@ -141,7 +161,15 @@ impl State {
     }
 
     fn record(&mut self, kind: &KindSpec, event_type: &'static str, object: Arc<Value>, prev: Option<Arc<Value>>) {
-        let change = Arc::new(Change { rv: self.rv, kind_key: kind.key(), event_type, object, prev });
+        let namespace = object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or_default().to_string();
+        let change = Arc::new(Change {
+            rv: self.rv,
+            kind_key: kind.key(),
+            event_type,
+            json: to_json(&object),
+            namespace,
+            prev: prev.as_deref().map(to_json),
+        });
         self.history.push_back(change.clone());
         if self.history.len() > HISTORY {
             if let Some(old) = self.history.pop_front() {

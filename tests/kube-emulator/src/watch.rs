@@ -53,20 +53,26 @@ impl WatchRequest {
             return None;
         }
         if let Some(ns) = &self.namespace {
-            if c.object.pointer("/metadata/namespace").and_then(Value::as_str) != Some(ns) {
+            if c.namespace != *ns {
                 return None;
             }
         }
-        if c.event_type != "MODIFIED" {
-            return self.selectors.matches(&c.object).then(|| self.render(c.event_type, &c.object));
+        // Without selectors every change is sent as it is: its JSON needs no parsing.
+        if self.selectors.is_empty() {
+            return Some(self.render_json(c.event_type, &c.json));
         }
-        let now = self.selectors.matches(&c.object);
-        let before = c.prev.as_ref().is_none_or(|p| self.selectors.matches(p));
+        let object = c.object();
+        if c.event_type != "MODIFIED" {
+            return self.selectors.matches(&object).then(|| self.render(c.event_type, &object));
+        }
+        let now = self.selectors.matches(&object);
+        let prev = c.prev_object();
+        let before = prev.as_ref().is_none_or(|p| self.selectors.matches(p));
         match (before, now) {
-            (true, true) => Some(self.render("MODIFIED", &c.object)),
-            (false, true) => Some(self.render("ADDED", &c.object)),
+            (true, true) => Some(self.render("MODIFIED", &object)),
+            (false, true) => Some(self.render("ADDED", &object)),
             (true, false) => {
-                let mut last = c.prev.as_deref().cloned().unwrap_or_else(|| (*c.object).clone());
+                let mut last = prev.unwrap_or(object);
                 last["metadata"]["resourceVersion"] = json!(c.rv.to_string());
                 Some(self.render("DELETED", &last))
             }
@@ -80,6 +86,22 @@ impl WatchRequest {
         } else {
             line(event_type, obj)
         }
+    }
+
+    /// An event for an object already serialised: spliced, not parsed, unless only its metadata
+    /// is asked for.
+    fn render_json(&self, event_type: &str, json: &Bytes) -> Bytes {
+        if self.metadata_only {
+            let obj: Value = serde_json::from_slice(json).unwrap_or_default();
+            return line(event_type, &partial(&obj));
+        }
+        let mut s = Vec::with_capacity(json.len() + event_type.len() + 32);
+        s.extend_from_slice(b"{\"type\":");
+        s.extend_from_slice(serde_json::to_string(event_type).unwrap_or_default().as_bytes());
+        s.extend_from_slice(b",\"object\":");
+        s.extend_from_slice(json);
+        s.extend_from_slice(b"}\n");
+        Bytes::from(s)
     }
 
     fn bookmark(&self, rv: u64, initial_end: bool) -> Bytes {
