@@ -8,7 +8,7 @@
 //! may still end, and the eviction count. Anything that does not check out is refused whole: a
 //! checkpoint is never half loaded.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -254,11 +254,12 @@ impl State {
         st.live = live;
         // The last event stays open, as it was, so a change in its second still merges into it;
         // what it holds is reconstructed for that.
-        if let Some(last) = events.last() {
-            for o in &last.applied {
-                let existed_before = st.base.contains_key(&o.id)
-                    || events[..events.len() - 1].iter().any(|e| e.applied.iter().any(|a| a.id == o.id));
-                st.in_open_event.insert(o.id.clone(), InEvent::Applied { existed_before });
+        if let Some((last, earlier)) = events.split_last() {
+            let applied_earlier: HashSet<&Arc<ObjectIdentity>> =
+                earlier.iter().flat_map(|e| e.applied.iter().map(|a| &a.id)).collect();
+            for (at, o) in last.applied.iter().enumerate() {
+                let existed_before = st.base.contains_key(&o.id) || applied_earlier.contains(&o.id);
+                st.in_open_event.insert(o.id.clone(), InEvent::Applied { existed_before, at });
             }
             for d in &last.deleted {
                 st.in_open_event.insert(d.clone(), InEvent::Deleted);

@@ -69,10 +69,15 @@ struct Live {
     obj: StoredObject,
 }
 
-/// Where an object stands in the open (latest) event, to keep one entry per object per event.
+/// Where an object stands in the open (latest) event, to keep one entry per object per event
+/// without searching the event, which can hold thousands of objects in a busy second.
 #[derive(Clone, Copy, Debug)]
 enum InEvent {
-    Applied { existed_before: bool },
+    /// At `at` in the event's `applied`.
+    Applied {
+        existed_before: bool,
+        at: usize,
+    },
     Deleted,
 }
 
@@ -178,24 +183,23 @@ impl Store {
         let prior = st.in_open_event.get(&id).copied();
         let ev = st.open.last_mut().expect("open event");
         match prior {
-            Some(InEvent::Applied { existed_before }) => {
-                if let Some(slot) = ev.applied.iter_mut().find(|o| o.id == id) {
+            Some(InEvent::Applied { at, .. }) => {
+                if let Some(slot) = ev.applied.get_mut(at) {
                     st.bytes -= slot.obj.as_bytes().len() as u64;
                     *slot = stored;
                 }
-                st.in_open_event.insert(id, InEvent::Applied { existed_before });
             }
             Some(InEvent::Deleted) => {
                 // Deleted and recreated within one second: the net change is this version.
                 ev.deleted.retain(|d| *d != id);
                 ev.applied.push(stored);
                 st.versions += 1;
-                st.in_open_event.insert(id, InEvent::Applied { existed_before: true });
+                st.in_open_event.insert(id, InEvent::Applied { existed_before: true, at: ev.applied.len() - 1 });
             }
             None => {
                 ev.applied.push(stored);
                 st.versions += 1;
-                st.in_open_event.insert(id, InEvent::Applied { existed_before: existed });
+                st.in_open_event.insert(id, InEvent::Applied { existed_before: existed, at: ev.applied.len() - 1 });
             }
         }
         st.bytes += bytes;
@@ -212,9 +216,15 @@ impl Store {
         let ev = st.open.last_mut().expect("open event");
         let mut freed = 0;
         let record_deletion = match prior {
-            Some(InEvent::Applied { existed_before }) => {
-                if let Some(pos) = ev.applied.iter().position(|o| o.id == key) {
-                    freed = ev.applied.remove(pos).obj.as_bytes().len() as u64;
+            Some(InEvent::Applied { existed_before, at }) => {
+                if at < ev.applied.len() {
+                    freed = ev.applied.remove(at).obj.as_bytes().len() as u64;
+                    // The objects after it moved up one place.
+                    for o in &ev.applied[at..] {
+                        if let Some(InEvent::Applied { at, .. }) = st.in_open_event.get_mut(&o.id) {
+                            *at -= 1;
+                        }
+                    }
                 }
                 // Created and deleted within one second: nothing to replay.
                 existed_before

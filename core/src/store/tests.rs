@@ -293,3 +293,26 @@ fn a_snapshots_lifecycles_do_not_see_later_changes() {
     assert_eq!(store.snapshot().lifecycles()[&owner][&1], vec![lc(3, None)]);
     assert_eq!(before.lifecycles()[&other], store.snapshot().lifecycles()[&other]);
 }
+
+#[test]
+fn changes_within_one_second_merge_in_place_after_a_deletion_moves_the_rest() {
+    let store = Store::new();
+    apply(&store, T, &obj("Deployment", "before", 1));
+    for name in ["a", "b", "c", "d"] {
+        apply(&store, T + 1, &obj("Deployment", name, 1));
+    }
+    // `a` leaves the event; `b`, `c` and `d` move up, and their later versions replace them there.
+    store.delete(T + 1, &id_of(&obj("Deployment", "a", 1)));
+    apply(&store, T + 1, &obj("Deployment", "d", 2));
+    apply(&store, T + 1, &obj("Deployment", "b", 2));
+    store.delete(T + 1, &id_of(&obj("Deployment", "c", 1)));
+    apply(&store, T + 1, &obj("Deployment", "d", 3));
+    // A deletion of an object that existed before the second, then its return within it.
+    store.delete(T + 1, &id_of(&obj("Deployment", "before", 1)));
+    apply(&store, T + 1, &obj("Deployment", "before", 2));
+    apply(&store, T + 1, &obj("Deployment", "b", 3));
+    let evs = all_events(&store);
+    assert_eq!(names(&evs[1].applied.iter().map(|o| o.obj.clone()).collect::<Vec<_>>()), ["b@3", "d@3", "before@2"]);
+    assert!(evs[1].deleted.is_empty());
+    assert_eq!(store.stats().object_versions, 4);
+}
