@@ -2,7 +2,7 @@
 //! baseline measured in the same run. Prints a table and writes it as JSON.
 //!
 //! `cargo bench --bench tracer -- [small|medium|large] [--json FILE] [--export-runs N] [--ingest-runs N]
-//! [--steady-secs N]`
+//! [--steady-secs N] [--deployments N]`
 //!
 //! The workload (Deployments with full pod templates, their ReplicaSets, pods going Pending →
 //! Running → Succeeded, Volcano-style jobs with two templates) is written into an API emulator's
@@ -346,7 +346,11 @@ fn option<T: std::str::FromStr>(args: &[String], name: &str) -> Option<T> {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
-    let s = scale(args.first().map(String::as_str).unwrap_or("small"));
+    let mut s = scale(args.first().map(String::as_str).unwrap_or("small"));
+    // A size between the named scales: Volcano jobs stay one per twenty Deployments.
+    if let Some(d) = option::<usize>(&args, "--deployments") {
+        (s.deployments, s.volcano_jobs) = (d, d / 20);
+    }
     let json_out: Option<String> = option(&args, "--json");
     // More runs give a steadier median, and a profiler something to see.
     let export_repeats: usize = option(&args, "--export-runs").unwrap_or(15);
