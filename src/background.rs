@@ -81,16 +81,16 @@ pub fn lower_priority(what: &str) {
     let _ = what;
 }
 
-/// The calling thread's scheduling policy, for tests.
-#[cfg(target_os = "linux")]
-pub fn current_policy() -> i32 {
+/// The calling thread's scheduling policy.
+#[cfg(all(test, target_os = "linux"))]
+fn current_policy() -> i32 {
     // SAFETY: as in `lower_priority`; reads this thread's policy only.
     unsafe { libc::syscall(libc::SYS_sched_getscheduler, libc::syscall(libc::SYS_gettid)) as i32 }
 }
 
-/// The calling thread's nice value, for tests.
-#[cfg(target_os = "linux")]
-pub fn current_niceness() -> i32 {
+/// The calling thread's nice value.
+#[cfg(all(test, target_os = "linux"))]
+fn current_niceness() -> i32 {
     // SAFETY: as in `lower_priority`.
     let tid = unsafe { libc::syscall(libc::SYS_gettid) } as libc::id_t;
     // SAFETY: reads this thread's priority only.

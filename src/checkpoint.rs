@@ -78,7 +78,7 @@ fn next_stamp(now: i64, floor: Stamp) -> Stamp {
     }
 }
 
-/// Of `names` (newest first, `new` among them), those to delete: beyond the `keep` newest sound
+/// Of `names` (newest first; `new`, if among them, is skipped), those to delete: beyond the `keep` newest sound
 /// ones, `new` counted first. Damaged ones are left alone and not counted.
 fn beyond_keep<'a>(names: &'a [String], new: &str, keep: usize, unsound: &HashSet<String>) -> Vec<&'a String> {
     let mut kept = 1;
@@ -275,9 +275,9 @@ impl Checkpoints {
         sk_core::store::verify_checkpoint(&back)
             .with_context(|| format!("checkpoint {what} did not read back whole"))?;
         tracing::debug!(checkpoint = %what, bytes = len, "checkpoint written");
-        let names = self.list().await.context("listing checkpoints")?;
+        // The listing taken for the name: the new checkpoint counts first, then these.
         let unsound = self.unsound.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        for old in beyond_keep(&names, &name, self.keep, &unsound) {
+        for old in beyond_keep(&existing, &name, self.keep, &unsound) {
             if let Err(e) = self.delete(old).await {
                 tracing::warn!(checkpoint = %self.describe(old), error = %e, "an old checkpoint could not be deleted");
             }

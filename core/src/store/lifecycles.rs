@@ -99,16 +99,24 @@ fn insert(launches: &mut Launches, key: LaunchKey, lc: PodLifecycle) {
 }
 
 impl Lifecycles {
+    /// Moves the times of a pod that already has its entry; false if it has none yet.
+    pub fn advance(&mut self, pod_uid: &str, observed: PodLifecycle) -> bool {
+        let Some((owner, hash, key)) = self.pods.get(&PodUid::of(pod_uid)) else { return false };
+        let (owner, hash, key) = (owner.clone(), *hash, *key);
+        // An entry forgotten by retention stays forgotten.
+        if let Some(lc) = self.entry(&owner, hash, key) {
+            *lc = advance(*lc, observed);
+        }
+        true
+    }
+
+    /// Records a pod's lifecycle: its entry is made at the first observation, under `owner` and
+    /// `pod_hash`; later observations only move its times.
     pub fn observe(&mut self, pod_uid: &str, owner: TrackedKey, pod_hash: u64, observed: PodLifecycle) {
-        let pod_uid = PodUid::of(pod_uid);
-        if let Some((owner, hash, key)) = self.pods.get(&pod_uid) {
-            let (owner, hash, key) = (owner.clone(), *hash, *key);
-            // An entry forgotten by retention stays forgotten.
-            if let Some(lc) = self.entry(&owner, hash, key) {
-                *lc = advance(*lc, observed);
-            }
+        if self.advance(pod_uid, observed) {
             return;
         }
+        let pod_uid = PodUid::of(pod_uid);
         self.seen += 1;
         let key = (observed.start_ts, self.seen);
         let owner = match self.table.get_key_value(&owner) {
@@ -117,10 +125,6 @@ impl Lifecycles {
         };
         insert(Arc::make_mut(self.table.entry(owner.clone()).or_default()).launches_mut(pod_hash), key, observed);
         self.pods.insert(pod_uid, (owner, pod_hash, key));
-    }
-
-    pub fn tracks(&self, pod_uid: &str) -> bool {
-        self.pods.contains_key(&PodUid::of(pod_uid))
     }
 
     pub fn pod_gone(&mut self, pod_uid: &str, ts: i64) {

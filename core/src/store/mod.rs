@@ -262,9 +262,10 @@ impl Store {
         self.lock().live.get(id).map(|l| l.hash)
     }
 
-    /// Whether the pod already has its lifecycle entry: its hash is then known and not needed.
-    pub fn tracks_pod(&self, pod_uid: &str) -> bool {
-        self.lock().lifecycles.tracks(pod_uid)
+    /// Moves the times of a pod that already has its lifecycle entry; false if it has none yet,
+    /// and [`Store::record_lifecycle`], which needs its hash, must make it.
+    pub fn advance_lifecycle(&self, pod_uid: &str, observed: PodLifecycle) -> bool {
+        self.lock().lifecycles.advance(pod_uid, observed)
     }
 
     pub fn record_lifecycle(&self, pod_uid: &str, owner: TrackedKey, pod_hash: u64, observed: PodLifecycle) {

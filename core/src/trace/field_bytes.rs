@@ -32,6 +32,12 @@ fn length(rd: &mut &[u8], width: usize) -> Option<u64> {
     Some(n)
 }
 
+/// Moves `rd` past a length of `width` bytes and the `length + extra` bytes after it.
+fn skip_sized(rd: &mut &[u8], width: usize, extra: usize) -> Option<()> {
+    let n = usize::try_from(length(rd, width)?).ok()?;
+    advance(rd, n.checked_add(extra)?)
+}
+
 /// Moves `rd` past one msgpack value. Iterative, so nesting depth costs no stack; every step
 /// consumes at least one byte, so bad input ends with the bytes.
 fn skip_value(rd: &mut &[u8]) -> Option<()> {
@@ -46,18 +52,9 @@ fn skip_value(rd: &mut &[u8]) -> Option<()> {
             U32 | I32 | F32 => advance(rd, 4)?,
             U64 | I64 | F64 => advance(rd, 8)?,
             FixStr(n) => advance(rd, usize::from(n))?,
-            Str8 | Bin8 => {
-                let n = length(rd, 1)?;
-                advance(rd, usize::try_from(n).ok()?)?
-            }
-            Str16 | Bin16 => {
-                let n = length(rd, 2)?;
-                advance(rd, usize::try_from(n).ok()?)?
-            }
-            Str32 | Bin32 => {
-                let n = length(rd, 4)?;
-                advance(rd, usize::try_from(n).ok()?)?
-            }
+            Str8 | Bin8 => skip_sized(rd, 1, 0)?,
+            Str16 | Bin16 => skip_sized(rd, 2, 0)?,
+            Str32 | Bin32 => skip_sized(rd, 4, 0)?,
             FixArray(n) => pending += u64::from(n),
             Array16 => pending += length(rd, 2)?,
             Array32 => pending += length(rd, 4)?,
@@ -69,18 +66,10 @@ fn skip_value(rd: &mut &[u8]) -> Option<()> {
             FixExt4 => advance(rd, 5)?,
             FixExt8 => advance(rd, 9)?,
             FixExt16 => advance(rd, 17)?,
-            Ext8 => {
-                let n = length(rd, 1)?;
-                advance(rd, usize::try_from(n).ok()? + 1)?
-            }
-            Ext16 => {
-                let n = length(rd, 2)?;
-                advance(rd, usize::try_from(n).ok()? + 1)?
-            }
-            Ext32 => {
-                let n = length(rd, 4)?;
-                advance(rd, usize::try_from(n).ok()? + 1)?
-            }
+            // An extension's type byte follows its length.
+            Ext8 => skip_sized(rd, 1, 1)?,
+            Ext16 => skip_sized(rd, 2, 1)?,
+            Ext32 => skip_sized(rd, 4, 1)?,
             Reserved => return None,
         }
     }

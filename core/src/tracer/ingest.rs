@@ -238,9 +238,11 @@ impl Ingest {
             Resolution::Owner(owner) => {
                 if let Some(lc) = observed_lifecycle(pod) {
                     // A pod's hash is fixed by its first observation; later ones only move its
-                    // times, so the hash (a third of ingest's work on pod events) is not taken again.
-                    let hash = if self.store.tracks_pod(&uid) { 0 } else { self.pipeline.pod_hasher.hash(pod) };
-                    self.store.record_lifecycle(&uid, owner, hash, lc);
+                    // times, so the hash (a third of ingest's work on pod events) is taken once.
+                    if !self.store.advance_lifecycle(&uid, lc) {
+                        let hash = self.pipeline.pod_hasher.hash(pod);
+                        self.store.record_lifecycle(&uid, owner, hash, lc);
+                    }
                 }
                 if let Some(ts) = deleted_at {
                     self.store.pod_deleted(&uid, ts);
