@@ -205,12 +205,18 @@ impl LabelSelector {
     /// Whether labels satisfy every requirement. `NotIn` matches objects without the key, as in
     /// Kubernetes.
     pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.matches_with(|key| labels.get(key).map(String::as_str))
+    }
+
+    /// [`LabelSelector::matches`] for labels held any way: `label` answers a key's value.
+    pub fn matches_with<'l>(&self, label: impl Fn(&str) -> Option<&'l str>) -> bool {
+        let one_of = |vs: &[String], v: &str| vs.iter().any(|x| x == v);
         self.requirements.iter().all(|r| match r {
-            Requirement::Equals(k, v) => labels.get(k) == Some(v),
-            Requirement::In(k, vs) => labels.get(k).is_some_and(|v| vs.contains(v)),
-            Requirement::NotIn(k, vs) => labels.get(k).is_none_or(|v| !vs.contains(v)),
-            Requirement::Exists(k) => labels.contains_key(k),
-            Requirement::DoesNotExist(k) => !labels.contains_key(k),
+            Requirement::Equals(k, v) => label(k) == Some(v.as_str()),
+            Requirement::In(k, vs) => label(k).is_some_and(|v| one_of(vs, v)),
+            Requirement::NotIn(k, vs) => label(k).is_none_or(|v| !one_of(vs, v)),
+            Requirement::Exists(k) => label(k).is_some(),
+            Requirement::DoesNotExist(k) => label(k).is_none(),
         })
     }
 }

@@ -22,6 +22,8 @@ use crate::{Delivered, ExportError, Exporter, ExporterPlugin, ExporterSettings};
 
 /// Temporary files start with this, so a crash's leftovers are recognisable.
 const TEMP_PREFIX: &str = ".sk-export-";
+/// Gathers a trace's small chunks (the framing between objects) into writes of this size.
+const WRITE_BUFFER: usize = 1 << 20;
 
 struct FileExporter {
     root: Option<PathBuf>,
@@ -121,10 +123,16 @@ fn enter(destination: &str, root: &Path, path: &Path) -> Result<PathBuf, ExportE
     }
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+fn write_atomically(path: &Path, chunks: &[Bytes]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::Builder::new().prefix(TEMP_PREFIX).tempfile_in(dir)?;
-    tmp.write_all(bytes)?;
+    // Small chunks gathered into fewer writes; a chunk as large as the buffer goes straight through.
+    let mut out = std::io::BufWriter::with_capacity(WRITE_BUFFER, tmp.as_file_mut());
+    for chunk in chunks {
+        out.write_all(chunk)?;
+    }
+    out.flush()?;
+    drop(out);
     tmp.as_file().sync_all()?;
     // On failure the temporary file is removed when `tmp` (or the error holding it) drops.
     tmp.persist(path).map_err(|e| e.error)?;
@@ -137,7 +145,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 #[async_trait::async_trait]
 impl Exporter for FileExporter {
-    async fn deliver(&self, destination: &str, trace: Bytes) -> Result<Delivered, ExportError> {
+    async fn deliver(&self, destination: &str, trace: Vec<Bytes>) -> Result<Delivered, ExportError> {
         let Some(root) = self.root.clone() else {
             return Err(forbidden(destination, "local exports are off: set export.localDir in the config"));
         };
@@ -146,7 +154,8 @@ impl Exporter for FileExporter {
             let path = target(&destination, &root)?;
             write_atomically(&path, &trace)
                 .map_err(|e| ExportError::Internal(format!("writing `{destination}` to {}: {e}", path.display())))?;
-            Ok(Delivered { location: format!("file://{}", path.display()), bytes: trace.len() as u64 })
+            let bytes = trace.iter().map(|c| c.len() as u64).sum();
+            Ok(Delivered { location: format!("file://{}", path.display()), bytes })
         })
         .await
         .map_err(|e| ExportError::Internal(format!("the export task failed: {e}")))?

@@ -63,9 +63,10 @@ impl ExporterSettings {
 
 #[async_trait::async_trait]
 pub trait Exporter: Send + Sync {
-    /// Stores `trace` at `destination` (a URL of one of this exporter's schemes, or a plain path
-    /// for the local exporter).
-    async fn deliver(&self, destination: &str, trace: Bytes) -> Result<Delivered, ExportError>;
+    /// Stores `trace`, the concatenation of its chunks, at `destination` (a URL of one of this
+    /// exporter's schemes, or a plain path for the local exporter). The chunks are written as
+    /// they are: an encoder shares large objects into them rather than copying them.
+    async fn deliver(&self, destination: &str, trace: Vec<Bytes>) -> Result<Delivered, ExportError>;
 }
 
 /// The registration of an exporter.

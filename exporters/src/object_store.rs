@@ -143,32 +143,33 @@ fn open(
 
 #[async_trait::async_trait]
 impl Exporter for ObjectStoreExporter {
-    async fn deliver(&self, destination: &str, trace: Bytes) -> Result<Delivered, ExportError> {
+    async fn deliver(&self, destination: &str, trace: Vec<Bytes>) -> Result<Delivered, ExportError> {
         let (provider, store, key) = open(destination, &self.settings)?;
-        let size = trace.len() as u64;
+        let size: usize = trace.iter().map(Bytes::len).sum();
         let failed = |e: object_store::Error| ExportError::Storage {
             provider,
             destination: destination.into(),
             message: e.to_string(),
         };
-        if trace.len() <= PART {
-            store.put(&key, PutPayload::from(trace)).await.map_err(failed)?;
+        if size <= PART {
+            store.put(&key, trace.into_iter().collect::<PutPayload>()).await.map_err(failed)?;
         } else {
             let upload = store.put_multipart(&key).await.map_err(failed)?;
             let mut writer = WriteMultipart::new_with_chunk_size(upload, PART);
-            let mut rest = trace;
-            while !rest.is_empty() {
-                if let Err(e) = writer.wait_for_capacity(PARTS_IN_FLIGHT).await {
-                    // Parts already stored would otherwise be kept (and billed) by the provider.
-                    let _ = writer.abort().await;
-                    return Err(failed(e));
+            for mut rest in trace {
+                while !rest.is_empty() {
+                    if let Err(e) = writer.wait_for_capacity(PARTS_IN_FLIGHT).await {
+                        // Parts already stored would otherwise be kept (and billed) by the provider.
+                        let _ = writer.abort().await;
+                        return Err(failed(e));
+                    }
+                    writer.put(rest.split_to(PART.min(rest.len())));
                 }
-                writer.put(rest.split_to(PART.min(rest.len())));
             }
             // `finish` aborts the upload itself when a part or the completion fails.
             writer.finish().await.map_err(failed)?;
         }
-        Ok(Delivered { location: destination.to_string(), bytes: size })
+        Ok(Delivered { location: destination.to_string(), bytes: size as u64 })
     }
 }
 

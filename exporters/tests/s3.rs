@@ -44,23 +44,23 @@ async fn traces_round_trip_through_a_local_s3_server() {
 
     let small = support::trace(100_000);
     let exporter = resolve("s3://traces/dir/t.sktrace", &settings).unwrap();
-    let d = exporter.deliver("s3://traces/dir/t.sktrace", small.clone()).await.unwrap();
+    let d = exporter.deliver("s3://traces/dir/t.sktrace", vec![small.clone()]).await.unwrap();
     assert_eq!((d.location.as_str(), d.bytes), ("s3://traces/dir/t.sktrace", small.len() as u64));
     assert_eq!(read_back(&moto.url(), "traces", "dir/t.sktrace").await, small);
 
     // Replaced in place.
     let again = support::trace(10);
-    exporter.deliver("s3://traces/dir/t.sktrace", again.clone()).await.unwrap();
+    exporter.deliver("s3://traces/dir/t.sktrace", vec![again.clone()]).await.unwrap();
     assert_eq!(read_back(&moto.url(), "traces", "dir/t.sktrace").await, again);
 
     // Above the part size: a multipart upload of two parts, the last one byte.
     let large = support::trace(PART + 1);
-    let d = exporter.deliver("s3://traces/large.sktrace", large.clone()).await.unwrap();
+    let d = exporter.deliver("s3://traces/large.sktrace", vec![large.clone()]).await.unwrap();
     assert_eq!(d.bytes, large.len() as u64);
     assert_eq!(read_back(&moto.url(), "traces", "large.sktrace").await, large);
 
     // A bucket that does not exist is the provider's failure, with its message.
-    let err = exporter.deliver("s3://missing-bucket/t.sktrace", small).await.err().unwrap();
+    let err = exporter.deliver("s3://missing-bucket/t.sktrace", vec![small]).await.err().unwrap();
     assert!(matches!(err, ExportError::Storage { provider: "s3", .. }), "{err}");
     assert!(err.to_string().contains("missing-bucket"), "{err}");
 }

@@ -23,7 +23,7 @@ async fn the_standard_aws_environment_is_honoured() {
     }
     let trace = support::trace(1000);
     let exporter = resolve("s3://env-bucket/t.sktrace", &ExporterSettings::default()).unwrap();
-    exporter.deliver("s3://env-bucket/t.sktrace", trace.clone()).await.unwrap();
+    exporter.deliver("s3://env-bucket/t.sktrace", vec![trace.clone()]).await.unwrap();
     let store = AmazonS3Builder::from_env().with_bucket_name("env-bucket").build().unwrap();
     assert_eq!(store.get(&"t.sktrace".into()).await.unwrap().bytes().await.unwrap(), trace);
 }

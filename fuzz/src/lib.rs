@@ -19,15 +19,15 @@ use sk_plugins as _;
 /// its encoder writes SimKube's own pod-template paths for built-in kinds.
 pub fn trace_decode(data: &[u8]) {
     let Ok((format, trace)) = decode_any(data) else { return };
-    let encoded = sk_core::export::encode(&trace, format);
-    let again = match decode_any(&encoded.bytes) {
+    let encoded = sk_core::export::encode(&trace, format).trace.into_bytes();
+    let again = match decode_any(&encoded) {
         Ok((_, again)) => again,
         Err(e) => panic!("a decoded trace re-encodes to something undecodable: {e}"),
     };
     if format == TraceFormat::V1 {
         assert_eq!(again, trace, "a decoded v1 trace must round-trip");
     }
-    assert!(sk_core::export::encode(&again, format).bytes == encoded.bytes, "encoding must be a fixed point");
+    assert!(sk_core::export::encode(&again, format).trace.into_bytes() == encoded, "encoding must be a fixed point");
 }
 
 /// A config file, loaded from disk as `sk-tracer run --config` does.

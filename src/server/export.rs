@@ -63,7 +63,7 @@ pub async fn perform(state: &ServerState, request: &ExportRequest) -> Result<Per
     match (exporter, request.destination()) {
         (Some(exporter), Some(destination)) => {
             let (events, objects) = (encoded.events, encoded.objects);
-            let delivered = exporter.deliver(destination, Bytes::from(encoded.bytes)).await?;
+            let delivered = exporter.deliver(destination, encoded.trace.into_chunks()).await?;
             Ok(Performed::Delivered { delivered, events, objects })
         }
         _ => Ok(Performed::Trace(encoded)),
@@ -93,7 +93,7 @@ pub async fn handle(body: Bytes, state: Arc<ServerState>) -> Response {
     let reply = match result {
         Ok((request, performed)) => {
             let (events, objects, bytes, destination) = match &performed {
-                Performed::Trace(e) => (e.events, e.objects, e.bytes.len() as u64, "response".to_string()),
+                Performed::Trace(e) => (e.events, e.objects, e.trace.len() as u64, "response".to_string()),
                 Performed::Delivered { delivered, events, objects } => {
                     (*events, *objects, delivered.bytes, delivered.location.clone())
                 }
@@ -111,7 +111,8 @@ pub async fn handle(body: Bytes, state: Arc<ServerState>) -> Response {
             );
             match performed {
                 Performed::Trace(encoded) => {
-                    let mut resp = Response::new(encoded.bytes.into());
+                    // One buffer: warp's bodies are whole, or streams only of its own making.
+                    let mut resp = Response::new(encoded.trace.into_bytes().into());
                     resp.headers_mut()
                         .insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/msgpack"));
                     resp

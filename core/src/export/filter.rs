@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::store::{ObjectFilter, StoredObject};
+use crate::store::{Candidate, ObjectFilter};
 use crate::tracer_config::TracerConfig;
 
 use super::ExportRequestError;
@@ -38,7 +38,7 @@ impl FilterPlugin {
 pub struct AllOf(Vec<BoxedFilter>);
 
 impl ObjectFilter for AllOf {
-    fn keep(&self, obj: &StoredObject) -> bool {
+    fn keep(&self, obj: &Candidate<'_>) -> bool {
         self.0.iter().all(|f| f.keep(obj))
     }
 }

@@ -11,12 +11,13 @@ pub use filter::{build_filters, AllOf, BoxedFilter, FilterPlugin};
 pub use request::{ExportRequest, ExportRequestError, TraceFormat};
 
 use crate::store::{Snapshot, Window};
-use crate::trace::{simkube_v2, v1, Trace};
+use crate::trace::{simkube_v2, v1, Trace, TraceChunks, TraceView};
 use crate::tracer_config::TracerConfig;
 
 /// An encoded export and what it holds.
 pub struct Encoded {
-    pub bytes: Vec<u8>,
+    /// The trace, in chunks that share the stored objects' bytes.
+    pub trace: TraceChunks,
     pub events: usize,
     pub objects: usize,
 }
@@ -28,20 +29,21 @@ pub fn export(
     request: &ExportRequest,
     filters: &AllOf,
 ) -> Result<Encoded, ExportRequestError> {
-    let trace = snapshot
-        .window(config, Window { start: request.start_ts, end: request.end_ts }, filters)
+    let view = snapshot
+        .cut(config, Window { start: request.start_ts, end: request.end_ts }, filters)
         .map_err(|e| ExportRequestError::Invalid(e.to_string()))?;
-    Ok(encode(&trace, request.format))
+    Ok(encode_view(&view, request.format))
+}
+
+/// Encodes a view: v1 straight from it; SimKube's format from a trace built from it.
+pub fn encode_view(view: &TraceView<'_>, format: TraceFormat) -> Encoded {
+    let trace = match format {
+        TraceFormat::V1 => v1::encode_to_chunks(view),
+        TraceFormat::SimkubeV2 => simkube_v2::encode_to_vec(&view.to_trace()).into(),
+    };
+    Encoded { trace, events: view.events.len(), objects: view.objects() }
 }
 
 pub fn encode(trace: &Trace, format: TraceFormat) -> Encoded {
-    let bytes = match format {
-        TraceFormat::V1 => v1::encode_to_vec(trace),
-        TraceFormat::SimkubeV2 => simkube_v2::encode_to_vec(trace),
-    };
-    Encoded {
-        bytes,
-        events: trace.events.len(),
-        objects: trace.events.iter().map(|e| e.applied_objs.len() + e.deleted_objs.len()).sum(),
-    }
+    encode_view(&TraceView::of(trace), format)
 }

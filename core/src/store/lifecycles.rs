@@ -38,7 +38,7 @@ impl OwnerLifecycles {
     }
 
     /// Pod hashes in ascending order, each with its lifecycles in launch order.
-    pub fn by_hash(&self) -> impl Iterator<Item = (u64, impl Iterator<Item = PodLifecycle> + '_)> + '_ {
+    pub fn by_hash(&self) -> impl Iterator<Item = (u64, impl Iterator<Item = PodLifecycle> + Clone + '_)> + '_ {
         self.0.iter().map(|(h, launches)| (*h, launches.iter().map(|(_, lc)| *lc)))
     }
 }

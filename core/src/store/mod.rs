@@ -6,6 +6,7 @@
 //! pointers and ingest never waits for an export. Retention folds the oldest events into a base
 //! state, so a later export still knows every object alive at its start.
 
+mod candidate;
 mod checkpoint;
 mod lifecycles;
 mod window;
@@ -16,9 +17,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::gvk::Gvk;
 use crate::trace::{EncodedObject, ObjectIdentity, PodLifecycle, TrackedKey};
 
+pub use candidate::{Candidate, KeepAll, ObjectFilter};
 pub use checkpoint::{verify as verify_checkpoint, CheckpointError, CheckpointState};
 pub use lifecycles::{Lifecycles, OwnerLifecycles, SharedLifecycles};
-pub use window::{deletion_record, KeepAll, ObjectFilter, Window, WindowError};
+pub use window::{deletion_record, Window, WindowError};
 
 /// Events per sealed chunk: small enough that a snapshot copies little of the open chunk, large
 /// enough that the chunk list stays short.
@@ -383,3 +385,5 @@ fn fold_into_base(st: &mut State, ev: &StoredEvent) {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod window_model;

@@ -183,8 +183,8 @@ fn a_window_starts_with_everything_alive_and_excludes_its_end() {
 
 struct NotNamed(&'static str);
 impl ObjectFilter for NotNamed {
-    fn keep(&self, o: &StoredObject) -> bool {
-        o.id.name != self.0
+    fn keep(&self, o: &Candidate<'_>) -> bool {
+        o.id().name != self.0
     }
 }
 

@@ -1,10 +1,13 @@
 //! Cutting a window `[start, end)` out of a snapshot, as an export does.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
-use super::{OwnerLifecycles, Snapshot, StoredObject};
+use super::{Candidate, ObjectFilter, OwnerLifecycles, Snapshot, StoredObject};
 use crate::gvk::Gvk;
-use crate::trace::{EncodedObject, ObjectIdentity, PodLifecycle, Trace, TraceEvent, TrackedKey};
+use crate::trace::view::{Deleted, EventView, KeyRef, LifecyclesRef};
+use crate::trace::{EncodedObject, ObjectIdentity, Trace, TraceView};
 use crate::tracer_config::TracerConfig;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,20 +22,6 @@ pub struct Window {
 pub enum WindowError {
     #[error("the window is empty: end_ts {end} must be after start_ts {start}")]
     Empty { start: i64, end: i64 },
-}
-
-/// Which objects a window keeps; the export filters implement it.
-pub trait ObjectFilter {
-    fn keep(&self, obj: &StoredObject) -> bool;
-}
-
-/// Keeps everything.
-pub struct KeepAll;
-
-impl ObjectFilter for KeepAll {
-    fn keep(&self, _: &StoredObject) -> bool {
-        true
-    }
 }
 
 /// The identity-only form in which a deletion is recorded.
@@ -59,138 +48,172 @@ impl Snapshot {
     /// `start`, and an end at or after `end` is not yet known inside the window, so it is left
     /// open. A window reaching back before the retained history begins at the retention boundary.
     pub fn window(&self, config: &TracerConfig, w: Window, filter: &dyn ObjectFilter) -> Result<Trace, WindowError> {
+        Ok(self.cut(config, w, filter)?.to_trace())
+    }
+
+    /// [`Snapshot::window`] borrowed from the snapshot, for the encoders to write as it is.
+    pub fn cut<'a>(
+        &'a self,
+        config: &'a TracerConfig,
+        w: Window,
+        filter: &dyn ObjectFilter,
+    ) -> Result<TraceView<'a>, WindowError> {
         if w.end <= w.start {
             return Err(WindowError::Empty { start: w.start, end: w.end });
         }
         let start = w.start.max(self.base_ts.unwrap_or(i64::MIN));
         let mut events_in = self.events().take_while(|ev| ev.ts < w.end).peekable();
 
-        // Phase 1: the state at `start`, in identity order (the base is already in it).
-        let mut alive: BTreeMap<&ObjectIdentity, &StoredObject> = self.base.iter().map(|(k, v)| (&**k, v)).collect();
-        while let Some(ev) = events_in.next_if(|ev| ev.ts <= start) {
-            for obj in &ev.applied {
-                alive.insert(&obj.id, obj);
-            }
-            for id in &ev.deleted {
-                alive.remove(&**id);
-            }
-        }
-
         // An object's first exported version decides whether the filters keep it; its later
         // versions and its deletion follow that verdict, since a deletion carries no labels.
-        let mut exported = Exported { filter, by_id: FastMap::default() };
-        let mut first = TraceEvent { ts: start, ..Default::default() };
-        for obj in alive.into_values() {
+        let mut exported = Exported { filter, slots: Vec::new(), by_id: FastMap::default() };
+
+        // Phase 1: the state at `start`, in identity order: the base, with the changes up to
+        // `start` laid over it.
+        let mut over: BTreeMap<&ObjectIdentity, Option<&StoredObject>> = BTreeMap::new();
+        while let Some(ev) = events_in.next_if(|ev| ev.ts <= start) {
+            for obj in &ev.applied {
+                over.insert(&obj.id, Some(obj));
+            }
+            for id in &ev.deleted {
+                over.insert(id, None);
+            }
+        }
+        let mut first = EventView { ts: start, applied: Vec::new(), deleted: Vec::new() };
+        for obj in alive(&self.base, over) {
             if exported.keep(obj) {
-                first.applied_objs.push(obj.obj.clone());
+                first.applied.push(&obj.obj);
             }
         }
         let mut events = vec![first];
 
         // Phase 2: the changes inside the window.
         for ev in events_in {
-            let mut out = TraceEvent { ts: ev.ts, ..Default::default() };
+            let mut out = EventView { ts: ev.ts, applied: Vec::new(), deleted: Vec::new() };
             for obj in &ev.applied {
                 if exported.keep(obj) {
-                    out.applied_objs.push(obj.obj.clone());
+                    out.applied.push(&obj.obj);
                 }
             }
             for id in &ev.deleted {
                 if exported.was_kept(id) {
-                    out.deleted_objs.push(deletion_record(id));
+                    out.deleted.push(Deleted::Of(id));
                 }
             }
-            if !out.applied_objs.is_empty() || !out.deleted_objs.is_empty() {
+            if !out.applied.is_empty() || !out.deleted.is_empty() {
                 events.push(out);
             }
         }
 
-        // Phase 3: the index, and the lifecycles of the owners in it. Kinds are few: ranked once,
-        // so that sorting compares a number and a name rather than four strings.
-        let mut kinds: Vec<&Gvk> = Vec::new();
-        let mut entries: Vec<(usize, String, &ObjectIdentity, u64)> = Vec::with_capacity(exported.by_id.len());
-        for (id, verdict) in &exported.by_id {
-            let Some(hash) = verdict.last_hash else { continue };
-            let kind = match kinds.iter().position(|k| **k == id.gvk) {
-                Some(k) => k,
-                None => {
-                    kinds.push(&id.gvk);
-                    kinds.len() - 1
-                }
-            };
-            entries.push((kind, id.namespaced_name(), id, hash));
-        }
-        let mut rank: Vec<usize> = (0..kinds.len()).collect();
-        rank.sort_unstable_by(|a, b| kinds[*a].cmp(kinds[*b]));
-        let mut rank_of = vec![0; kinds.len()];
-        for (r, k) in rank.into_iter().enumerate() {
-            rank_of[k] = r;
-        }
-        entries.sort_unstable_by(|a, b| (rank_of[a.0], &a.1).cmp(&(rank_of[b.0], &b.1)));
-
-        let owners: FastMap<&TrackedKey, &OwnerLifecycles> =
-            self.lifecycles.iter().map(|(owner, by_hash)| (&**owner, &**by_hash)).collect();
-        let mut index = Vec::with_capacity(entries.len());
-        let mut pod_lifecycles = Vec::new();
-        for (_, name, id, hash) in entries {
-            let key = TrackedKey::new(id.gvk.clone(), name);
-            if let Some(by_hash) = owners.get(&key).and_then(|by_hash| clipped(by_hash, start, w.end)) {
-                pod_lifecycles.push((key.clone(), by_hash));
+        // Phase 3: the index, and the lifecycles of the owners in it, found by probing the
+        // verdicts with each owner's key rather than by building a map of every owner.
+        for (owner, by_hash) in &self.lifecycles {
+            let key = KeyRef::of_tracked(owner);
+            let Some(gvk) = key.gvk else { continue };
+            if let Some(&at) = exported.by_id.get(&IdKey { gvk, namespace: key.namespace, name: key.name }) {
+                exported.slots[at].lifecycles = Some(by_hash);
             }
-            index.push((key, hash));
         }
-        // In key order already: the maps are built in one pass.
-        Ok(Trace {
-            config: config.clone(),
-            events,
-            index: index.into_iter().collect(),
-            pod_lifecycles: pod_lifecycles.into_iter().collect(),
-        })
+        let mut entries: Vec<&Slot> = exported.slots.iter().filter(|s| s.last_hash.is_some()).collect();
+        entries.sort_unstable_by(|a, b| a.key().cmp_key(&b.key()));
+        let index = entries.iter().filter_map(|s| Some((s.key(), s.last_hash?))).collect();
+        let pod_lifecycles = entries
+            .iter()
+            .filter_map(|s| {
+                let lcs = LifecyclesRef::Clipped { of: s.lifecycles?, start, end: w.end };
+                (!lcs.is_empty()).then(|| (s.key(), lcs))
+            })
+            .collect();
+        Ok(TraceView { config, events, index, pod_lifecycles })
     }
 }
 
-/// An owner's lifecycles that overlap the window, clipped to it; `None` if none does.
-fn clipped(by_hash: &OwnerLifecycles, start: i64, end: i64) -> Option<BTreeMap<u64, Vec<PodLifecycle>>> {
-    let out: BTreeMap<u64, Vec<PodLifecycle>> = by_hash
-        .by_hash()
-        .filter_map(|(h, lcs)| {
-            let clipped: Vec<_> = lcs.filter_map(|lc| clip(lc, start, end)).collect();
-            (!clipped.is_empty()).then_some((h, clipped))
-        })
-        .collect();
-    (!out.is_empty()).then_some(out)
+/// The objects alive at a moment, in identity order: those of the base that `over` (the changes
+/// since, `None` for a deletion) leaves alone, and those it applies.
+fn alive<'a>(
+    base: &'a BTreeMap<Arc<ObjectIdentity>, StoredObject>,
+    over: BTreeMap<&'a ObjectIdentity, Option<&'a StoredObject>>,
+) -> impl Iterator<Item = &'a StoredObject> {
+    let mut base = base.iter().peekable();
+    let mut over = over.into_iter().peekable();
+    std::iter::from_fn(move || loop {
+        let from_base = match (base.peek(), over.peek()) {
+            (None, None) => return None,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (Some((b, _)), Some((o, _))) => match (***b).cmp(*o) {
+                std::cmp::Ordering::Less => true,
+                std::cmp::Ordering::Equal => {
+                    base.next();
+                    false
+                }
+                std::cmp::Ordering::Greater => false,
+            },
+        };
+        let next = if from_base { base.next().map(|(_, obj)| obj) } else { over.next().and_then(|(_, obj)| obj) };
+        if next.is_some() {
+            return next;
+        }
+    })
 }
 
-/// Each object seen in the window: whether the filters keep it, and the hash of its last exported
-/// version (the index's entry).
-struct Verdict {
+/// An identity as the verdicts are keyed: hashed by namespace and name only (kinds rarely share
+/// a name, and hashing the kind's three strings too cost as much again), compared in full.
+/// Compared name first: the field that differs most often.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct IdKey<'a> {
+    name: &'a str,
+    namespace: &'a str,
+    gvk: &'a Gvk,
+}
+
+impl Hash for IdKey<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.namespace.hash(state);
+        self.name.hash(state);
+    }
+}
+
+/// Each object seen in the window: whether the filters keep it, the hash of its last exported
+/// version (the index's entry), and its lifecycles.
+struct Slot<'a> {
+    id: &'a ObjectIdentity,
     keep: bool,
     last_hash: Option<u64>,
+    lifecycles: Option<&'a OwnerLifecycles>,
+}
+
+impl<'a> Slot<'a> {
+    fn key(&self) -> KeyRef<'a> {
+        KeyRef::of_identity(self.id)
+    }
 }
 
 struct Exported<'a, 'f> {
     filter: &'f dyn ObjectFilter,
-    by_id: FastMap<&'a ObjectIdentity, Verdict>,
+    slots: Vec<Slot<'a>>,
+    by_id: FastMap<IdKey<'a>, usize>,
 }
 
 impl<'a> Exported<'a, '_> {
     /// Whether `o` is exported; if so, it is the latest exported version of its object.
     fn keep(&mut self, o: &'a StoredObject) -> bool {
-        let v = self.by_id.entry(&o.id).or_insert_with(|| Verdict { keep: self.filter.keep(o), last_hash: None });
-        if v.keep {
-            v.last_hash = Some(o.hash);
+        let id: &'a ObjectIdentity = &o.id;
+        let key = IdKey { gvk: &id.gvk, namespace: &id.namespace, name: &id.name };
+        let at = *self.by_id.entry(key).or_insert_with(|| {
+            let keep = self.filter.keep(&Candidate::new(o));
+            self.slots.push(Slot { id, keep, last_hash: None, lifecycles: None });
+            self.slots.len() - 1
+        });
+        let slot = &mut self.slots[at];
+        if slot.keep {
+            slot.last_hash = Some(o.hash);
         }
-        v.keep
+        slot.keep
     }
 
     fn was_kept(&self, id: &ObjectIdentity) -> bool {
-        self.by_id.get(id).is_some_and(|v| v.keep)
+        let key = IdKey { gvk: &id.gvk, namespace: &id.namespace, name: &id.name };
+        self.by_id.get(&key).is_some_and(|&at| self.slots[at].keep)
     }
-}
-
-fn clip(lc: PodLifecycle, start: i64, end: i64) -> Option<PodLifecycle> {
-    if lc.start_ts >= end || lc.end_ts.is_some_and(|e| e < start) {
-        return None;
-    }
-    Some(PodLifecycle { start_ts: lc.start_ts.max(start), end_ts: lc.end_ts.filter(|e| *e < end) })
 }

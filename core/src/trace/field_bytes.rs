@@ -1,6 +1,8 @@
-//! Finding one top-level field of an encoded object without decoding the others: export filters
-//! read an object's metadata, and decoding its spec and status only to skip them cost several
-//! times more than the rest of an export's work per object.
+//! Reading parts of an encoded object in place, without decoding the rest: export filters read an
+//! object's labels and owner references, and decoding its spec and status only to skip them cost
+//! several times more than the rest of an export's work per object.
+
+use super::object::MetadataRef;
 
 /// The msgpack bytes of the value of the top-level field `name` of the map `bytes` encodes;
 /// `None` if there is no such field or the bytes are not a msgpack map with string keys.
@@ -18,6 +20,84 @@ pub fn field_bytes<'a>(bytes: &'a [u8], name: &str) -> Option<&'a [u8]> {
         }
     }
     None
+}
+
+/// The labels and owner kinds in the `metadata` of the map `bytes` encodes, borrowed from it.
+/// Entries that are not strings are left out; metadata that is not whole msgpack reads as
+/// empty.
+pub fn metadata_ref(bytes: &[u8]) -> MetadataRef<'_> {
+    let mut out = MetadataRef::default();
+    if let Some(mut rd) = field_bytes(bytes, "metadata") {
+        let _ = read_metadata(&mut rd, &mut out);
+    }
+    out
+}
+
+fn read_metadata<'a>(rd: &mut &'a [u8], out: &mut MetadataRef<'a>) -> Option<()> {
+    for _ in 0..map_len_or_skip(rd)? {
+        match str_or_skip(rd)? {
+            Some("labels") => {
+                for _ in 0..map_len_or_skip(rd)? {
+                    let (key, value) = (str_or_skip(rd)?, str_or_skip(rd)?);
+                    if let (Some(key), Some(value)) = (key, value) {
+                        out.labels.push((key, value));
+                    }
+                }
+            }
+            Some("ownerReferences") => {
+                for _ in 0..array_len_or_skip(rd)? {
+                    let (mut api_version, mut kind) = (None, None);
+                    for _ in 0..map_len_or_skip(rd)? {
+                        match str_or_skip(rd)? {
+                            Some("apiVersion") => api_version = str_or_skip(rd)?,
+                            Some("kind") => kind = str_or_skip(rd)?,
+                            _ => skip_value(rd)?,
+                        }
+                    }
+                    if let (Some(api_version), Some(kind)) = (api_version, kind) {
+                        out.owner_kinds.push((api_version, kind));
+                    }
+                }
+            }
+            _ => skip_value(rd)?,
+        }
+    }
+    Some(())
+}
+
+/// The string at the front of `rd`, borrowed; `Some(None)` (and the value skipped) if the value
+/// there is something else; `None` if the bytes end or are not msgpack.
+fn str_or_skip<'a>(rd: &mut &'a [u8]) -> Option<Option<&'a str>> {
+    let mut probe = *rd;
+    match rmp::decode::read_str_len(&mut probe) {
+        Ok(n) => {
+            let bytes = probe.get(..n as usize)?;
+            *rd = &probe[n as usize..];
+            Some(std::str::from_utf8(bytes).ok())
+        }
+        Err(_) => skip_value(rd).map(|()| None),
+    }
+}
+
+/// The length of the map at the front of `rd`; 0 (and the value skipped) for anything else.
+fn map_len_or_skip(rd: &mut &[u8]) -> Option<u32> {
+    len_or_skip(rd, |probe| rmp::decode::read_map_len(probe).ok())
+}
+
+/// The length of the array at the front of `rd`; 0 (and the value skipped) for anything else.
+fn array_len_or_skip(rd: &mut &[u8]) -> Option<u32> {
+    len_or_skip(rd, |probe| rmp::decode::read_array_len(probe).ok())
+}
+
+fn len_or_skip(rd: &mut &[u8], read_len: impl Fn(&mut &[u8]) -> Option<u32>) -> Option<u32> {
+    let mut probe = *rd;
+    match read_len(&mut probe) {
+        Some(n) => {
+            *rd = probe;
+            Some(n)
+        }
+        None => skip_value(rd).map(|()| 0),
+    }
 }
 
 fn advance(rd: &mut &[u8], n: usize) -> Option<()> {
@@ -117,7 +197,57 @@ mod tests {
         assert_eq!(field_bytes(&bytes, "metadata"), Some(&[0xc0][..]));
     }
 
+    #[test]
+    fn labels_and_owner_kinds_are_read_in_place_and_odd_entries_left_out() {
+        let obj = json!({
+            "apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {
+                "annotations": {"a": "x".repeat(300)},
+                "labels": {"app": "web", "n": 3, "tier": "front"},
+                "name": "j",
+                "ownerReferences": [
+                    {"apiVersion": "batch/v1", "kind": "CronJob", "name": "nightly", "uid": "u"},
+                    {"kind": "NoVersion"},
+                    "not a map",
+                    {"apiVersion": "example.com/v1", "controller": true, "kind": "Workflow"},
+                ],
+            },
+            "spec": {"template": {}},
+        });
+        let bytes = encode(&obj);
+        let meta = metadata_ref(&bytes);
+        assert_eq!(meta.labels, [("app", "web"), ("tier", "front")]);
+        assert_eq!(meta.owner_kinds, [("batch/v1", "CronJob"), ("example.com/v1", "Workflow")]);
+        assert_eq!(meta.label("tier"), Some("front"));
+        assert_eq!(meta.label("n"), None);
+
+        let odd = encode(&json!({"metadata": {"labels": ["a"], "ownerReferences": {"kind": "X"}}}));
+        assert_eq!(metadata_ref(&odd), MetadataRef::default());
+        assert_eq!(metadata_ref(&encode(&json!({"metadata": 7}))), MetadataRef::default());
+    }
+
+    #[test]
+    fn truncated_metadata_reads_as_empty() {
+        let bytes = encode(&json!({"metadata": {"labels": {"a": "1", "b": "2"}}}));
+        let cut = &bytes[..bytes.len() - 1];
+        assert_eq!(metadata_ref(cut), MetadataRef::default());
+    }
+
     proptest! {
+        #[test]
+        fn metadata_of_any_bytes_is_answered_without_panicking(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+            let _ = metadata_ref(&bytes);
+        }
+
+        #[test]
+        fn labels_agree_with_a_full_decode(labels in prop::collection::btree_map("[a-z./]{1,12}", ".{0,20}", 0..8)) {
+            let bytes = encode(&json!({"kind": "Pod", "metadata": {"name": "p", "labels": labels}}));
+            let meta = metadata_ref(&bytes);
+            let read: std::collections::BTreeMap<String, String> =
+                meta.labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            prop_assert_eq!(read, labels);
+        }
+
         /// Any bytes at all: an answer or `None`, never a panic; and for a real object, the
         /// answer is what a full decode finds.
         #[test]

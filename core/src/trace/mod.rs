@@ -3,12 +3,14 @@
 //! Formats (one module each) map this model to bytes: [`v1`] is the documented four-element array
 //! and the default. [`decode`] recognises the format of a file and reports bad input clearly.
 
+pub mod chunks;
 pub mod decode;
 mod field_bytes;
 pub mod object;
 pub mod simkube_v2;
 pub mod summary;
 pub mod v1;
+pub mod view;
 
 use std::collections::BTreeMap;
 
@@ -17,8 +19,10 @@ use serde::{Deserialize, Serialize};
 use crate::gvk::Gvk;
 use crate::tracer_config::TracerConfig;
 
+pub use chunks::{ChunkWriter, TraceChunks, TraceSink};
 pub use decode::{decode, decode_any, TraceDecodeError};
-pub use object::{namespaced_name, EncodedObject, MetadataView, ObjectIdentity, OwnerKind};
+pub use object::{namespaced_name, EncodedObject, MetadataRef, ObjectIdentity};
+pub use view::TraceView;
 
 /// The encodings of a trace file.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]

@@ -35,11 +35,14 @@ impl EncodedObject {
         &self.0
     }
 
-    /// The labels and owner kinds of the object, decoded from its metadata alone.
-    pub fn metadata_view(&self) -> MetadataView {
-        super::field_bytes::field_bytes(&self.0, "metadata")
-            .and_then(|meta| rmp_serde::from_slice(meta).ok())
-            .unwrap_or_default()
+    /// The bytes as [`bytes::Bytes`] that share them, for an encoder's output.
+    pub fn shared(&self) -> bytes::Bytes {
+        bytes::Bytes::from_owner(self.0.clone())
+    }
+
+    /// The labels and owner kinds of the object, read from its metadata in place.
+    pub fn metadata(&self) -> MetadataRef<'_> {
+        super::field_bytes::metadata_ref(&self.0)
     }
 
     /// Identity fields read from the decoded object; `None` where the object lacks them.
@@ -75,20 +78,20 @@ impl<'de> Deserialize<'de> for EncodedObject {
     }
 }
 
-/// What export filters look at besides an object's identity.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
-pub struct MetadataView {
-    #[serde(default)]
-    pub labels: std::collections::BTreeMap<String, String>,
-    #[serde(default, rename = "ownerReferences")]
-    pub owner_references: Vec<OwnerKind>,
+/// What export filters look at besides an object's identity, borrowed from the encoded object:
+/// read in place, it costs no allocation per label. Entries that are not strings are left out.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MetadataRef<'a> {
+    /// In the object's order; keys are unique, as the object's were.
+    pub labels: Vec<(&'a str, &'a str)>,
+    /// `(apiVersion, kind)` of each owner reference.
+    pub owner_kinds: Vec<(&'a str, &'a str)>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
-pub struct OwnerKind {
-    #[serde(rename = "apiVersion")]
-    pub api_version: String,
-    pub kind: String,
+impl<'a> MetadataRef<'a> {
+    pub fn label(&self, key: &str) -> Option<&'a str> {
+        self.labels.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+    }
 }
 
 /// What names an object: its kind, namespace and name.

@@ -14,6 +14,8 @@ use rmp::encode as mp;
 use serde::Deserialize;
 
 use super::v1::{write_event, EncodeError};
+use super::view::EventView;
+use super::TraceSink;
 use super::{PodLifecycle, Trace, TraceEvent, TrackedKey};
 use crate::gvk::Gvk;
 use crate::pod_template_path::PodTemplatePath;
@@ -84,7 +86,7 @@ fn write_lifecycle(w: &mut impl Write, lc: &PodLifecycle) -> Result<(), EncodeEr
     Ok(())
 }
 
-pub fn encode(trace: &Trace, w: &mut impl Write) -> Result<(), EncodeError> {
+pub fn encode(trace: &Trace, w: &mut impl TraceSink) -> Result<(), EncodeError> {
     mp::write_map_len(w, 5)?;
     mp::write_str(w, "version")?;
     mp::write_uint(w, 2)?;
@@ -93,7 +95,7 @@ pub fn encode(trace: &Trace, w: &mut impl Write) -> Result<(), EncodeError> {
     mp::write_str(w, "events")?;
     mp::write_array_len(w, trace.events.len() as u32)?;
     for ev in &trace.events {
-        write_event(w, ev)?;
+        write_event(w, &EventView::of(ev))?;
     }
 
     mp::write_str(w, "index")?;

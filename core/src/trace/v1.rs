@@ -4,13 +4,14 @@
 //! The encoder writes msgpack directly so that objects, already encoded in the store, are copied
 //! as bytes rather than decoded and re-encoded.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::Write;
 
 use rmp::encode as mp;
 use serde::Deserialize;
 
+use super::chunks::{ChunkWriter, TraceChunks, TraceSink};
+use super::view::{Deleted, EventView, KeyRef, LifecyclesRef, TraceView};
 use super::{EncodedObject, PodLifecycle, Trace, TraceEvent, TrackedKey};
 use crate::gvk::Gvk;
 use crate::tracer_config::TracerConfig;
@@ -36,95 +37,151 @@ fn len32(n: usize) -> Result<u32, EncodeError> {
         .map_err(|_| EncodeError::Io(std::io::Error::other("more than 2^32 entries in one msgpack container")))
 }
 
-fn write_objects(w: &mut impl Write, objs: &[EncodedObject]) -> Result<(), EncodeError> {
-    mp::write_array_len(w, len32(objs.len())?)?;
-    for obj in objs {
-        w.write_all(obj.as_bytes())?;
-    }
-    Ok(())
-}
-
-pub fn write_event(w: &mut impl Write, ev: &TraceEvent) -> Result<(), EncodeError> {
+pub fn write_event(w: &mut impl TraceSink, ev: &EventView<'_>) -> Result<(), EncodeError> {
     mp::write_map_len(w, 3)?;
     mp::write_str(w, "ts")?;
     mp::write_sint(w, ev.ts)?;
     mp::write_str(w, "applied_objs")?;
-    write_objects(w, &ev.applied_objs)?;
+    mp::write_array_len(w, len32(ev.applied.len())?)?;
+    for obj in &ev.applied {
+        w.write_object(obj)?;
+    }
     mp::write_str(w, "deleted_objs")?;
-    write_objects(w, &ev.deleted_objs)?;
-    Ok(())
-}
-
-fn write_lifecycle(w: &mut impl Write, lc: &PodLifecycle) -> Result<(), EncodeError> {
-    mp::write_map_len(w, 2)?;
-    mp::write_str(w, "start_ts")?;
-    mp::write_sint(w, lc.start_ts)?;
-    mp::write_str(w, "end_ts")?;
-    match lc.end_ts {
-        Some(end) => {
-            mp::write_sint(w, end)?;
+    mp::write_array_len(w, len32(ev.deleted.len())?)?;
+    for deleted in &ev.deleted {
+        match deleted {
+            Deleted::Record(obj) => w.write_object(obj)?,
+            Deleted::Of(_) => w.write_object(&deleted.to_record())?,
         }
-        None => mp::write_nil(w)?,
     }
     Ok(())
 }
 
+/// Writes a lifecycle in one piece: the field names are constants, and a trace holds more
+/// lifecycles than anything else.
+pub(super) fn write_lifecycle(w: &mut impl Write, lc: &PodLifecycle) -> Result<(), EncodeError> {
+    let mut buf = [0u8; 40];
+    let mut at: &mut [u8] = &mut buf;
+    at.write_all(b"\x82\xa8start_ts")?;
+    mp::write_sint(&mut at, lc.start_ts)?;
+    at.write_all(b"\xa6end_ts")?;
+    match lc.end_ts {
+        Some(end) => {
+            mp::write_sint(&mut at, end)?;
+        }
+        None => mp::write_nil(&mut at)?,
+    }
+    let used = 40 - at.len();
+    w.write_all(&buf[..used])?;
+    Ok(())
+}
+
+fn write_name(w: &mut impl Write, key: &KeyRef<'_>) -> Result<(), EncodeError> {
+    mp::write_str_len(w, len32(key.name_len())?)?;
+    for piece in key.name_pieces() {
+        w.write_all(piece.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// One owner's lifecycles in v1: those of one name, merged where kinds share the name.
+enum ByName<'a> {
+    One(LifecyclesRef<'a>),
+    Merged(BTreeMap<u64, Vec<PodLifecycle>>),
+}
+
+impl ByName<'_> {
+    fn view(&self) -> LifecyclesRef<'_> {
+        match self {
+            ByName::One(l) => *l,
+            ByName::Merged(map) => LifecyclesRef::Held(map),
+        }
+    }
+}
+
 /// v1 keys the index and lifecycles by namespaced name alone; entries of different kinds that
-/// share a name are merged (the index keeps the first kind's hash, lifecycles are combined). In
-/// name order; an entry is copied only where a merge needs it.
-fn by_name<V: Clone>(map: &BTreeMap<TrackedKey, V>, merge: impl Fn(&mut V, &V)) -> Vec<(&str, Cow<'_, V>)> {
-    let mut sorted: Vec<(&str, &V)> = map.iter().map(|(k, v)| (k.name.as_str(), v)).collect();
-    // Stable, so entries of one name stay in the map's order of kinds.
-    sorted.sort_by(|a, b| a.0.cmp(b.0));
-    let mut out: Vec<(&str, Cow<'_, V>)> = Vec::with_capacity(sorted.len());
-    for (name, v) in sorted {
-        match out.last_mut() {
-            Some((last, existing)) if *last == name => merge(existing.to_mut(), v),
-            _ => out.push((name, Cow::Borrowed(v))),
+/// share a name are merged (the index keeps the first kind's hash, lifecycles are combined). The
+/// view's entries are in name order with kinds in order, so those of one name are adjacent.
+fn index_by_name<'a>(view: &TraceView<'a>) -> Vec<(KeyRef<'a>, u64)> {
+    let mut out: Vec<(KeyRef<'a>, u64)> = Vec::with_capacity(view.index.len());
+    for (key, hash) in &view.index {
+        if !out.last().is_some_and(|(last, _)| last.cmp_names(key).is_eq()) {
+            out.push((*key, *hash));
         }
     }
     out
 }
 
-type LifecyclesByHash = BTreeMap<u64, Vec<PodLifecycle>>;
-
-fn merge_lifecycles(into: &mut LifecyclesByHash, from: &LifecyclesByHash) {
-    for (hash, lcs) in from {
-        into.entry(*hash).or_default().extend(lcs.iter().copied());
+fn lifecycles_by_name<'a>(view: &TraceView<'a>) -> Vec<(KeyRef<'a>, ByName<'a>)> {
+    let mut out: Vec<(KeyRef<'a>, ByName<'a>)> = Vec::with_capacity(view.pod_lifecycles.len());
+    for (key, lcs) in &view.pod_lifecycles {
+        match out.last_mut() {
+            Some((last, merged)) if last.cmp_names(key).is_eq() => {
+                let mut map = match std::mem::replace(merged, ByName::Merged(BTreeMap::new())) {
+                    ByName::One(first) => first.to_map(),
+                    ByName::Merged(map) => map,
+                };
+                lcs.for_each(|hash, more| map.entry(hash).or_default().extend(more));
+                *merged = ByName::Merged(map);
+            }
+            _ => out.push((*key, ByName::One(*lcs))),
+        }
     }
+    out
 }
 
 /// Writes the trace in the v1 format.
-pub fn encode(trace: &Trace, w: &mut impl Write) -> Result<(), EncodeError> {
+pub fn write(view: &TraceView<'_>, w: &mut impl TraceSink) -> Result<(), EncodeError> {
     mp::write_array_len(w, 4)?;
-    rmp_serde::encode::write_named(w, &trace.config)?;
+    rmp_serde::encode::write_named(w, view.config)?;
 
-    mp::write_array_len(w, len32(trace.events.len())?)?;
-    for ev in &trace.events {
+    mp::write_array_len(w, len32(view.events.len())?)?;
+    for ev in &view.events {
         write_event(w, ev)?;
     }
 
-    let index = by_name(&trace.index, |_, _| {});
+    let index = index_by_name(view);
     mp::write_map_len(w, len32(index.len())?)?;
-    for (name, hash) in index {
-        mp::write_str(w, name)?;
+    for (key, hash) in &index {
+        write_name(w, key)?;
         mp::write_uint(w, *hash)?;
     }
 
-    let lifecycles = by_name(&trace.pod_lifecycles, merge_lifecycles);
+    let lifecycles = lifecycles_by_name(view);
     mp::write_map_len(w, len32(lifecycles.len())?)?;
-    for (owner, by_hash) in lifecycles {
-        mp::write_str(w, owner)?;
-        mp::write_map_len(w, len32(by_hash.len())?)?;
-        for (hash, lcs) in by_hash.iter() {
-            mp::write_uint(w, *hash)?;
-            mp::write_array_len(w, len32(lcs.len())?)?;
-            for lc in lcs {
-                write_lifecycle(w, lc)?;
+    for (owner, by_name) in &lifecycles {
+        let lcs = by_name.view();
+        write_name(w, owner)?;
+        mp::write_map_len(w, len32(lcs.hashes())?)?;
+        let mut failed = None;
+        lcs.for_each(|hash, launches| {
+            if failed.is_none() {
+                failed = write_launches(w, hash, launches).err();
             }
+        });
+        if let Some(e) = failed {
+            return Err(e);
         }
     }
     Ok(())
+}
+
+fn write_launches(
+    w: &mut impl Write,
+    hash: u64,
+    launches: &mut dyn ExactSizeIterator<Item = PodLifecycle>,
+) -> Result<(), EncodeError> {
+    mp::write_uint(w, hash)?;
+    mp::write_array_len(w, len32(launches.len())?)?;
+    for lc in launches {
+        write_lifecycle(w, &lc)?;
+    }
+    Ok(())
+}
+
+/// Writes a [`Trace`] in the v1 format.
+pub fn encode(trace: &Trace, w: &mut impl TraceSink) -> Result<(), EncodeError> {
+    write(&TraceView::of(trace), w)
 }
 
 /// Close to the encoded size, so the output is allocated once rather than grown (and copied)
@@ -147,6 +204,14 @@ pub fn encode_to_vec(trace: &Trace) -> Vec<u8> {
     out
 }
 
+/// The view in the v1 format, in chunks that share the objects' bytes with the store.
+pub fn encode_to_chunks(view: &TraceView<'_>) -> TraceChunks {
+    let mut out = ChunkWriter::new();
+    // As for a Vec: nothing fails short of 2^32 entries in one container.
+    let _ = write(view, &mut out);
+    out.finish()
+}
+
 /// The trace in the v1 shape as JSON, for people and JSON tools: pod hashes, integer map keys in
 /// msgpack, become decimal strings since JSON keys are strings.
 pub fn to_json(trace: &Trace) -> Result<serde_json::Value, rmp_serde::decode::Error> {
@@ -159,13 +224,17 @@ pub fn to_json(trace: &Trace) -> Result<serde_json::Value, rmp_serde::decode::Er
             Ok(json!({"ts": ev.ts, "applied_objs": objs(&ev.applied_objs)?, "deleted_objs": objs(&ev.deleted_objs)?}))
         })
         .collect::<Result<Vec<_>, rmp_serde::decode::Error>>()?;
+    let view = TraceView::of(trace);
     let index: Map<String, Value> =
-        by_name(&trace.index, |_, _| {}).into_iter().map(|(k, h)| (k.to_string(), json!(*h))).collect();
-    let lifecycles: Map<String, Value> = by_name(&trace.pod_lifecycles, merge_lifecycles)
+        index_by_name(&view).into_iter().map(|(k, h)| (k.namespaced_name(), json!(h))).collect();
+    let lifecycles: Map<String, Value> = lifecycles_by_name(&view)
         .into_iter()
-        .map(|(owner, by_hash)| {
-            let by_hash: Map<String, Value> = by_hash.iter().map(|(h, lcs)| (h.to_string(), json!(lcs))).collect();
-            (owner.to_string(), Value::Object(by_hash))
+        .map(|(owner, by_name)| {
+            let mut by_hash = Map::new();
+            by_name.view().for_each(|h, lcs| {
+                by_hash.insert(h.to_string(), json!(lcs.collect::<Vec<_>>()));
+            });
+            (owner.namespaced_name(), Value::Object(by_hash))
         })
         .collect();
     Ok(json!([trace.config, events, index, lifecycles]))

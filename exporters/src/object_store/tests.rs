@@ -20,14 +20,25 @@ fn s3_settings(endpoint: String) -> ExporterSettings {
 async fn memory_round_trip_and_large_uploads_in_parts() {
     let e = build(&ExporterSettings::default()).unwrap();
     let small = Bytes::from_static(b"trace");
-    let d = e.deliver("memory:///dir/small.sktrace", small.clone()).await.unwrap();
+    let d = e.deliver("memory:///dir/small.sktrace", vec![small.clone()]).await.unwrap();
     assert_eq!(d, Delivered { location: "memory:///dir/small.sktrace".into(), bytes: 5 });
     let large = Bytes::from((0..PART * 2 + 5).map(|i| (i % 251) as u8).collect::<Vec<u8>>());
-    let d = e.deliver("memory:///dir/large.sktrace", large.clone()).await.unwrap();
+    let d = e.deliver("memory:///dir/large.sktrace", vec![large.clone()]).await.unwrap();
     assert_eq!(d.bytes, large.len() as u64);
     let store = memory_store();
     assert_eq!(store.get(&StorePath::from("dir/small.sktrace")).await.unwrap().bytes().await.unwrap(), small);
     assert_eq!(store.get(&StorePath::from("dir/large.sktrace")).await.unwrap().bytes().await.unwrap(), large);
+
+    // A trace in chunks of every size, some larger than a part and none aligned to one, is
+    // stored as their concatenation, in one piece or in parts.
+    let cuts = [0, 1, 7, PART - 3, PART + 11, 2 * PART + 2, 2 * PART + 5];
+    let chunks: Vec<Bytes> = cuts.windows(2).map(|w| large.slice(w[0]..w[1])).collect();
+    e.deliver("memory:///dir/chunked.sktrace", chunks).await.unwrap();
+    assert_eq!(store.get(&StorePath::from("dir/chunked.sktrace")).await.unwrap().bytes().await.unwrap(), large);
+    let few = vec![Bytes::from_static(b"tr"), Bytes::new(), Bytes::from_static(b"ace")];
+    let d = e.deliver("memory:///dir/few.sktrace", few).await.unwrap();
+    assert_eq!(d.bytes, 5);
+    assert_eq!(store.get(&StorePath::from("dir/few.sktrace")).await.unwrap().bytes().await.unwrap(), small);
 }
 
 #[tokio::test]
@@ -36,13 +47,13 @@ async fn an_unreachable_store_fails_quickly_as_a_storage_error() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let e = build(&s3_settings(format!("http://127.0.0.1:{port}"))).unwrap();
     let started = Instant::now();
-    let err = e.deliver("s3://bucket/t.sktrace", Bytes::from_static(b"x")).await.err().unwrap();
+    let err = e.deliver("s3://bucket/t.sktrace", vec![Bytes::from_static(b"x")]).await.err().unwrap();
     assert!(matches!(err, ExportError::Storage { provider: "s3", .. }), "{err}");
     let msg = err.to_string();
     assert!(msg.starts_with("s3 failed to store `s3://bucket/t.sktrace`: "), "{msg}");
     assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
 
-    let err = e.deliver("s3://bucket/big.sktrace", Bytes::from(vec![0u8; PART + 1])).await.err().unwrap();
+    let err = e.deliver("s3://bucket/big.sktrace", vec![Bytes::from(vec![0u8; PART + 1])]).await.err().unwrap();
     assert!(matches!(err, ExportError::Storage { provider: "s3", .. }), "multipart: {err}");
 }
 

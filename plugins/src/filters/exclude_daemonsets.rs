@@ -3,14 +3,14 @@
 
 use serde_json::Value;
 use sk_core::export::{BoxedFilter, FilterPlugin};
-use sk_core::store::{ObjectFilter, StoredObject};
+use sk_core::store::{Candidate, ObjectFilter};
 use sk_core::TracerConfig;
 
 struct ExcludeDaemonSets(bool);
 
 impl ObjectFilter for ExcludeDaemonSets {
-    fn keep(&self, obj: &StoredObject) -> bool {
-        !(self.0 && obj.id.gvk.group == "apps" && obj.id.gvk.kind == "DaemonSet")
+    fn keep(&self, obj: &Candidate<'_>) -> bool {
+        !(self.0 && obj.id().gvk.group == "apps" && obj.id().gvk.kind == "DaemonSet")
     }
 }
 
@@ -31,7 +31,7 @@ inventory::submit! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::filters::test_support::stored;
+    use crate::filters::test_support::{candidate, stored};
     use serde_json::json;
 
     #[test]
@@ -43,8 +43,8 @@ mod tests {
             json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"namespace": "d", "name": "web"}}),
         );
         let on = build(&json!(true), &TracerConfig::default()).unwrap();
-        assert!(!on.keep(&ds) && on.keep(&dep));
-        assert!(build(&json!(false), &TracerConfig::default()).unwrap().keep(&ds));
+        assert!(!on.keep(&candidate(&ds)) && on.keep(&candidate(&dep)));
+        assert!(build(&json!(false), &TracerConfig::default()).unwrap().keep(&candidate(&ds)));
         assert!(build(&json!("yes"), &TracerConfig::default()).is_err());
     }
 }

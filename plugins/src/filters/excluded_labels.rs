@@ -5,15 +5,15 @@
 use serde_json::Value;
 use sk_core::export::{BoxedFilter, FilterPlugin};
 use sk_core::label_selector::{LabelSelector, LabelSelectorSpec};
-use sk_core::store::{ObjectFilter, StoredObject};
+use sk_core::store::{Candidate, ObjectFilter};
 use sk_core::TracerConfig;
 
 struct ExcludedLabels(Vec<LabelSelector>);
 
 impl ObjectFilter for ExcludedLabels {
-    fn keep(&self, obj: &StoredObject) -> bool {
-        let labels = obj.obj.metadata_view().labels;
-        !self.0.iter().any(|s| s.matches(&labels))
+    fn keep(&self, obj: &Candidate<'_>) -> bool {
+        let meta = obj.metadata();
+        !self.0.iter().any(|s| s.matches_with(|key| meta.label(key)))
     }
 }
 
@@ -40,10 +40,10 @@ inventory::submit! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::filters::test_support::stored;
+    use crate::filters::test_support::{candidate, stored};
     use serde_json::json;
 
-    fn pod(labels: Value) -> StoredObject {
+    fn pod(labels: Value) -> sk_core::store::StoredObject {
         stored(
             json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"namespace": "d", "name": "a", "labels": labels}}),
         )
@@ -56,10 +56,12 @@ mod tests {
             &TracerConfig::default(),
         )
         .unwrap();
-        assert!(!f.keep(&pod(json!({"app": "noise"}))));
-        assert!(!f.keep(&pod(json!({"tier": "batch"}))));
-        assert!(f.keep(&pod(json!({"app": "web", "tier": "front"}))));
-        assert!(f.keep(&stored(json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "unlabelled"}}))));
+        assert!(!f.keep(&candidate(&pod(json!({"app": "noise"})))));
+        assert!(!f.keep(&candidate(&pod(json!({"tier": "batch"})))));
+        assert!(f.keep(&candidate(&pod(json!({"app": "web", "tier": "front"})))));
+        assert!(
+            f.keep(&candidate(&stored(json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "unlabelled"}}))))
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ mod owned_by_tracked;
 pub(crate) mod test_support {
     use std::sync::Arc;
 
-    use sk_core::store::StoredObject;
+    use sk_core::store::{Candidate, StoredObject};
     use sk_core::trace::{EncodedObject, ObjectIdentity};
 
     pub fn stored(obj: serde_json::Value) -> StoredObject {
@@ -19,5 +19,9 @@ pub(crate) mod test_support {
             obj: EncodedObject::from_json(&obj),
             hash: sk_core::stable_hash(&obj),
         }
+    }
+
+    pub fn candidate(stored: &StoredObject) -> Candidate<'_> {
+        Candidate::new(stored)
     }
 }

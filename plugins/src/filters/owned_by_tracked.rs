@@ -4,20 +4,25 @@
 
 use serde_json::Value;
 use sk_core::export::{BoxedFilter, FilterPlugin};
-use sk_core::store::{ObjectFilter, StoredObject};
+use sk_core::store::{Candidate, ObjectFilter};
 use sk_core::{Gvk, TracerConfig};
 
-struct OwnedByTracked(TracerConfig);
+/// The tracked kinds: few, so a scan compares a handful of short strings, with no `Gvk` built
+/// per owner reference.
+struct OwnedByTracked(Vec<Gvk>);
 
 impl ObjectFilter for OwnedByTracked {
-    fn keep(&self, obj: &StoredObject) -> bool {
-        let owners = obj.obj.metadata_view().owner_references;
-        !owners.iter().any(|o| self.0.get(&Gvk::from_api_version(&o.api_version, &o.kind)).is_some())
+    fn keep(&self, obj: &Candidate<'_>) -> bool {
+        !obj.metadata().owner_kinds.iter().any(|(api_version, kind)| {
+            // As `Gvk::from_api_version` splits it.
+            let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+            self.0.iter().any(|t| t.kind == *kind && t.version == version && t.group == group)
+        })
     }
 }
 
 fn build(_: &Value, config: &TracerConfig) -> Result<BoxedFilter, String> {
-    Ok(Box::new(OwnedByTracked(config.clone())))
+    Ok(Box::new(OwnedByTracked(config.tracked_objects.keys().cloned().collect())))
 }
 
 inventory::submit! {
@@ -32,7 +37,7 @@ inventory::submit! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::filters::test_support::stored;
+    use crate::filters::test_support::{candidate, stored};
     use serde_json::json;
 
     #[test]
@@ -49,13 +54,18 @@ mod tests {
             config.tracked_objects.insert(gvk, cfg);
         }
         let f = build(&Value::Null, &config).unwrap();
-        let job = |owner: Value| {
-            stored(
+        let keeps = |owner: Value| {
+            let job = stored(
                 json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"namespace": "d", "name": "j", "ownerReferences": owner}}),
-            )
+            );
+            f.keep(&candidate(&job))
         };
-        assert!(!f.keep(&job(json!([{"apiVersion": "batch/v1", "kind": "CronJob", "name": "nightly", "uid": "u"}]))));
-        assert!(f.keep(&job(json!([{"apiVersion": "example.com/v1", "kind": "Workflow", "name": "w", "uid": "u"}]))));
-        assert!(f.keep(&job(json!([]))));
+        assert!(!keeps(json!([{"apiVersion": "batch/v1", "kind": "CronJob", "name": "nightly", "uid": "u"}])));
+        assert!(keeps(json!([{"apiVersion": "example.com/v1", "kind": "Workflow", "name": "w", "uid": "u"}])));
+        assert!(keeps(json!([])));
+        assert!(!keeps(
+            json!([{"apiVersion": "example.com/v1", "kind": "Workflow"}, {"apiVersion": "batch/v1", "kind": "Job"}])
+        ));
+        assert!(keeps(json!([{"apiVersion": "batch/v2", "kind": "Job"}, {"apiVersion": "v1", "kind": "Job"}])));
     }
 }

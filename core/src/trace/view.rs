@@ -1,0 +1,322 @@
+//! A trace borrowed from where it is held: a window of the store's snapshot, or a [`Trace`]. The
+//! v1 encoder writes from it, so an export writes the store's objects and lifecycles as they are,
+//! with no trace of its own built first.
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+use super::{EncodedObject, ObjectIdentity, PodLifecycle, Trace, TraceEvent, TrackedKey};
+use crate::gvk::Gvk;
+use crate::store::{deletion_record, OwnerLifecycles};
+use crate::tracer_config::TracerConfig;
+
+pub struct TraceView<'a> {
+    pub config: &'a TracerConfig,
+    /// In time order.
+    pub events: Vec<EventView<'a>>,
+    /// In key order ([`KeyRef::cmp_key`]), one entry per key.
+    pub index: Vec<(KeyRef<'a>, u64)>,
+    /// In key order, one entry per key.
+    pub pod_lifecycles: Vec<(KeyRef<'a>, LifecyclesRef<'a>)>,
+}
+
+pub struct EventView<'a> {
+    pub ts: i64,
+    pub applied: Vec<&'a EncodedObject>,
+    pub deleted: Vec<Deleted<'a>>,
+}
+
+impl<'a> EventView<'a> {
+    pub fn of(event: &'a TraceEvent) -> Self {
+        EventView {
+            ts: event.ts,
+            applied: event.applied_objs.iter().collect(),
+            deleted: event.deleted_objs.iter().map(Deleted::Record).collect(),
+        }
+    }
+}
+
+/// A deletion, as a trace file records it or as the store does (by identity alone).
+#[derive(Clone, Copy)]
+pub enum Deleted<'a> {
+    Record(&'a EncodedObject),
+    Of(&'a ObjectIdentity),
+}
+
+impl Deleted<'_> {
+    pub fn to_record(self) -> EncodedObject {
+        match self {
+            Deleted::Record(obj) => obj.clone(),
+            Deleted::Of(id) => deletion_record(id),
+        }
+    }
+}
+
+/// A tracked object's key, borrowed: its kind (if known) and its namespaced name in two parts.
+/// The name is `namespace/name`, or `name` alone where the namespace is empty; a [`TrackedKey`]'s
+/// name is split at its first `/`, which changes nothing about the name it spells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyRef<'a> {
+    pub gvk: Option<&'a Gvk>,
+    pub namespace: &'a str,
+    pub name: &'a str,
+}
+
+impl<'a> KeyRef<'a> {
+    pub fn of_identity(id: &'a ObjectIdentity) -> Self {
+        KeyRef { gvk: Some(&id.gvk), namespace: &id.namespace, name: &id.name }
+    }
+
+    pub fn of_tracked(key: &'a TrackedKey) -> Self {
+        let (namespace, name) = match key.name.split_once('/') {
+            Some((ns, name)) if !ns.is_empty() => (ns, name),
+            _ => ("", key.name.as_str()),
+        };
+        KeyRef { gvk: key.gvk.as_ref(), namespace, name }
+    }
+
+    /// The length of the namespaced name in bytes.
+    pub fn name_len(&self) -> usize {
+        if self.namespace.is_empty() {
+            self.name.len()
+        } else {
+            self.namespace.len() + 1 + self.name.len()
+        }
+    }
+
+    /// The namespaced name in at most three pieces, to write without building it.
+    pub fn name_pieces(&self) -> [&'a str; 3] {
+        if self.namespace.is_empty() {
+            [self.name, "", ""]
+        } else {
+            [self.namespace, "/", self.name]
+        }
+    }
+
+    pub fn namespaced_name(&self) -> String {
+        self.name_pieces().concat()
+    }
+
+    pub fn to_tracked(self) -> TrackedKey {
+        TrackedKey { gvk: self.gvk.cloned(), name: self.namespaced_name() }
+    }
+
+    /// Namespaced names in byte order, then kinds (an unknown kind first). Namespaces hold no
+    /// `/`, so where both are set and differ, `namespace/` decides alone; only a prefix needs
+    /// the byte after it.
+    pub fn cmp_names(&self, other: &Self) -> Ordering {
+        let (a, b) = (self.namespace.as_bytes(), other.namespace.as_bytes());
+        if a == b {
+            return self.name.cmp(other.name);
+        }
+        if a.is_empty() || b.is_empty() {
+            let (x, y) = (self.name_pieces(), other.name_pieces());
+            return x.iter().flat_map(|p| p.bytes()).cmp(y.iter().flat_map(|p| p.bytes()));
+        }
+        let common = a.len().min(b.len());
+        match a[..common].cmp(&b[..common]) {
+            Ordering::Equal => {
+                let next = |ns: &[u8]| ns.get(common).copied().unwrap_or(b'/');
+                next(a).cmp(&next(b))
+            }
+            unequal => unequal,
+        }
+    }
+
+    /// The order of a view's index and lifecycles.
+    pub fn cmp_key(&self, other: &Self) -> Ordering {
+        self.cmp_names(other).then_with(|| self.gvk.cmp(&other.gvk))
+    }
+}
+
+/// One owner's lifecycles by pod hash.
+#[derive(Clone, Copy)]
+pub enum LifecyclesRef<'a> {
+    /// As a [`Trace`] holds them, written as they are.
+    Held(&'a BTreeMap<u64, Vec<PodLifecycle>>),
+    /// As the store holds them, clipped to the window `[start, end)` as they are read; hashes
+    /// left without a lifecycle are left out.
+    Clipped { of: &'a OwnerLifecycles, start: i64, end: i64 },
+}
+
+impl LifecyclesRef<'_> {
+    /// Calls `f` with each pod hash in ascending order and its lifecycles in launch order.
+    pub fn for_each(&self, mut f: impl FnMut(u64, &mut dyn ExactSizeIterator<Item = PodLifecycle>)) {
+        match *self {
+            LifecyclesRef::Held(map) => {
+                for (hash, lcs) in map {
+                    f(*hash, &mut lcs.iter().copied());
+                }
+            }
+            LifecyclesRef::Clipped { of, start, end } => {
+                for (hash, launches) in of.by_hash() {
+                    let mut clipped = Clipped::new(launches, start, end);
+                    if clipped.len() > 0 {
+                        f(hash, &mut clipped);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Pod hashes that [`LifecyclesRef::for_each`] visits.
+    pub fn hashes(&self) -> usize {
+        match *self {
+            LifecyclesRef::Held(map) => map.len(),
+            LifecyclesRef::Clipped { of, start, end } => {
+                of.by_hash().filter(|(_, launches)| launches.clone().any(|lc| overlaps(&lc, start, end))).count()
+            }
+        }
+    }
+
+    /// Whether [`LifecyclesRef::for_each`] visits any lifecycle.
+    pub fn is_empty(&self) -> bool {
+        match *self {
+            LifecyclesRef::Held(map) => map.values().all(Vec::is_empty),
+            LifecyclesRef::Clipped { of, start, end } => {
+                !of.by_hash().any(|(_, mut launches)| launches.any(|lc| overlaps(&lc, start, end)))
+            }
+        }
+    }
+
+    pub fn to_map(self) -> BTreeMap<u64, Vec<PodLifecycle>> {
+        let mut out = BTreeMap::new();
+        self.for_each(|hash, lcs| {
+            out.insert(hash, lcs.collect());
+        });
+        out
+    }
+}
+
+/// Lifecycles clipped to a window: a start before it moves to its start, and an end at or after
+/// its end is not yet known inside it, so it is left open. Those wholly outside are skipped.
+struct Clipped<I> {
+    launches: I,
+    start: i64,
+    end: i64,
+    left: usize,
+}
+
+impl<I: Iterator<Item = PodLifecycle> + Clone> Clipped<I> {
+    fn new(launches: I, start: i64, end: i64) -> Self {
+        let left = launches.clone().filter(|lc| overlaps(lc, start, end)).count();
+        Clipped { launches, start, end, left }
+    }
+}
+
+fn overlaps(lc: &PodLifecycle, start: i64, end: i64) -> bool {
+    lc.start_ts < end && lc.end_ts.is_none_or(|e| e >= start)
+}
+
+impl<I: Iterator<Item = PodLifecycle>> Iterator for Clipped<I> {
+    type Item = PodLifecycle;
+
+    fn next(&mut self) -> Option<PodLifecycle> {
+        let (start, end) = (self.start, self.end);
+        let lc = self.launches.by_ref().find(|lc| overlaps(lc, start, end))?;
+        self.left -= 1;
+        Some(PodLifecycle { start_ts: lc.start_ts.max(start), end_ts: lc.end_ts.filter(|e| *e < end) })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl<I: Iterator<Item = PodLifecycle>> ExactSizeIterator for Clipped<I> {}
+
+impl<'a> TraceView<'a> {
+    pub fn of(trace: &'a Trace) -> Self {
+        let events = trace.events.iter().map(EventView::of).collect();
+        let mut index: Vec<_> = trace.index.iter().map(|(k, h)| (KeyRef::of_tracked(k), *h)).collect();
+        index.sort_unstable_by(|a, b| a.0.cmp_key(&b.0));
+        let mut pod_lifecycles: Vec<_> =
+            trace.pod_lifecycles.iter().map(|(k, l)| (KeyRef::of_tracked(k), LifecyclesRef::Held(l))).collect();
+        pod_lifecycles.sort_unstable_by(|a, b| a.0.cmp_key(&b.0));
+        TraceView { config: &trace.config, events, index, pod_lifecycles }
+    }
+
+    /// The trace as an owned [`Trace`], for the encoders and tools that read one.
+    pub fn to_trace(&self) -> Trace {
+        Trace {
+            config: self.config.clone(),
+            events: self
+                .events
+                .iter()
+                .map(|e| TraceEvent {
+                    ts: e.ts,
+                    applied_objs: e.applied.iter().map(|o| (*o).clone()).collect(),
+                    deleted_objs: e.deleted.iter().map(|d| d.to_record()).collect(),
+                })
+                .collect(),
+            index: self.index.iter().map(|(k, h)| (k.to_tracked(), *h)).collect(),
+            pod_lifecycles: self.pod_lifecycles.iter().map(|(k, l)| (k.to_tracked(), l.to_map())).collect(),
+        }
+    }
+
+    /// Objects applied and deleted, over all events.
+    pub fn objects(&self) -> usize {
+        self.events.iter().map(|e| e.applied.len() + e.deleted.len()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key<'a>(ns: &'a str, name: &'a str) -> KeyRef<'a> {
+        KeyRef { gvk: None, namespace: ns, name }
+    }
+
+    #[test]
+    fn keys_sort_as_their_namespaced_names_do() {
+        let keys = [
+            key("a", "x"),
+            key("a-b", "x"),
+            key("", "a"),
+            key("", "a-c"),
+            key("", "a/w"),
+            key("ab", "a"),
+            key("a", "y"),
+            key("", "b"),
+            key("b", ""),
+            key("", "a0"),
+            key("a0", "a"),
+        ];
+        for a in &keys {
+            for b in &keys {
+                assert_eq!(a.cmp_names(b), a.namespaced_name().cmp(&b.namespaced_name()), "{a:?} {b:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn tracked_keys_split_into_the_same_name() {
+        for name in ["ns/a", "a", "a/b/c", "/a", ""] {
+            let t = TrackedKey { gvk: None, name: name.into() };
+            assert_eq!(KeyRef::of_tracked(&t).namespaced_name(), name);
+            assert_eq!(KeyRef::of_tracked(&t).name_len(), name.len());
+        }
+    }
+
+    #[test]
+    fn clipping_moves_early_starts_and_opens_late_ends() {
+        let lcs = [
+            PodLifecycle { start_ts: 0, end_ts: Some(5) },
+            PodLifecycle { start_ts: 5, end_ts: Some(12) },
+            PodLifecycle { start_ts: 12, end_ts: Some(20) },
+            PodLifecycle { start_ts: 15, end_ts: None },
+            PodLifecycle { start_ts: 20, end_ts: None },
+        ];
+        let clipped: Vec<_> = Clipped::new(lcs.iter().copied(), 10, 20).collect();
+        assert_eq!(
+            clipped,
+            [
+                PodLifecycle { start_ts: 10, end_ts: Some(12) },
+                PodLifecycle { start_ts: 12, end_ts: None },
+                PodLifecycle { start_ts: 15, end_ts: None },
+            ]
+        );
+        assert_eq!(Clipped::new(lcs.iter().copied(), 10, 20).len(), 3);
+    }
+}
