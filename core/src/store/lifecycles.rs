@@ -38,13 +38,14 @@ impl OwnerLifecycles {
     }
 
     /// Pod hashes in ascending order, each with its lifecycles in launch order.
-    pub fn by_hash(&self) -> impl Iterator<Item = (u64, impl Iterator<Item = PodLifecycle> + Clone + '_)> + '_ {
+    pub fn by_hash(&self) -> impl Iterator<Item = (u64, impl Iterator<Item = PodLifecycle> + '_)> + '_ {
         self.0.iter().map(|(h, launches)| (*h, launches.iter().map(|(_, lc)| *lc)))
     }
 }
 
 /// The lifecycle table as a snapshot holds it: every owner's entry is shared with the store, which
-/// copies an entry only when it changes one that a snapshot still holds.
+/// copies an entry only when it changes one that a snapshot still holds. In namespaced name
+/// order, then kind.
 pub type SharedLifecycles = Vec<(Arc<TrackedKey>, Arc<OwnerLifecycles>)>;
 
 /// A pod's uid, held as 16 bytes when it is the canonical lower-case UUID the apiserver assigns
@@ -84,9 +85,27 @@ impl std::fmt::Display for PodUid {
     }
 }
 
+/// An owner as the table orders it: by namespaced name, then kind, the order in which an export
+/// writes owners, so that a snapshot's table is already in it. A name usually settles a
+/// comparison on its own, where a kind first would compare three equal strings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct OwnerKey(Arc<TrackedKey>);
+
+impl Ord for OwnerKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (&self.0.name, &self.0.gvk).cmp(&(&other.0.name, &other.0.gvk))
+    }
+}
+
+impl PartialOrd for OwnerKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Lifecycles {
-    table: HashMap<Arc<TrackedKey>, Arc<OwnerLifecycles>>,
+    table: BTreeMap<OwnerKey, Arc<OwnerLifecycles>>,
     /// Where each pod that is not yet deleted has its entry. The owner is shared with the table's
     /// key: thousands of pods name one owner.
     pods: HashMap<PodUid, (Arc<TrackedKey>, u64, LaunchKey)>,
@@ -119,11 +138,12 @@ impl Lifecycles {
         let pod_uid = PodUid::of(pod_uid);
         self.seen += 1;
         let key = (observed.start_ts, self.seen);
-        let owner = match self.table.get_key_value(&owner) {
-            Some((shared, _)) => shared.clone(),
-            None => Arc::new(owner),
-        };
-        insert(Arc::make_mut(self.table.entry(owner.clone()).or_default()).launches_mut(pod_hash), key, observed);
+        let owner = self.shared_owner(owner);
+        insert(
+            Arc::make_mut(self.table.entry(OwnerKey(owner.clone())).or_default()).launches_mut(pod_hash),
+            key,
+            observed,
+        );
         self.pods.insert(pod_uid, (owner, pod_hash, key));
     }
 
@@ -149,8 +169,17 @@ impl Lifecycles {
         }
     }
 
-    fn entry(&mut self, owner: &TrackedKey, hash: u64, key: LaunchKey) -> Option<&mut PodLifecycle> {
-        let launches = Arc::make_mut(self.table.get_mut(owner)?).existing_mut(hash)?;
+    /// The table's own copy of `owner`, if it has one.
+    fn shared_owner(&self, owner: TrackedKey) -> Arc<TrackedKey> {
+        let owner = OwnerKey(Arc::new(owner));
+        match self.table.get_key_value(&owner) {
+            Some((shared, _)) => shared.0.clone(),
+            None => owner.0,
+        }
+    }
+
+    fn entry(&mut self, owner: &Arc<TrackedKey>, hash: u64, key: LaunchKey) -> Option<&mut PodLifecycle> {
+        let launches = Arc::make_mut(self.table.get_mut(&OwnerKey(owner.clone()))?).existing_mut(hash)?;
         let at = launches.binary_search_by(|(k, _)| k.cmp(&key)).ok()?;
         Some(&mut launches[at].1)
     }
@@ -172,8 +201,9 @@ impl Lifecycles {
     }
 
     /// Every owner's entry, shared rather than copied: a snapshot costs two pointers per owner.
+    /// In namespaced name order, then kind.
     pub fn share(&self) -> SharedLifecycles {
-        self.table.iter().map(|(owner, by_hash)| (owner.clone(), by_hash.clone())).collect()
+        self.table.iter().map(|(owner, by_hash)| (owner.0.clone(), by_hash.clone())).collect()
     }
 
     /// Every entry, with its launch key, for a checkpoint.
@@ -181,7 +211,7 @@ impl Lifecycles {
         let mut out = Vec::with_capacity(self.len());
         for (owner, by_hash) in &self.table {
             for (hash, lcs) in &by_hash.0 {
-                out.extend(lcs.iter().map(|(key, lc)| ((**owner).clone(), *hash, *key, *lc)));
+                out.extend(lcs.iter().map(|(key, lc)| ((*owner.0).clone(), *hash, *key, *lc)));
             }
         }
         out
@@ -200,17 +230,11 @@ impl Lifecycles {
         let mut out = Lifecycles::default();
         for (owner, hash, key, lc) in entries {
             out.seen = out.seen.max(key.1);
-            let owner = match out.table.get_key_value(&owner) {
-                Some((shared, _)) => shared.clone(),
-                None => Arc::new(owner),
-            };
-            insert(Arc::make_mut(out.table.entry(owner).or_default()).launches_mut(hash), key, lc);
+            let owner = out.shared_owner(owner);
+            insert(Arc::make_mut(out.table.entry(OwnerKey(owner)).or_default()).launches_mut(hash), key, lc);
         }
         for (uid, owner, hash, key) in pods {
-            let owner = match out.table.get_key_value(&owner) {
-                Some((shared, _)) => shared.clone(),
-                None => Arc::new(owner),
-            };
+            let owner = out.shared_owner(owner);
             out.seen = out.seen.max(key.1);
             out.pods.insert(PodUid::of(&uid), (owner, hash, key));
         }

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use super::{Candidate, ObjectFilter, OwnerLifecycles, Snapshot, StoredObject};
+use super::{Candidate, ObjectFilter, Snapshot, StoredObject};
 use crate::gvk::Gvk;
 use crate::trace::view::{Deleted, EventView, KeyRef, LifecyclesRef};
 use crate::trace::{EncodedObject, ObjectIdentity, Trace, TraceView};
@@ -105,25 +105,23 @@ impl Snapshot {
             }
         }
 
-        // Phase 3: the index, and the lifecycles of the owners in it, found by probing the
-        // verdicts with each owner's key rather than by building a map of every owner.
-        for (owner, by_hash) in &self.lifecycles {
-            let key = KeyRef::of_tracked(owner);
-            let Some(gvk) = key.gvk else { continue };
-            if let Some(&at) = exported.by_id.get(&IdKey { gvk, namespace: key.namespace, name: key.name }) {
-                exported.slots[at].lifecycles = Some(by_hash);
+        // Phase 3: the index in key order, sorted by the names' first 16 bytes and only where
+        // those tie by the whole key; then the lifecycles of the owners in it, found by walking
+        // the snapshot's table, which is in the same order, beside it.
+        let mut entries: Vec<(u128, &Slot)> =
+            exported.slots.iter().filter(|s| s.last_hash.is_some()).map(|s| (name_prefix(&s.key()), s)).collect();
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.key().cmp_key(&b.1.key())));
+        let index = entries.iter().filter_map(|(_, s)| Some((s.key(), s.last_hash?))).collect();
+        let mut owners =
+            self.lifecycles.iter().map(|(owner, by_hash)| (KeyRef::of_tracked(owner), &**by_hash)).peekable();
+        let mut pod_lifecycles = Vec::new();
+        for (_, slot) in &entries {
+            let key = slot.key();
+            while owners.next_if(|(owner, _)| owner.cmp_key(&key).is_lt()).is_some() {}
+            if let Some((_, of)) = owners.next_if(|(owner, _)| owner.cmp_key(&key).is_eq()) {
+                pod_lifecycles.push((key, LifecyclesRef::Clipped { of, start, end: w.end }));
             }
         }
-        let mut entries: Vec<&Slot> = exported.slots.iter().filter(|s| s.last_hash.is_some()).collect();
-        entries.sort_unstable_by(|a, b| a.key().cmp_key(&b.key()));
-        let index = entries.iter().filter_map(|s| Some((s.key(), s.last_hash?))).collect();
-        let pod_lifecycles = entries
-            .iter()
-            .filter_map(|s| {
-                let lcs = LifecyclesRef::Clipped { of: s.lifecycles?, start, end: w.end };
-                (!lcs.is_empty()).then(|| (s.key(), lcs))
-            })
-            .collect();
         Ok(TraceView { config, events, index, pod_lifecycles })
     }
 }
@@ -157,6 +155,19 @@ fn alive<'a>(
     })
 }
 
+/// The first 16 bytes of a key's namespaced name, big-endian and padded with zeros: ordered as the
+/// names are wherever they differ (names hold no NUL).
+fn name_prefix(key: &KeyRef<'_>) -> u128 {
+    let mut bytes = [0u8; 16];
+    let mut at = 0;
+    for piece in key.name_pieces() {
+        let n = piece.len().min(16 - at);
+        bytes[at..at + n].copy_from_slice(&piece.as_bytes()[..n]);
+        at += n;
+    }
+    u128::from_be_bytes(bytes)
+}
+
 /// An identity as the verdicts are keyed: hashed by namespace and name only (kinds rarely share
 /// a name, and hashing the kind's three strings too cost as much again), compared in full.
 /// Compared name first: the field that differs most often.
@@ -174,13 +185,12 @@ impl Hash for IdKey<'_> {
     }
 }
 
-/// Each object seen in the window: whether the filters keep it, the hash of its last exported
-/// version (the index's entry), and its lifecycles.
+/// Each object seen in the window: whether the filters keep it, and the hash of its last
+/// exported version (the index's entry).
 struct Slot<'a> {
     id: &'a ObjectIdentity,
     keep: bool,
     last_hash: Option<u64>,
-    lifecycles: Option<&'a OwnerLifecycles>,
 }
 
 impl<'a> Slot<'a> {
@@ -202,7 +212,7 @@ impl<'a> Exported<'a, '_> {
         let key = IdKey { gvk: &id.gvk, namespace: &id.namespace, name: &id.name };
         let at = *self.by_id.entry(key).or_insert_with(|| {
             let keep = self.filter.keep(&Candidate::new(o));
-            self.slots.push(Slot { id, keep, last_hash: None, lifecycles: None });
+            self.slots.push(Slot { id, keep, last_hash: None });
             self.slots.len() - 1
         });
         let slot = &mut self.slots[at];

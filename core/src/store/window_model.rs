@@ -104,8 +104,8 @@ enum Op {
 }
 
 /// Objects whose names collide across kinds and namespaces, and across the namespaced name's
-/// `/` (`a-b/x` sorts before `a/x`; a cluster-scoped `a` beside them).
-const OBJECTS: [(&str, &str, &str, &str); 7] = [
+/// `/` (`a-b/x` sorts before `a/x`; a cluster-scoped `a` beside them), and beyond 16 bytes.
+const OBJECTS: [(&str, &str, &str, &str); 10] = [
     ("apps/v1", "Deployment", "a", "x"),
     ("batch/v1", "Job", "a", "x"),
     ("apps/v1", "Deployment", "a-b", "x"),
@@ -113,6 +113,10 @@ const OBJECTS: [(&str, &str, &str, &str); 7] = [
     ("example.com/v1", "Widget", "", "a"),
     ("example.com/v1", "Widget", "", "a-b"),
     ("apps/v1", "Deployment", "ab", "x"),
+    // Longer than the 16 bytes the index is first sorted by.
+    ("apps/v1", "Deployment", "namespace-sixteen", "web-a"),
+    ("batch/v1", "Job", "namespace-sixteen", "web-a"),
+    ("example.com/v1", "Widget", "", "namespace-sixteen-web"),
 ];
 
 fn object(i: usize, version: u8, skip: bool) -> serde_json::Value {

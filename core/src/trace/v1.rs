@@ -57,23 +57,28 @@ pub fn write_event(w: &mut impl TraceSink, ev: &EventView<'_>) -> Result<(), Enc
     Ok(())
 }
 
-/// Writes a lifecycle in one piece: the field names are constants, and a trace holds more
-/// lifecycles than anything else.
-pub(super) fn write_lifecycle(w: &mut impl Write, lc: &PodLifecycle) -> Result<(), EncodeError> {
-    let mut buf = [0u8; 40];
-    let mut at: &mut [u8] = &mut buf;
-    at.write_all(b"\x82\xa8start_ts")?;
-    mp::write_sint(&mut at, lc.start_ts)?;
-    at.write_all(b"\xa6end_ts")?;
+/// Appends a lifecycle to `out` in one piece: the field names are constants, and a trace holds
+/// more lifecycles than anything else.
+fn push_lifecycle(out: &mut Vec<u8>, lc: &PodLifecycle) {
+    out.extend_from_slice(b"\x82\xa8start_ts");
+    push_int(out, lc.start_ts);
+    out.extend_from_slice(b"\xa6end_ts");
     match lc.end_ts {
-        Some(end) => {
-            mp::write_sint(&mut at, end)?;
-        }
-        None => mp::write_nil(&mut at)?,
+        Some(end) => push_int(out, end),
+        None => out.push(0xc0),
     }
-    let used = 40 - at.len();
-    w.write_all(&buf[..used])?;
-    Ok(())
+}
+
+/// An integer as `rmp::encode::write_sint` writes it (the smallest form), with the form of
+/// timestamps of this century first.
+fn push_int(out: &mut Vec<u8>, n: i64) {
+    if (1 << 16..1 << 32).contains(&n) {
+        out.push(0xce);
+        out.extend_from_slice(&(n as u32).to_be_bytes());
+    } else {
+        // Writing into a Vec cannot fail.
+        let _ = mp::write_sint(out, n);
+    }
 }
 
 fn write_name(w: &mut impl Write, key: &KeyRef<'_>) -> Result<(), EncodeError> {
@@ -87,14 +92,22 @@ fn write_name(w: &mut impl Write, key: &KeyRef<'_>) -> Result<(), EncodeError> {
 /// One owner's lifecycles in v1: those of one name, merged where kinds share the name.
 enum ByName<'a> {
     One(LifecyclesRef<'a>),
-    Merged(BTreeMap<u64, Vec<PodLifecycle>>),
+    /// Merged, and whether empty ones are kept, as the first of the merged keeps them.
+    Merged(BTreeMap<u64, Vec<PodLifecycle>>, bool),
 }
 
 impl ByName<'_> {
     fn view(&self) -> LifecyclesRef<'_> {
         match self {
             ByName::One(l) => *l,
-            ByName::Merged(map) => LifecyclesRef::Held(map),
+            ByName::Merged(map, _) => LifecyclesRef::Held(map),
+        }
+    }
+
+    fn keeps_empty(&self) -> bool {
+        match self {
+            ByName::One(l) => l.keeps_empty(),
+            ByName::Merged(_, keeps) => *keeps,
         }
     }
 }
@@ -117,12 +130,17 @@ fn lifecycles_by_name<'a>(view: &TraceView<'a>) -> Vec<(KeyRef<'a>, ByName<'a>)>
     for (key, lcs) in &view.pod_lifecycles {
         match out.last_mut() {
             Some((last, merged)) if last.cmp_names(key).is_eq() => {
-                let mut map = match std::mem::replace(merged, ByName::Merged(BTreeMap::new())) {
-                    ByName::One(first) => first.to_map(),
-                    ByName::Merged(map) => map,
+                let (mut map, keeps) = match std::mem::replace(merged, ByName::Merged(BTreeMap::new(), true)) {
+                    ByName::One(first) => (first.to_map(), first.keeps_empty()),
+                    ByName::Merged(map, keeps) => (map, keeps),
                 };
-                lcs.for_each(|hash, more| map.entry(hash).or_default().extend(more));
-                *merged = ByName::Merged(map);
+                lcs.for_each(|hash, more| {
+                    let more: Vec<_> = more.collect();
+                    if !more.is_empty() || lcs.keeps_empty() {
+                        map.entry(hash).or_default().extend(more);
+                    }
+                });
+                *merged = ByName::Merged(map, keeps);
             }
             _ => out.push((*key, ByName::One(*lcs))),
         }
@@ -147,35 +165,43 @@ pub fn write(view: &TraceView<'_>, w: &mut impl TraceSink) -> Result<(), EncodeE
         mp::write_uint(w, *hash)?;
     }
 
-    let lifecycles = lifecycles_by_name(view);
-    mp::write_map_len(w, len32(lifecycles.len())?)?;
-    for (owner, by_name) in &lifecycles {
-        let lcs = by_name.view();
-        write_name(w, owner)?;
-        mp::write_map_len(w, len32(lcs.hashes())?)?;
+    // Each owner's lifecycles are read once, as they are written: into buffers, so that the
+    // lengths that msgpack writes first are known by then.
+    let mut section = Vec::new();
+    let mut owners = 0;
+    let (mut hashes, mut launches) = (Vec::new(), Vec::new());
+    for (owner, by_name) in lifecycles_by_name(view) {
+        let (lcs, keeps_empty) = (by_name.view(), by_name.keeps_empty());
+        hashes.clear();
+        let mut written = 0;
         let mut failed = None;
-        lcs.for_each(|hash, launches| {
-            if failed.is_none() {
-                failed = write_launches(w, hash, launches).err();
+        lcs.for_each(|hash, lcs| {
+            launches.clear();
+            let n = lcs.map(|lc| push_lifecycle(&mut launches, &lc)).count();
+            if n > 0 || keeps_empty {
+                written += 1;
+                failed = failed.take().or(write_launches(&mut hashes, hash, n, &launches).err());
             }
         });
         if let Some(e) = failed {
             return Err(e);
         }
+        if written > 0 || keeps_empty {
+            owners += 1;
+            write_name(&mut section, &owner)?;
+            mp::write_map_len(&mut section, len32(written)?)?;
+            section.extend_from_slice(&hashes);
+        }
     }
+    mp::write_map_len(w, len32(owners)?)?;
+    w.write_all(&section)?;
     Ok(())
 }
 
-fn write_launches(
-    w: &mut impl Write,
-    hash: u64,
-    launches: &mut dyn ExactSizeIterator<Item = PodLifecycle>,
-) -> Result<(), EncodeError> {
-    mp::write_uint(w, hash)?;
-    mp::write_array_len(w, len32(launches.len())?)?;
-    for lc in launches {
-        write_lifecycle(w, &lc)?;
-    }
+fn write_launches(out: &mut Vec<u8>, hash: u64, n: usize, launches: &[u8]) -> Result<(), EncodeError> {
+    mp::write_uint(out, hash)?;
+    mp::write_array_len(out, len32(n)?)?;
+    out.extend_from_slice(launches);
     Ok(())
 }
 
@@ -230,10 +256,8 @@ pub fn to_json(trace: &Trace) -> Result<serde_json::Value, rmp_serde::decode::Er
     let lifecycles: Map<String, Value> = lifecycles_by_name(&view)
         .into_iter()
         .map(|(owner, by_name)| {
-            let mut by_hash = Map::new();
-            by_name.view().for_each(|h, lcs| {
-                by_hash.insert(h.to_string(), json!(lcs.collect::<Vec<_>>()));
-            });
+            let by_hash: Map<String, Value> =
+                by_name.view().to_map().into_iter().map(|(h, lcs)| (h.to_string(), json!(lcs))).collect();
             (owner.namespaced_name(), Value::Object(by_hash))
         })
         .collect();
@@ -349,6 +373,45 @@ pub(crate) mod tests {
                 .into(),
             )]
             .into(),
+        }
+    }
+
+    #[test]
+    fn lifecycles_are_written_as_rmp_writes_them() {
+        let times = [
+            0,
+            1,
+            127,
+            128,
+            255,
+            256,
+            65_535,
+            65_536,
+            1_764_000_000,
+            u32::MAX as i64,
+            1 << 32,
+            -1,
+            -33,
+            -200,
+            i64::MIN,
+        ];
+        for start in times {
+            for end in times.iter().copied().map(Some).chain([None]) {
+                let lc = PodLifecycle { start_ts: start, end_ts: end };
+                let mut expected = Vec::new();
+                mp::write_map_len(&mut expected, 2).unwrap();
+                mp::write_str(&mut expected, "start_ts").unwrap();
+                mp::write_sint(&mut expected, start).unwrap();
+                mp::write_str(&mut expected, "end_ts").unwrap();
+                match end {
+                    Some(e) => drop(mp::write_sint(&mut expected, e).unwrap()),
+                    None => mp::write_nil(&mut expected).unwrap(),
+                }
+                let mut got = Vec::new();
+                push_lifecycle(&mut got, &lc);
+                assert_eq!(got, expected, "{lc:?}");
+                assert_eq!(rmp_serde::from_slice::<PodLifecycle>(&got).unwrap(), lc);
+            }
         }
     }
 

@@ -16,7 +16,7 @@ pub struct TraceView<'a> {
     pub events: Vec<EventView<'a>>,
     /// In key order ([`KeyRef::cmp_key`]), one entry per key.
     pub index: Vec<(KeyRef<'a>, u64)>,
-    /// In key order, one entry per key.
+    /// In key order, one entry per key; one clipped to nothing is left out by those who read it.
     pub pod_lifecycles: Vec<(KeyRef<'a>, LifecyclesRef<'a>)>,
 }
 
@@ -134,14 +134,21 @@ impl<'a> KeyRef<'a> {
 pub enum LifecyclesRef<'a> {
     /// As a [`Trace`] holds them, written as they are.
     Held(&'a BTreeMap<u64, Vec<PodLifecycle>>),
-    /// As the store holds them, clipped to the window `[start, end)` as they are read; hashes
-    /// left without a lifecycle are left out.
+    /// As the store holds them, clipped to the window `[start, end)` as they are read. A hash
+    /// left without a lifecycle in the window is left out, and an owner left without any too.
     Clipped { of: &'a OwnerLifecycles, start: i64, end: i64 },
 }
 
 impl LifecyclesRef<'_> {
-    /// Calls `f` with each pod hash in ascending order and its lifecycles in launch order.
-    pub fn for_each(&self, mut f: impl FnMut(u64, &mut dyn ExactSizeIterator<Item = PodLifecycle>)) {
+    /// Whether a hash or an owner without lifecycles is kept (as a trace holds it) rather than
+    /// left out (as clipping left it).
+    pub fn keeps_empty(&self) -> bool {
+        matches!(self, LifecyclesRef::Held(_))
+    }
+
+    /// Calls `f` with each pod hash in ascending order and its lifecycles in launch order; once
+    /// clipped, a hash may have none.
+    pub fn for_each(&self, mut f: impl FnMut(u64, &mut dyn Iterator<Item = PodLifecycle>)) {
         match *self {
             LifecyclesRef::Held(map) => {
                 for (hash, lcs) in map {
@@ -150,80 +157,31 @@ impl LifecyclesRef<'_> {
             }
             LifecyclesRef::Clipped { of, start, end } => {
                 for (hash, launches) in of.by_hash() {
-                    let mut clipped = Clipped::new(launches, start, end);
-                    if clipped.len() > 0 {
-                        f(hash, &mut clipped);
-                    }
+                    f(hash, &mut launches.filter_map(|lc| clip(lc, start, end)));
                 }
             }
         }
     }
 
-    /// Pod hashes that [`LifecyclesRef::for_each`] visits.
-    pub fn hashes(&self) -> usize {
-        match *self {
-            LifecyclesRef::Held(map) => map.len(),
-            LifecyclesRef::Clipped { of, start, end } => {
-                of.by_hash().filter(|(_, launches)| launches.clone().any(|lc| overlaps(&lc, start, end))).count()
-            }
-        }
-    }
-
-    /// Whether [`LifecyclesRef::for_each`] visits any lifecycle.
-    pub fn is_empty(&self) -> bool {
-        match *self {
-            LifecyclesRef::Held(map) => map.values().all(Vec::is_empty),
-            LifecyclesRef::Clipped { of, start, end } => {
-                !of.by_hash().any(|(_, mut launches)| launches.any(|lc| overlaps(&lc, start, end)))
-            }
-        }
-    }
-
+    /// The lifecycles as a map, without the hashes that clipping left empty.
     pub fn to_map(self) -> BTreeMap<u64, Vec<PodLifecycle>> {
         let mut out = BTreeMap::new();
         self.for_each(|hash, lcs| {
-            out.insert(hash, lcs.collect());
+            let lcs: Vec<_> = lcs.collect();
+            if !lcs.is_empty() || self.keeps_empty() {
+                out.insert(hash, lcs);
+            }
         });
         out
     }
 }
 
-/// Lifecycles clipped to a window: a start before it moves to its start, and an end at or after
-/// its end is not yet known inside it, so it is left open. Those wholly outside are skipped.
-struct Clipped<I> {
-    launches: I,
-    start: i64,
-    end: i64,
-    left: usize,
+/// A lifecycle clipped to a window: a start before it moves to its start, and an end at or after
+/// its end is not yet known inside it, so it is left open. `None` if it lies wholly outside.
+fn clip(lc: PodLifecycle, start: i64, end: i64) -> Option<PodLifecycle> {
+    let overlaps = lc.start_ts < end && lc.end_ts.is_none_or(|e| e >= start);
+    overlaps.then(|| PodLifecycle { start_ts: lc.start_ts.max(start), end_ts: lc.end_ts.filter(|e| *e < end) })
 }
-
-impl<I: Iterator<Item = PodLifecycle> + Clone> Clipped<I> {
-    fn new(launches: I, start: i64, end: i64) -> Self {
-        let left = launches.clone().filter(|lc| overlaps(lc, start, end)).count();
-        Clipped { launches, start, end, left }
-    }
-}
-
-fn overlaps(lc: &PodLifecycle, start: i64, end: i64) -> bool {
-    lc.start_ts < end && lc.end_ts.is_none_or(|e| e >= start)
-}
-
-impl<I: Iterator<Item = PodLifecycle>> Iterator for Clipped<I> {
-    type Item = PodLifecycle;
-
-    fn next(&mut self) -> Option<PodLifecycle> {
-        let (start, end) = (self.start, self.end);
-        let lc = self.launches.by_ref().find(|lc| overlaps(lc, start, end))?;
-        self.left -= 1;
-        Some(PodLifecycle { start_ts: lc.start_ts.max(start), end_ts: lc.end_ts.filter(|e| *e < end) })
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.left, Some(self.left))
-    }
-}
-
-impl<I: Iterator<Item = PodLifecycle>> ExactSizeIterator for Clipped<I> {}
 
 impl<'a> TraceView<'a> {
     pub fn of(trace: &'a Trace) -> Self {
@@ -250,7 +208,14 @@ impl<'a> TraceView<'a> {
                 })
                 .collect(),
             index: self.index.iter().map(|(k, h)| (k.to_tracked(), *h)).collect(),
-            pod_lifecycles: self.pod_lifecycles.iter().map(|(k, l)| (k.to_tracked(), l.to_map())).collect(),
+            pod_lifecycles: self
+                .pod_lifecycles
+                .iter()
+                .filter_map(|(k, l)| {
+                    let map = l.to_map();
+                    (l.keeps_empty() || !map.is_empty()).then(|| (k.to_tracked(), map))
+                })
+                .collect(),
         }
     }
 
@@ -308,7 +273,7 @@ mod tests {
             PodLifecycle { start_ts: 15, end_ts: None },
             PodLifecycle { start_ts: 20, end_ts: None },
         ];
-        let clipped: Vec<_> = Clipped::new(lcs.iter().copied(), 10, 20).collect();
+        let clipped: Vec<_> = lcs.iter().filter_map(|lc| clip(*lc, 10, 20)).collect();
         assert_eq!(
             clipped,
             [
@@ -317,6 +282,5 @@ mod tests {
                 PodLifecycle { start_ts: 15, end_ts: None },
             ]
         );
-        assert_eq!(Clipped::new(lcs.iter().copied(), 10, 20).len(), 3);
     }
 }
