@@ -10,36 +10,39 @@ use crate::trace::{PodLifecycle, TrackedKey};
 /// changes because a recorded start never changes.
 pub(super) type LaunchKey = (i64, u64);
 
-/// One owner's lifecycles for one pod hash, sorted by launch key. Most owners have a handful of
-/// pods per template, and pods arrive nearly in launch order: a sorted Vec holds them in a
-/// fraction of a B-tree's memory (whose smallest node has room for eleven).
-type Launches = Vec<(LaunchKey, PodLifecycle)>;
+/// One lifecycle of an owner: its pod hash, launch key and times.
+type Entry = (u64, LaunchKey, PodLifecycle);
 
-/// One owner's lifecycles by pod hash, sorted by hash: an owner has one hash per template it
-/// rolled out, a few at most, which a sorted Vec holds smaller and scans faster than a map.
+/// One owner's lifecycles, sorted by pod hash, then launch key. Most owners have a handful of
+/// pods, one hash per template rolled out: one allocation holds them, a fraction of a map's
+/// memory, and an export reads them in order behind a single pointer (a list per hash made two
+/// more, each a likely cache miss).
 #[derive(Clone, Debug, Default)]
-pub struct OwnerLifecycles(Vec<(u64, Launches)>);
+pub struct OwnerLifecycles(Vec<Entry>);
+
+/// Up to this many lifecycles an owner's list grows one at a time, so a small owner's holds no
+/// spare room; beyond it, it doubles, so that an owner of thousands of pods is not copied whole
+/// for each new one.
+const EXACT_UP_TO: usize = 16;
 
 impl OwnerLifecycles {
-    fn launches_mut(&mut self, hash: u64) -> &mut Launches {
-        let at = match self.0.binary_search_by_key(&hash, |(h, _)| *h) {
-            Ok(at) => at,
-            Err(at) => {
-                self.0.insert(at, (hash, Vec::new()));
-                at
-            }
-        };
-        &mut self.0[at].1
+    fn insert(&mut self, hash: u64, key: LaunchKey, lc: PodLifecycle) {
+        if self.0.len() == self.0.capacity() && self.0.len() < EXACT_UP_TO {
+            self.0.reserve_exact(1);
+        }
+        // Pods arrive nearly in launch order: the place is at or near the end.
+        let at = self.0.partition_point(|(h, k, _)| (*h, *k) < (hash, key));
+        self.0.insert(at, (hash, key, lc));
     }
 
-    fn existing_mut(&mut self, hash: u64) -> Option<&mut Launches> {
-        let at = self.0.binary_search_by_key(&hash, |(h, _)| *h).ok()?;
-        Some(&mut self.0[at].1)
+    fn existing_mut(&mut self, hash: u64, key: LaunchKey) -> Option<&mut PodLifecycle> {
+        let at = self.0.binary_search_by(|(h, k, _)| (*h, *k).cmp(&(hash, key))).ok()?;
+        Some(&mut self.0[at].2)
     }
 
     /// Pod hashes in ascending order, each with its lifecycles in launch order.
     pub fn by_hash(&self) -> impl Iterator<Item = (u64, impl Iterator<Item = PodLifecycle> + '_)> + '_ {
-        self.0.iter().map(|(h, launches)| (*h, launches.iter().map(|(_, lc)| *lc)))
+        self.0.chunk_by(|a, b| a.0 == b.0).map(|run| (run[0].0, run.iter().map(|(_, _, lc)| *lc)))
     }
 }
 
@@ -112,11 +115,6 @@ pub struct Lifecycles {
     seen: u64,
 }
 
-fn insert(launches: &mut Launches, key: LaunchKey, lc: PodLifecycle) {
-    let at = launches.partition_point(|(k, _)| *k < key);
-    launches.insert(at, (key, lc));
-}
-
 impl Lifecycles {
     /// Moves the times of a pod that already has its entry; false if it has none yet.
     pub fn advance(&mut self, pod_uid: &str, observed: PodLifecycle) -> bool {
@@ -139,11 +137,7 @@ impl Lifecycles {
         self.seen += 1;
         let key = (observed.start_ts, self.seen);
         let owner = self.shared_owner(owner);
-        insert(
-            Arc::make_mut(self.table.entry(OwnerKey(owner.clone())).or_default()).launches_mut(pod_hash),
-            key,
-            observed,
-        );
+        Arc::make_mut(self.table.entry(OwnerKey(owner.clone())).or_default()).insert(pod_hash, key, observed);
         self.pods.insert(pod_uid, (owner, pod_hash, key));
     }
 
@@ -179,23 +173,19 @@ impl Lifecycles {
     }
 
     fn entry(&mut self, owner: &Arc<TrackedKey>, hash: u64, key: LaunchKey) -> Option<&mut PodLifecycle> {
-        let launches = Arc::make_mut(self.table.get_mut(&OwnerKey(owner.clone()))?).existing_mut(hash)?;
-        let at = launches.binary_search_by(|(k, _)| k.cmp(&key)).ok()?;
-        Some(&mut launches[at].1)
+        Arc::make_mut(self.table.get_mut(&OwnerKey(owner.clone()))?).existing_mut(hash, key)
     }
 
     pub fn forget_ended_before(&mut self, ts: i64) {
         let ended_before = |lc: &PodLifecycle| lc.end_ts.is_some_and(|end| end < ts);
         for by_hash in self.table.values_mut() {
             // Only owners with something to forget are written to, so snapshots keep sharing the rest.
-            if !by_hash.0.iter().flat_map(|(_, lcs)| lcs).any(|(_, lc)| ended_before(lc)) {
+            if !by_hash.0.iter().any(|(_, _, lc)| ended_before(lc)) {
                 continue;
             }
-            let by_hash = Arc::make_mut(by_hash);
-            for (_, lcs) in by_hash.0.iter_mut() {
-                lcs.retain(|(_, lc)| !ended_before(lc));
-            }
-            by_hash.0.retain(|(_, lcs)| !lcs.is_empty());
+            let entries = &mut Arc::make_mut(by_hash).0;
+            entries.retain(|(_, _, lc)| !ended_before(lc));
+            entries.shrink_to_fit();
         }
         self.table.retain(|_, by_hash| !by_hash.0.is_empty());
     }
@@ -210,9 +200,7 @@ impl Lifecycles {
     pub(super) fn entries(&self) -> Vec<(TrackedKey, u64, LaunchKey, PodLifecycle)> {
         let mut out = Vec::with_capacity(self.len());
         for (owner, by_hash) in &self.table {
-            for (hash, lcs) in &by_hash.0 {
-                out.extend(lcs.iter().map(|(key, lc)| ((*owner.0).clone(), *hash, *key, *lc)));
-            }
+            out.extend(by_hash.0.iter().map(|(hash, key, lc)| ((*owner.0).clone(), *hash, *key, *lc)));
         }
         out
     }
@@ -231,7 +219,7 @@ impl Lifecycles {
         for (owner, hash, key, lc) in entries {
             out.seen = out.seen.max(key.1);
             let owner = out.shared_owner(owner);
-            insert(Arc::make_mut(out.table.entry(OwnerKey(owner)).or_default()).launches_mut(hash), key, lc);
+            Arc::make_mut(out.table.entry(OwnerKey(owner)).or_default()).insert(hash, key, lc);
         }
         for (uid, owner, hash, key) in pods {
             let owner = out.shared_owner(owner);
@@ -242,7 +230,7 @@ impl Lifecycles {
     }
 
     pub fn len(&self) -> usize {
-        self.table.values().flat_map(|m| &m.0).map(|(_, lcs)| lcs.len()).sum()
+        self.table.values().map(|m| m.0.len()).sum()
     }
 
     pub fn is_empty(&self) -> bool {
