@@ -112,13 +112,12 @@ impl Snapshot {
             exported.slots.iter().filter(|s| s.last_hash.is_some()).map(|s| (name_prefix(&s.key()), s)).collect();
         entries.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.key().cmp_key(&b.1.key())));
         let index = entries.iter().filter_map(|(_, s)| Some((s.key(), s.last_hash?))).collect();
-        let mut owners =
-            self.lifecycles.iter().map(|(owner, by_hash)| (KeyRef::of_tracked(owner), &**by_hash)).peekable();
+        let mut owners = self.lifecycles.iter().peekable();
         let mut pod_lifecycles = Vec::new();
         for (_, slot) in &entries {
             let key = slot.key();
-            while owners.next_if(|(owner, _)| owner.cmp_key(&key).is_lt()).is_some() {}
-            if let Some((_, of)) = owners.next_if(|(owner, _)| owner.cmp_key(&key).is_eq()) {
+            while owners.next_if(|(owner, _)| key.cmp_tracked(owner).is_gt()).is_some() {}
+            if let Some((_, of)) = owners.next_if(|(owner, _)| key.cmp_tracked(owner).is_eq()) {
                 pod_lifecycles.push((key, LifecyclesRef::Clipped { of, start, end: w.end }));
             }
         }

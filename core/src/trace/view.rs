@@ -127,6 +127,21 @@ impl<'a> KeyRef<'a> {
     pub fn cmp_key(&self, other: &Self) -> Ordering {
         self.cmp_names(other).then_with(|| self.gvk.cmp(&other.gvk))
     }
+
+    /// [`KeyRef::cmp_key`] against a [`TrackedKey`], without splitting its name.
+    pub fn cmp_tracked(&self, other: &TrackedKey) -> Ordering {
+        let mut rest = other.name.as_bytes();
+        for piece in self.name_pieces().map(str::as_bytes) {
+            let n = piece.len().min(rest.len());
+            match piece[..n].cmp(&rest[..n]) {
+                Ordering::Equal if n < piece.len() => return Ordering::Greater,
+                Ordering::Equal => rest = &rest[n..],
+                unequal => return unequal,
+            }
+        }
+        let names = if rest.is_empty() { Ordering::Equal } else { Ordering::Less };
+        names.then_with(|| self.gvk.cmp(&other.gvk.as_ref()))
+    }
 }
 
 /// One owner's lifecycles by pod hash.
@@ -251,6 +266,8 @@ mod tests {
         for a in &keys {
             for b in &keys {
                 assert_eq!(a.cmp_names(b), a.namespaced_name().cmp(&b.namespaced_name()), "{a:?} {b:?}");
+                let tracked = b.to_tracked();
+                assert_eq!(a.cmp_tracked(&tracked), a.cmp_key(&KeyRef::of_tracked(&tracked)), "{a:?} {b:?}");
             }
         }
     }
