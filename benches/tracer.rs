@@ -418,17 +418,14 @@ async fn main() {
                 .collect(),
         )
     };
-    // The export as the server makes it for storage: chunks that share the stored objects.
+    // The export as the server makes it for storage or a response: chunks that share the stored
+    // objects.
     let export_time = timed(&|| {
         std::hint::black_box(export_once());
     });
     // Where its time goes: cutting the window through the filters, the rest being encoding.
     let window_time = timed(&|| {
         std::hint::black_box(snapshot.cut(&cfg, Window { start: 0, end: i64::MAX }, &filters).ok());
-    });
-    // The export in one contiguous buffer, as the HTTP response takes it.
-    let flat_time = timed(&|| {
-        std::hint::black_box(export_once().trace.into_bytes());
     });
     let flat = encoded.trace.clone().into_bytes();
     let copy_time = timed(&|| {
@@ -489,8 +486,7 @@ async fn main() {
         "export": {"bytes": encoded.trace.len(), "chunks": encoded.trace.chunks().len(),
                    "seconds": export_time.as_secs_f64(), "window_seconds": window_time.as_secs_f64(), "mb_per_s": mbps(encoded.trace.len(), export_time),
                    "copy_mb_per_s": mbps(encoded.trace.len(), copy_time), "ratio": copy_time.as_secs_f64() / export_time.as_secs_f64(), "target": 0.25,
-                   "one_buffer_seconds": flat_time.as_secs_f64(), "one_buffer_mb_per_s": mbps(encoded.trace.len(), flat_time),
-                   "one_buffer_ratio": copy_time.as_secs_f64() / flat_time.as_secs_f64(),
+
                    "ingest_events_per_s_during_exports": during, "ingest_events_per_s_alone": alone,
                    "ingest_runs": ingest_runs, "exports_during": exports_during,
                    "ingest_ratio_during_export": during / alone, "ingest_target": 0.8},
@@ -624,16 +620,9 @@ fn print_table(r: &Value) {
         ok(f(&e["ratio"]), 0.25, true)
     );
     println!(
-        "| export in one buffer, as a response (MB/s) | {:.0} | {:.0} (memcpy) | {:.2} | |",
-        f(&e["one_buffer_mb_per_s"]),
-        f(&e["copy_mb_per_s"]),
-        f(&e["one_buffer_ratio"]),
-    );
-    println!(
-        "| export: cutting the window / whole export / in one buffer (ms) | {:.3} / {:.3} / {:.3} | | | |",
+        "| export: cutting the window / whole export (ms) | {:.3} / {:.3} | | | |",
         f(&e["window_seconds"]) * 1e3,
-        f(&e["seconds"]) * 1e3,
-        f(&e["one_buffer_seconds"]) * 1e3
+        f(&e["seconds"]) * 1e3
     );
     println!(
         "| ingest during exports (events/s, median of {} runs; {} exports done meanwhile) | {:.0} | {:.0} (without) | {:.2} | >= 0.80 {} |",

@@ -147,7 +147,7 @@ pub async fn run(pace: Duration, out: &std::path::Path) -> anyhow::Result<Vec<u8
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let port = listener.local_addr()?.port();
-    tokio::spawn(warp::serve(server::routes(state.clone())).incoming(listener).run());
+    tokio::spawn(server::serve(listener, None, state.clone(), std::future::pending(), Duration::from_secs(1)));
     for _ in 0..100 {
         if state.tracer.not_ready().is_empty() {
             break;

@@ -11,6 +11,7 @@ use warp::http::{header, StatusCode};
 use warp::reply::Response;
 use warp::Reply;
 
+use super::chunked::ChunkedBody;
 use super::limit::RETRY_AFTER_SECS;
 use super::{json_error, ServerState};
 
@@ -111,10 +112,11 @@ pub async fn handle(body: Bytes, state: Arc<ServerState>) -> Response {
             );
             match performed {
                 Performed::Trace(encoded) => {
-                    // One buffer: warp's bodies are whole, or streams only of its own making.
-                    let mut resp = Response::new(encoded.trace.into_bytes().into());
-                    resp.headers_mut()
-                        .insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/msgpack"));
+                    let mut resp = Response::new(Bytes::new().into());
+                    let headers = resp.headers_mut();
+                    headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/msgpack"));
+                    headers.insert(header::CONTENT_LENGTH, header::HeaderValue::from(encoded.trace.len()));
+                    resp.extensions_mut().insert(ChunkedBody(encoded.trace.into_chunks()));
                     resp
                 }
                 Performed::Delivered { delivered, events, objects } => warp::reply::json(&serde_json::json!({

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use hyper::service::{service_fn, Service as _};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
@@ -14,6 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
+use super::chunked::streamed;
 use super::{routes, ServerState};
 
 /// A client that opens a connection and sends nothing holds a task and a socket.
@@ -32,7 +34,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
     drain: Duration,
 ) {
-    let service = warp::service(routes(state));
+    let routes = TowerToHyperService::new(warp::service(routes(state)));
     let acceptor = tls.map(TlsAcceptor::from);
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
@@ -47,13 +49,16 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let service = service.clone();
+        let routes = routes.clone();
         let watcher = graceful.watcher();
         let acceptor = acceptor.clone();
         tokio::spawn(async move {
             let mut builder = auto::Builder::new(TokioExecutor::new());
             builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT);
-            let service = TowerToHyperService::new(service);
+            let service = service_fn(move |request| {
+                let response = routes.call(request);
+                async move { response.await.map(streamed) }
+            });
             let served = match acceptor {
                 None => watcher.watch(builder.serve_connection_with_upgrades(TokioIo::new(stream), service)).await,
                 Some(acceptor) => {

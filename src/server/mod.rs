@@ -1,6 +1,7 @@
 //! The HTTP server of `sk-tracer run`: probes and exports. Thin: the logic lives in the crates.
 
 pub mod auth;
+mod chunked;
 pub mod export;
 mod file_stamp;
 pub mod limit;
@@ -53,7 +54,8 @@ fn authorized(state: Arc<ServerState>) -> impl Filter<Extract = (), Error = warp
         .untuple_one()
 }
 
-pub fn routes(state: Arc<ServerState>) -> impl Filter<Extract = (impl warp::Reply,), Error = Infallible> + Clone {
+/// The routes; [`serve`] serves them, sending export bodies in chunks (see `chunked`).
+fn routes(state: Arc<ServerState>) -> impl Filter<Extract = (impl warp::Reply,), Error = Infallible> + Clone {
     let with_state = {
         let state = state.clone();
         warp::any().map(move || state.clone())
