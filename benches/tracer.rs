@@ -25,7 +25,7 @@ use kube_emulator::Emulator;
 use serde_json::{json, Value};
 use sk_core::export::{build_filters, export, AllOf, ExportRequest, TraceFormat};
 use sk_core::pipeline::SanitiserChain;
-use sk_core::sources::{object_json, Change, ChangeKind, Payload};
+use sk_core::sources::{object_json, Change, ChangeKind, Payload, RawObject};
 use sk_core::store::{Store, Window};
 use sk_core::tracer::{Ingest, Metrics, Pipeline};
 use sk_core::{Gvk, TracerConfig};
@@ -307,7 +307,7 @@ async fn ingest(emu: &Emulator, per_stream: &[usize], store: Arc<Store>) -> Meas
                     },
                 }
             } else {
-                let ev: WatchEvent<DynamicObject> = serde_json::from_slice(line).expect("event");
+                let ev: WatchEvent<RawObject> = serde_json::from_slice(line).expect("event");
                 let (WatchEvent::Added(o) | WatchEvent::Modified(o)) = ev else { return };
                 Payload::Object(object_json(o, gvk))
             };

@@ -11,7 +11,7 @@ use kube::{discovery, Client};
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
-use super::{unix_now, Change, ChangeKind, KindState, Payload, SourceHealth};
+use super::{unix_now, Change, ChangeKind, KindState, Payload, RawObject, SourceHealth};
 use crate::gvk::Gvk;
 use crate::ownership::{OwnerInfo, OwnerRef};
 
@@ -52,7 +52,7 @@ pub fn spawn_kind_watch(
                     delay = DISCOVERY_BACKOFF_MIN;
                     let stopped = match mode {
                         WatchMode::Full => {
-                            let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
+                            let api: Api<RawObject> = Api::all_with(client.clone(), &ar);
                             let g = gvk.clone();
                             pump(watcher(api), &gvk, &tx, &health, move |o| Payload::Object(object_json(o, &g))).await
                         }
@@ -156,14 +156,13 @@ fn classify_watch(e: &watcher::Error) -> Option<KindState> {
 
 /// The object as the JSON the apiserver sent, with `apiVersion` and `kind` always present (list
 /// items may omit them).
-pub fn object_json(obj: DynamicObject, gvk: &Gvk) -> Value {
-    let mut map = match obj.data {
+pub fn object_json(obj: RawObject, gvk: &Gvk) -> Value {
+    let mut map = match obj.json {
         Value::Object(m) => m,
         _ => Map::new(),
     };
     map.insert("apiVersion".into(), Value::String(gvk.api_version()));
     map.insert("kind".into(), Value::String(gvk.kind.clone()));
-    map.insert("metadata".into(), serde_json::to_value(&obj.metadata).unwrap_or(Value::Null));
     Value::Object(map)
 }
 

@@ -7,9 +7,11 @@
 
 mod health;
 mod kind_watch;
+mod raw_object;
 
 pub use health::{KindState, SourceHealth};
 pub use kind_watch::{object_json, spawn_kind_watch, WatchMode};
+pub use raw_object::RawObject;
 
 use crate::gvk::Gvk;
 use crate::ownership::OwnerInfo;
