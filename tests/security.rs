@@ -71,6 +71,9 @@ fn with_a_token_exports_and_metrics_require_it_and_probes_stay_open() {
     let r = post_export(port, Some(&bearer("correct-horse")));
     assert_eq!(r.status, 200, "{}", r.error());
     sk_core::trace::decode(&r.body).unwrap();
+    // Sent in chunks of the trace, but with its length known up front (clients show progress).
+    assert_eq!(r.header("content-length"), Some(r.body.len().to_string()), "{}", r.headers);
+    assert_eq!(r.header("transfer-encoding"), None);
 
     assert_unauthorized(&get(port, "/metrics", None), "requires");
     assert_unauthorized(&get(port, "/metrics", Some("Bearer nope")), "not valid");
