@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use super::v1::{write_event, EncodeError};
 use super::view::EventView;
-use super::TraceSink;
+use super::{ChunkWriter, TraceChunks, TraceSink};
 use super::{PodLifecycle, Trace, TraceEvent, TrackedKey};
 use crate::gvk::Gvk;
 use crate::pod_template_path::PodTemplatePath;
@@ -136,6 +136,14 @@ pub fn encode_to_vec(trace: &Trace) -> Vec<u8> {
     // Writing into a Vec fails only for containers of 2^32 entries, which memory rules out first.
     let _ = encode(trace, &mut out);
     out
+}
+
+/// The trace in chunks that share its objects' bytes, as an export delivers it.
+pub fn encode_to_chunks(trace: &Trace) -> TraceChunks {
+    let mut out = ChunkWriter::new();
+    // As for a Vec: nothing fails short of 2^32 entries in one container.
+    let _ = encode(trace, &mut out);
+    out.finish()
 }
 
 #[derive(Deserialize)]
@@ -275,6 +283,7 @@ mod tests {
     fn round_trips_and_is_recognised() {
         let trace = sample_trace();
         let bytes = encode_to_vec(&trace);
+        assert_eq!(encode_to_chunks(&trace).into_bytes(), bytes);
         let (format, back) = decode_any(&bytes).unwrap();
         assert_eq!(format, TraceFormat::SimkubeV2);
         assert_eq!(back, trace);
