@@ -110,8 +110,8 @@ impl PartialOrd for OwnerKey {
 pub struct Lifecycles {
     table: BTreeMap<OwnerKey, Arc<OwnerLifecycles>>,
     /// Where each pod that is not yet deleted has its entry. The owner is shared with the table's
-    /// key: thousands of pods name one owner.
-    pods: HashMap<PodUid, (Arc<TrackedKey>, u64, LaunchKey)>,
+    /// key (thousands of pods name one owner), and finds it without a copy.
+    pods: HashMap<PodUid, (OwnerKey, u64, LaunchKey)>,
     seen: u64,
 }
 
@@ -119,9 +119,8 @@ impl Lifecycles {
     /// Moves the times of a pod that already has its entry; false if it has none yet.
     pub fn advance(&mut self, pod_uid: &str, observed: PodLifecycle) -> bool {
         let Some((owner, hash, key)) = self.pods.get(&PodUid::of(pod_uid)) else { return false };
-        let (owner, hash, key) = (owner.clone(), *hash, *key);
         // An entry forgotten by retention stays forgotten.
-        if let Some(lc) = self.entry(&owner, hash, key) {
+        if let Some(lc) = entry(&mut self.table, owner, *hash, *key) {
             *lc = advance(*lc, observed);
         }
         true
@@ -137,7 +136,7 @@ impl Lifecycles {
         self.seen += 1;
         let key = (observed.start_ts, self.seen);
         let owner = self.shared_owner(owner);
-        Arc::make_mut(self.table.entry(OwnerKey(owner.clone())).or_default()).insert(pod_hash, key, observed);
+        Arc::make_mut(self.table.entry(owner.clone()).or_default()).insert(pod_hash, key, observed);
         self.pods.insert(pod_uid, (owner, pod_hash, key));
     }
 
@@ -147,7 +146,7 @@ impl Lifecycles {
 
     fn uid_gone(&mut self, pod_uid: &PodUid, ts: i64) {
         let Some((owner, hash, key)) = self.pods.remove(pod_uid) else { return };
-        if let Some(lc) = self.entry(&owner, hash, key) {
+        if let Some(lc) = entry(&mut self.table, &owner, hash, key) {
             if lc.end_ts.is_none() {
                 lc.end_ts = Some(ts.max(lc.start_ts));
             }
@@ -164,16 +163,12 @@ impl Lifecycles {
     }
 
     /// The table's own copy of `owner`, if it has one.
-    fn shared_owner(&self, owner: TrackedKey) -> Arc<TrackedKey> {
+    fn shared_owner(&self, owner: TrackedKey) -> OwnerKey {
         let owner = OwnerKey(Arc::new(owner));
         match self.table.get_key_value(&owner) {
-            Some((shared, _)) => shared.0.clone(),
-            None => owner.0,
+            Some((shared, _)) => shared.clone(),
+            None => owner,
         }
-    }
-
-    fn entry(&mut self, owner: &Arc<TrackedKey>, hash: u64, key: LaunchKey) -> Option<&mut PodLifecycle> {
-        Arc::make_mut(self.table.get_mut(&OwnerKey(owner.clone()))?).existing_mut(hash, key)
     }
 
     pub fn forget_ended_before(&mut self, ts: i64) {
@@ -207,7 +202,7 @@ impl Lifecycles {
 
     /// Pods not yet deleted and where their entries are, for a checkpoint.
     pub(super) fn pods(&self) -> Vec<(String, TrackedKey, u64, LaunchKey)> {
-        self.pods.iter().map(|(uid, (owner, hash, key))| (uid.to_string(), (**owner).clone(), *hash, *key)).collect()
+        self.pods.iter().map(|(uid, (owner, hash, key))| (uid.to_string(), (*owner.0).clone(), *hash, *key)).collect()
     }
 
     /// Rebuilds the table from a checkpoint's entries and pods.
@@ -219,7 +214,7 @@ impl Lifecycles {
         for (owner, hash, key, lc) in entries {
             out.seen = out.seen.max(key.1);
             let owner = out.shared_owner(owner);
-            Arc::make_mut(out.table.entry(OwnerKey(owner)).or_default()).insert(hash, key, lc);
+            Arc::make_mut(out.table.entry(owner).or_default()).insert(hash, key, lc);
         }
         for (uid, owner, hash, key) in pods {
             let owner = out.shared_owner(owner);
@@ -236,6 +231,16 @@ impl Lifecycles {
     pub fn is_empty(&self) -> bool {
         self.table.is_empty()
     }
+}
+
+/// A pod's entry in the table, if retention has not forgotten it.
+fn entry<'t>(
+    table: &'t mut BTreeMap<OwnerKey, Arc<OwnerLifecycles>>,
+    owner: &OwnerKey,
+    hash: u64,
+    key: LaunchKey,
+) -> Option<&'t mut PodLifecycle> {
+    Arc::make_mut(table.get_mut(owner)?).existing_mut(hash, key)
 }
 
 /// The shared table as plain maps, ordered by owner and hash.

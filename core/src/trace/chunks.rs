@@ -16,10 +16,15 @@ const SHARE_FROM: usize = 512;
 /// object is shared.
 const FRAMING_BUFFER: usize = 64 * 1024;
 
-/// Where an encoder writes: its framing through [`Write`], objects whole.
+/// Where an encoder writes: its framing through [`Write`], objects whole, and buffers it built
+/// whole.
 pub trait TraceSink: Write {
     fn write_object(&mut self, obj: &EncodedObject) -> io::Result<()> {
         self.write_all(obj.as_bytes())
+    }
+
+    fn write_buffer(&mut self, buf: Vec<u8>) -> io::Result<()> {
+        self.write_all(&buf)
     }
 }
 
@@ -61,13 +66,6 @@ impl TraceChunks {
                 all.freeze()
             }
         }
-    }
-}
-
-impl From<Vec<u8>> for TraceChunks {
-    fn from(bytes: Vec<u8>) -> Self {
-        let len = bytes.len();
-        TraceChunks { chunks: if len == 0 { Vec::new() } else { vec![Bytes::from(bytes)] }, len }
     }
 }
 
@@ -122,6 +120,15 @@ impl TraceSink for ChunkWriter {
         self.done.push(obj.shared());
         Ok(())
     }
+
+    fn write_buffer(&mut self, buf: Vec<u8>) -> io::Result<()> {
+        if !buf.is_empty() {
+            self.end_framing();
+            self.len += buf.len();
+            self.done.push(Bytes::from(buf));
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -166,9 +173,26 @@ mod tests {
 
     #[test]
     fn one_chunk_is_returned_without_a_copy() {
-        let chunks = TraceChunks::from(b"abc".to_vec());
+        let mut w = ChunkWriter::new();
+        w.write_all(b"abc").unwrap();
+        let chunks = w.finish();
         let ptr = chunks.chunks()[0].as_ptr();
         assert_eq!(chunks.into_bytes().as_ptr(), ptr);
-        assert!(TraceChunks::from(Vec::new()).is_empty());
+        assert!(ChunkWriter::new().finish().is_empty());
+    }
+
+    #[test]
+    fn a_built_buffer_becomes_a_chunk_of_its_own() {
+        let mut w = ChunkWriter::new();
+        w.write_all(b"head").unwrap();
+        let buf = b"built".to_vec();
+        let ptr = buf.as_ptr();
+        w.write_buffer(buf).unwrap();
+        w.write_buffer(Vec::new()).unwrap();
+        w.write_all(b"tail").unwrap();
+        let chunks = w.finish();
+        assert_eq!(chunks.chunks().len(), 3);
+        assert_eq!(chunks.chunks()[1].as_ptr(), ptr, "moved, not copied");
+        assert_eq!(chunks.into_bytes(), &b"headbuilttail"[..]);
     }
 }

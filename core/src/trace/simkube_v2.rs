@@ -131,13 +131,6 @@ pub fn encode(trace: &Trace, w: &mut impl TraceSink) -> Result<(), EncodeError> 
     Ok(())
 }
 
-pub fn encode_to_vec(trace: &Trace) -> Vec<u8> {
-    let mut out = Vec::with_capacity(super::v1::size_hint(trace));
-    // Writing into a Vec fails only for containers of 2^32 entries, which memory rules out first.
-    let _ = encode(trace, &mut out);
-    out
-}
-
 /// The trace in chunks that share its objects' bytes, as an export delivers it.
 pub fn encode_to_chunks(trace: &Trace) -> TraceChunks {
     let mut out = ChunkWriter::new();
@@ -282,8 +275,10 @@ mod tests {
     #[test]
     fn round_trips_and_is_recognised() {
         let trace = sample_trace();
-        let bytes = encode_to_vec(&trace);
-        assert_eq!(encode_to_chunks(&trace).into_bytes(), bytes);
+        let bytes = encode_to_chunks(&trace).into_bytes();
+        let mut flat = Vec::new();
+        encode(&trace, &mut flat).unwrap();
+        assert_eq!(bytes, flat, "chunks join into what a plain writer writes");
         let (format, back) = decode_any(&bytes).unwrap();
         assert_eq!(format, TraceFormat::SimkubeV2);
         assert_eq!(back, trace);
@@ -298,7 +293,7 @@ mod tests {
             .tracked_objects
             .values_mut()
             .for_each(|c| c.pod_spec_template_paths = vec!["/spec/other".parse().unwrap()]);
-        let bytes = encode_to_vec(&trace);
+        let bytes = encode_to_chunks(&trace).into_bytes();
         type Lifecycles = BTreeMap<(String, String), BTreeMap<u64, Vec<BTreeMap<String, serde_json::Value>>>>;
         #[derive(Deserialize)]
         struct Loose {

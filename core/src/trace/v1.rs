@@ -11,7 +11,7 @@ use rmp::encode as mp;
 use serde::Deserialize;
 
 use super::chunks::{ChunkWriter, TraceChunks, TraceSink};
-use super::view::{Deleted, EventView, KeyRef, LifecyclesRef, TraceView};
+use super::view::{EventView, KeyRef, LifecyclesRef, TraceView};
 use super::{EncodedObject, PodLifecycle, Trace, TraceEvent, TrackedKey};
 use crate::gvk::Gvk;
 use crate::tracer_config::TracerConfig;
@@ -49,10 +49,7 @@ pub fn write_event(w: &mut impl TraceSink, ev: &EventView<'_>) -> Result<(), Enc
     mp::write_str(w, "deleted_objs")?;
     mp::write_array_len(w, len32(ev.deleted.len())?)?;
     for deleted in &ev.deleted {
-        match deleted {
-            Deleted::Record(obj) => w.write_object(obj)?,
-            Deleted::Of(_) => w.write_object(&deleted.to_record())?,
-        }
+        w.write_object(&deleted.to_record())?;
     }
     Ok(())
 }
@@ -174,18 +171,16 @@ pub fn write(view: &TraceView<'_>, w: &mut impl TraceSink) -> Result<(), EncodeE
         let (lcs, keeps_empty) = (by_name.view(), by_name.keeps_empty());
         hashes.clear();
         let mut written = 0;
-        let mut failed = None;
+        let mut result = Ok(());
         lcs.for_each(|hash, lcs| {
             launches.clear();
             let n = lcs.map(|lc| push_lifecycle(&mut launches, &lc)).count();
-            if n > 0 || keeps_empty {
+            if (n > 0 || keeps_empty) && result.is_ok() {
                 written += 1;
-                failed = failed.take().or(write_launches(&mut hashes, hash, n, &launches).err());
+                result = write_launches(&mut hashes, hash, n, &launches);
             }
         });
-        if let Some(e) = failed {
-            return Err(e);
-        }
+        result?;
         if written > 0 || keeps_empty {
             owners += 1;
             write_name(&mut section, &owner)?;
@@ -194,7 +189,7 @@ pub fn write(view: &TraceView<'_>, w: &mut impl TraceSink) -> Result<(), EncodeE
         }
     }
     mp::write_map_len(w, len32(owners)?)?;
-    w.write_all(&section)?;
+    w.write_buffer(section)?;
     Ok(())
 }
 
@@ -212,7 +207,7 @@ pub fn encode(trace: &Trace, w: &mut impl TraceSink) -> Result<(), EncodeError> 
 
 /// Close to the encoded size, so the output is allocated once rather than grown (and copied)
 /// a dozen times on the way to megabytes.
-pub(crate) fn size_hint(trace: &Trace) -> usize {
+fn size_hint(trace: &Trace) -> usize {
     let objects: usize = trace
         .events
         .iter()
