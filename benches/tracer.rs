@@ -245,14 +245,14 @@ fn config() -> TracerConfig {
 
 /// The filters every measured export applies, as a request names them: one team's namespace
 /// left out, a label selector, and DaemonSets' pods; every object is checked against them.
-fn export_filters() -> AllOf {
+fn export_filters(config: &TracerConfig) -> AllOf {
     let requested = json!({
         "excluded_namespaces": ["team0"],
         "excluded_labels": [{"matchExpressions": [{"key": "tier", "operator": "In", "values": ["test", "canary"]}]}],
         "exclude_daemonsets": true,
     });
     let Value::Object(requested) = requested else { unreachable!("an object literal") };
-    build_filters(&serde_json::Map::new(), &requested, &config()).expect("export filters")
+    build_filters(&serde_json::Map::new(), &requested, config).expect("export filters")
 }
 
 /// An export of everything recorded, in the default format, delivered in the response.
@@ -328,12 +328,16 @@ async fn ingest_during_exports(emu: &Emulator, per_stream: &[usize]) -> (Measure
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let exporter = {
         let (busy, stop) = (busy.clone(), stop.clone());
+        // Loaded once, as the server loads it at startup.
+        let cfg = Arc::new(config());
         std::thread::spawn(move || {
             let mut n = 0;
             while !stop.load(Ordering::Relaxed) {
                 let snapshot = busy.snapshot();
+                let cfg = cfg.clone();
                 let work = move || {
-                    let encoded = export(&snapshot, &config(), &whole_window(), &export_filters()).expect("an export");
+                    // Filters are built per export, as the server builds them per request.
+                    let encoded = export(&snapshot, &cfg, &whole_window(), &export_filters(&cfg)).expect("an export");
                     std::hint::black_box(encoded);
                 };
                 sk_tracer::background::spawn("export", work).expect("an export thread").join().expect("an export");
@@ -402,7 +406,7 @@ async fn main() {
         times.sort();
         times[times.len() / 2].max(Duration::from_nanos(1))
     };
-    let filters = export_filters();
+    let filters = export_filters(&cfg);
     let request = whole_window();
     let export_once = || export(&snapshot, &cfg, &request, &filters).expect("an export");
     let encoded = export_once();
