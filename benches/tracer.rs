@@ -10,7 +10,7 @@
 //! (the same streams decoded as kube's watcher decodes them, then sanitised, owner-resolved and
 //! stored) then replay that history over HTTP, so the writer never limits either.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::Arc;
@@ -34,7 +34,8 @@ use sk_core::{Gvk, TracerConfig};
 use sk_plugins as _;
 
 /// Counts live and peak heap bytes of every thread but the emulator's: in a cluster the
-/// apiserver's memory is not the tracer's.
+/// apiserver's memory is not the tracer's. Allocates with the binary's allocator (mimalloc), so
+/// that the store is laid out in memory as the tracer lays it out.
 struct Counting;
 
 static LIVE: AtomicIsize = AtomicIsize::new(0);
@@ -63,7 +64,7 @@ fn shrink(by: usize) {
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
+        let p = unsafe { mimalloc::MiMalloc.alloc(layout) };
         if !p.is_null() {
             grow(layout.size());
         }
@@ -71,12 +72,12 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
+        unsafe { mimalloc::MiMalloc.dealloc(ptr, layout) };
         shrink(layout.size());
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        let p = unsafe { mimalloc::MiMalloc.realloc(ptr, layout, new_size) };
         if !p.is_null() {
             if new_size > layout.size() {
                 grow(new_size - layout.size());
