@@ -1,8 +1,6 @@
 //! What export filters judge: one stored object version, with its metadata read once for all of
 //! them.
 
-use std::cell::OnceCell;
-
 use super::StoredObject;
 use crate::trace::{MetadataRef, ObjectIdentity};
 
@@ -20,16 +18,15 @@ impl ObjectFilter for KeepAll {
     }
 }
 
-/// An object version before the filters. Its labels and owner references are read from the
-/// encoded object when a filter first asks, and shared by the filters after it.
+/// An object version before the filters, with its labels and owner references where the store
+/// found them.
 pub struct Candidate<'a> {
     stored: &'a StoredObject,
-    metadata: OnceCell<MetadataRef<'a>>,
 }
 
 impl<'a> Candidate<'a> {
     pub fn new(stored: &'a StoredObject) -> Self {
-        Candidate { stored, metadata: OnceCell::new() }
+        Candidate { stored }
     }
 
     pub fn id(&self) -> &'a ObjectIdentity {
@@ -40,8 +37,8 @@ impl<'a> Candidate<'a> {
         self.stored
     }
 
-    pub fn metadata(&self) -> &MetadataRef<'a> {
-        self.metadata.get_or_init(|| self.stored.obj.metadata())
+    pub fn metadata(&self) -> MetadataRef<'a> {
+        self.stored.metadata()
     }
 }
 
@@ -50,17 +47,21 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::trace::EncodedObject;
+    use crate::trace::{EncodedObject, MetadataSpans};
 
     #[test]
-    fn metadata_is_read_once_and_borrowed() {
-        let v = serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "labels": {"a": "1"}}});
-        let stored =
-            StoredObject { id: Arc::new(ObjectIdentity::of(&v).unwrap()), obj: EncodedObject::from_json(&v), hash: 0 };
+    fn metadata_is_where_the_store_found_it() {
+        let v = serde_json::json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "p", "labels": {"a": "1"}, "ownerReferences": [{"apiVersion": "v1", "kind": "X"}]}});
+        let obj = EncodedObject::from_json(&v);
+        let stored = StoredObject::new(Arc::new(ObjectIdentity::of(&v).unwrap()), obj.clone(), 0);
         let c = Candidate::new(&stored);
         assert_eq!(c.id().name, "p");
-        let first: *const MetadataRef = c.metadata();
+        assert_eq!(c.metadata(), obj.metadata());
         assert_eq!(c.metadata().label("a"), Some("1"));
-        assert!(std::ptr::eq(first, c.metadata()));
+        assert_eq!(c.metadata().owner_kinds().collect::<Vec<_>>(), [("v1", "X")]);
+        // Bytes the spans were not found in are read afresh rather than misread.
+        let other = EncodedObject::from_json(&serde_json::json!({"metadata": {}}));
+        assert_eq!(MetadataSpans::of(&obj).resolve(&other), other.metadata());
     }
 }

@@ -161,7 +161,7 @@ impl Ids {
     }
 
     fn obj(&mut self, o: Obj) -> Result<StoredObject, CheckpointError> {
-        Ok(StoredObject { id: self.get(o.id)?, obj: o.bytes.into_object(), hash: o.hash })
+        Ok(StoredObject::new(self.get(o.id)?, o.bytes.into_object(), o.hash))
     }
 }
 

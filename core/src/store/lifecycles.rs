@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::lifecycle::advance;
+use crate::trace::view::KeyRef;
 use crate::trace::{PodLifecycle, TrackedKey};
 
 /// Launch order is start time, ties broken by the order pods were first seen; the key never
@@ -40,6 +41,14 @@ impl OwnerLifecycles {
         Some(&mut self.0[at].2)
     }
 
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// Pod hashes in ascending order, each with its lifecycles in launch order.
     pub fn by_hash(&self) -> impl Iterator<Item = (u64, impl Iterator<Item = PodLifecycle> + '_)> + '_ {
         self.0.chunk_by(|a, b| a.0 == b.0).map(|run| (run[0].0, run.iter().map(|(_, _, lc)| *lc)))
@@ -49,7 +58,17 @@ impl OwnerLifecycles {
 /// The lifecycle table as a snapshot holds it: every owner's entry is shared with the store, which
 /// copies an entry only when it changes one that a snapshot still holds. In namespaced name
 /// order, then kind.
-pub type SharedLifecycles = Vec<(Arc<TrackedKey>, Arc<OwnerLifecycles>)>;
+pub type SharedLifecycles = Vec<SharedOwner>;
+
+/// One owner's entry in a snapshot.
+#[derive(Clone, Debug)]
+pub struct SharedOwner {
+    /// [`KeyRef::name_prefix`] of the owner: an export matches owners to its index by it, and
+    /// reads their names only where two prefixes tie.
+    pub prefix: u128,
+    pub key: Arc<TrackedKey>,
+    pub lifecycles: Arc<OwnerLifecycles>,
+}
 
 /// A pod's uid, held as 16 bytes when it is the canonical lower-case UUID the apiserver assigns
 /// (bytes, not a `u128`, whose alignment would pad every table slot by 8 bytes).
@@ -89,14 +108,26 @@ impl std::fmt::Display for PodUid {
 }
 
 /// An owner as the table orders it: by namespaced name, then kind, the order in which an export
-/// writes owners, so that a snapshot's table is already in it. A name usually settles a
-/// comparison on its own, where a kind first would compare three equal strings.
+/// writes owners, so that a snapshot's table is already in it. The name's first bytes, held as a
+/// number, settle most comparisons without reading the name; a kind first would compare three
+/// equal strings.
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct OwnerKey(Arc<TrackedKey>);
+struct OwnerKey {
+    prefix: u128,
+    key: Arc<TrackedKey>,
+}
+
+impl OwnerKey {
+    fn new(key: TrackedKey) -> Self {
+        OwnerKey { prefix: KeyRef::of_tracked(&key).name_prefix(), key: Arc::new(key) }
+    }
+}
 
 impl Ord for OwnerKey {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (&self.0.name, &self.0.gvk).cmp(&(&other.0.name, &other.0.gvk))
+        self.prefix
+            .cmp(&other.prefix)
+            .then_with(|| (&self.key.name, &self.key.gvk).cmp(&(&other.key.name, &other.key.gvk)))
     }
 }
 
@@ -164,7 +195,7 @@ impl Lifecycles {
 
     /// The table's own copy of `owner`, if it has one.
     fn shared_owner(&self, owner: TrackedKey) -> OwnerKey {
-        let owner = OwnerKey(Arc::new(owner));
+        let owner = OwnerKey::new(owner);
         match self.table.get_key_value(&owner) {
             Some((shared, _)) => shared.clone(),
             None => owner,
@@ -188,21 +219,28 @@ impl Lifecycles {
     /// Every owner's entry, shared rather than copied: a snapshot costs two pointers per owner.
     /// In namespaced name order, then kind.
     pub fn share(&self) -> SharedLifecycles {
-        self.table.iter().map(|(owner, by_hash)| (owner.0.clone(), by_hash.clone())).collect()
+        self.table
+            .iter()
+            .map(|(owner, by_hash)| SharedOwner {
+                prefix: owner.prefix,
+                key: owner.key.clone(),
+                lifecycles: by_hash.clone(),
+            })
+            .collect()
     }
 
     /// Every entry, with its launch key, for a checkpoint.
     pub(super) fn entries(&self) -> Vec<(TrackedKey, u64, LaunchKey, PodLifecycle)> {
         let mut out = Vec::with_capacity(self.len());
         for (owner, by_hash) in &self.table {
-            out.extend(by_hash.0.iter().map(|(hash, key, lc)| ((*owner.0).clone(), *hash, *key, *lc)));
+            out.extend(by_hash.0.iter().map(|(hash, key, lc)| ((*owner.key).clone(), *hash, *key, *lc)));
         }
         out
     }
 
     /// Pods not yet deleted and where their entries are, for a checkpoint.
     pub(super) fn pods(&self) -> Vec<(String, TrackedKey, u64, LaunchKey)> {
-        self.pods.iter().map(|(uid, (owner, hash, key))| (uid.to_string(), (*owner.0).clone(), *hash, *key)).collect()
+        self.pods.iter().map(|(uid, (owner, hash, key))| (uid.to_string(), (*owner.key).clone(), *hash, *key)).collect()
     }
 
     /// Rebuilds the table from a checkpoint's entries and pods.
@@ -247,7 +285,7 @@ fn entry<'t>(
 pub fn table(shared: &SharedLifecycles) -> BTreeMap<TrackedKey, BTreeMap<u64, Vec<PodLifecycle>>> {
     shared
         .iter()
-        .map(|(owner, by_hash)| ((**owner).clone(), by_hash.by_hash().map(|(h, lcs)| (h, lcs.collect())).collect()))
+        .map(|o| ((*o.key).clone(), o.lifecycles.by_hash().map(|(h, lcs)| (h, lcs.collect())).collect()))
         .collect()
 }
 

@@ -15,11 +15,11 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::gvk::Gvk;
-use crate::trace::{EncodedObject, ObjectIdentity, PodLifecycle, TrackedKey};
+use crate::trace::{EncodedObject, MetadataRef, MetadataSpans, ObjectIdentity, PodLifecycle, TrackedKey};
 
 pub use candidate::{Candidate, KeepAll, ObjectFilter};
 pub use checkpoint::{verify as verify_checkpoint, CheckpointError, CheckpointState};
-pub use lifecycles::{Lifecycles, OwnerLifecycles, SharedLifecycles};
+pub use lifecycles::{Lifecycles, OwnerLifecycles, SharedLifecycles, SharedOwner};
 pub use window::{deletion_record, Window, WindowError};
 
 /// Events per sealed chunk: small enough that a snapshot copies little of the open chunk, large
@@ -31,6 +31,19 @@ pub struct StoredObject {
     pub id: Arc<ObjectIdentity>,
     pub obj: EncodedObject,
     pub hash: u64,
+    /// Where the filters find `obj`'s labels and owner references.
+    meta: MetadataSpans,
+}
+
+impl StoredObject {
+    pub fn new(id: Arc<ObjectIdentity>, obj: EncodedObject, hash: u64) -> Self {
+        StoredObject { meta: MetadataSpans::of(&obj), id, obj, hash }
+    }
+
+    /// The labels and owner references of the object, borrowed from its bytes.
+    pub fn metadata(&self) -> MetadataRef<'_> {
+        self.meta.resolve(&self.obj)
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -178,7 +191,7 @@ impl Store {
             Some((key, _)) => key.clone(),
             None => Arc::new(id),
         };
-        let stored = StoredObject { id: id.clone(), obj, hash };
+        let stored = StoredObject::new(id.clone(), obj, hash);
         let bytes = stored.obj.as_bytes().len() as u64;
         let existed = st.live.insert(id.clone(), Live { hash, obj: stored.clone() }).is_some();
         st.open_event(ts);

@@ -108,17 +108,24 @@ impl Snapshot {
         // Phase 3: the index in key order, sorted by the names' first 16 bytes and only where
         // those tie by the whole key; then the lifecycles of the owners in it, found by walking
         // the snapshot's table, which is in the same order, beside it.
-        let mut entries: Vec<(u128, &Slot)> =
-            exported.slots.iter().filter(|s| s.last_hash.is_some()).map(|s| (name_prefix(&s.key()), s)).collect();
+        let mut entries: Vec<(u128, &Slot)> = Vec::with_capacity(exported.slots.len());
+        entries.extend(exported.slots.iter().filter(|s| s.last_hash.is_some()).map(|s| (s.key().name_prefix(), s)));
         entries.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.key().cmp_key(&b.1.key())));
         let index = entries.iter().filter_map(|(_, s)| Some((s.key(), s.last_hash?))).collect();
         let mut owners = self.lifecycles.iter().peekable();
-        let mut pod_lifecycles = Vec::new();
-        for (_, slot) in &entries {
+        let mut pod_lifecycles = Vec::with_capacity(entries.len().min(self.lifecycles.len()));
+        for (prefix, slot) in &entries {
             let key = slot.key();
-            while owners.next_if(|(owner, _)| key.cmp_tracked(owner).is_gt()).is_some() {}
-            if let Some((_, of)) = owners.next_if(|(owner, _)| key.cmp_tracked(owner).is_eq()) {
-                pod_lifecycles.push((key, LifecyclesRef::Clipped { of, start, end: w.end }));
+            while let Some(owner) = owners.peek() {
+                match key.cmp_owner(*prefix, owner.prefix, &owner.key) {
+                    std::cmp::Ordering::Greater => {}
+                    std::cmp::Ordering::Equal => {
+                        let of = &owner.lifecycles;
+                        pod_lifecycles.push((key, LifecyclesRef::Clipped { of, start, end: w.end }));
+                    }
+                    std::cmp::Ordering::Less => break,
+                }
+                owners.next();
             }
         }
         Ok(TraceView { config, events, index, pod_lifecycles })
@@ -152,19 +159,6 @@ fn alive<'a>(
             return next;
         }
     })
-}
-
-/// The first 16 bytes of a key's namespaced name, big-endian and padded with zeros: ordered as the
-/// names are wherever they differ (names hold no NUL).
-fn name_prefix(key: &KeyRef<'_>) -> u128 {
-    let mut bytes = [0u8; 16];
-    let mut at = 0;
-    for piece in key.name_pieces() {
-        let n = piece.len().min(16 - at);
-        bytes[at..at + n].copy_from_slice(&piece.as_bytes()[..n]);
-        at += n;
-    }
-    u128::from_be_bytes(bytes)
 }
 
 /// An identity as the verdicts are keyed: hashed by namespace and name only (kinds rarely share

@@ -82,6 +82,12 @@ impl ChunkWriter {
         ChunkWriter::default()
     }
 
+    /// A writer whose list of chunks has room for `objects` shared objects and the framing
+    /// between them, so that it is not regrown on the way.
+    pub fn for_objects(objects: usize) -> Self {
+        ChunkWriter { done: Vec::with_capacity(2 * objects + 2), ..ChunkWriter::default() }
+    }
+
     fn end_framing(&mut self) {
         if !self.framing.is_empty() {
             self.done.push(self.framing.split().freeze());

@@ -4,100 +4,138 @@
 
 use super::object::MetadataRef;
 
-/// The msgpack bytes of the value of the top-level field `name` of the map `bytes` encodes;
-/// `None` if there is no such field or the bytes are not a msgpack map with string keys.
-pub fn field_bytes<'a>(bytes: &'a [u8], name: &str) -> Option<&'a [u8]> {
-    let mut rd = bytes;
-    let fields = rmp::decode::read_map_len(&mut rd).ok()?;
-    for _ in 0..fields {
-        let key_len = rmp::decode::read_str_len(&mut rd).ok()? as usize;
-        let key = rd.get(..key_len)?;
-        rd = &rd[key_len..];
-        let value = rd;
-        skip_value(&mut rd)?;
-        if key == name.as_bytes() {
-            return Some(&value[..value.len() - rd.len()]);
-        }
-    }
-    None
-}
-
-/// The labels and owner kinds in the `metadata` of the map `bytes` encodes, borrowed from it.
-/// Entries that are not strings are left out; metadata that is not whole msgpack reads as
-/// empty.
+/// The labels and owner references in the `metadata` of the map `bytes` encodes, borrowed from
+/// it. Metadata that is not whole msgpack reads as empty, as do labels that are not a map and
+/// owner references that are not a list.
 pub fn metadata_ref(bytes: &[u8]) -> MetadataRef<'_> {
+    let mut rd = bytes;
     let mut out = MetadataRef::default();
-    if let Some(mut rd) = field_bytes(bytes, "metadata") {
-        let _ = read_metadata(&mut rd, &mut out);
+    for _ in 0..map_len(&mut rd).unwrap_or(0) {
+        let Some(key) = str_bytes(&mut rd) else { break };
+        if key == b"metadata" {
+            // Read where it lies rather than skipped whole first: it is read only once this way.
+            return read_metadata(&mut rd, &mut out).map_or_else(MetadataRef::default, |()| out);
+        }
+        if skip_value(&mut rd).is_none() {
+            break;
+        }
     }
     out
 }
 
 fn read_metadata<'a>(rd: &mut &'a [u8], out: &mut MetadataRef<'a>) -> Option<()> {
-    for _ in 0..map_len_or_skip(rd)? {
-        match str_or_skip(rd)? {
-            Some("labels") => {
-                for _ in 0..map_len_or_skip(rd)? {
-                    let (key, value) = (str_or_skip(rd)?, str_or_skip(rd)?);
-                    if let (Some(key), Some(value)) = (key, value) {
-                        out.labels.push((key, value));
-                    }
-                }
+    for _ in 0..map_len(rd)? {
+        let key = str_bytes(rd);
+        let value = take_value(rd)?;
+        match key {
+            Some(b"labels") if out.labels.is_empty() && map_len(&mut &value[..]).is_some() => out.labels = value,
+            Some(b"ownerReferences") if out.owner_refs.is_empty() && array_len(&mut &value[..]).is_some() => {
+                out.owner_refs = value
             }
-            Some("ownerReferences") => {
-                for _ in 0..array_len_or_skip(rd)? {
-                    let (mut api_version, mut kind) = (None, None);
-                    for _ in 0..map_len_or_skip(rd)? {
-                        match str_or_skip(rd)? {
-                            Some("apiVersion") => api_version = str_or_skip(rd)?,
-                            Some("kind") => kind = str_or_skip(rd)?,
-                            _ => skip_value(rd)?,
-                        }
-                    }
-                    if let (Some(api_version), Some(kind)) = (api_version, kind) {
-                        out.owner_kinds.push((api_version, kind));
-                    }
-                }
-            }
-            _ => skip_value(rd)?,
+            _ => {}
         }
     }
     Some(())
 }
 
-/// The string at the front of `rd`, borrowed; `Some(None)` (and the value skipped) if the value
-/// there is something else; `None` if the bytes end or are not msgpack.
+/// The value of `key` in a labels map, if both are strings.
+pub fn find_label<'a>(map: &'a [u8], key: &str) -> Option<&'a str> {
+    let mut rd = map;
+    for _ in 0..map_len(&mut rd).unwrap_or(0) {
+        let k = str_bytes(&mut rd);
+        let v = take_value(&mut rd)?;
+        if k == Some(key.as_bytes()) {
+            return str_bytes(&mut &v[..]).and_then(|v| std::str::from_utf8(v).ok());
+        }
+    }
+    None
+}
+
+/// The entries of a labels map whose key and value are strings.
+pub fn labels(map: &[u8]) -> impl Iterator<Item = (&str, &str)> {
+    let mut rd = map;
+    let n = map_len(&mut rd).unwrap_or(0);
+    (0..n).map_while(move |_| Some((str_or_skip(&mut rd)?, str_or_skip(&mut rd)?))).filter_map(|(k, v)| Some((k?, v?)))
+}
+
+/// `(apiVersion, kind)` of each owner reference that has both as strings.
+pub fn owner_kinds(list: &[u8]) -> impl Iterator<Item = (&str, &str)> {
+    let mut rd = list;
+    let n = array_len(&mut rd).unwrap_or(0);
+    (0..n)
+        .map_while(move |_| {
+            let mut reference = take_value(&mut rd)?;
+            let (mut api_version, mut kind) = (None, None);
+            for _ in 0..map_len(&mut reference).unwrap_or(0) {
+                match str_bytes(&mut reference) {
+                    Some(b"apiVersion") => api_version = str_or_skip(&mut reference)?,
+                    Some(b"kind") => kind = str_or_skip(&mut reference)?,
+                    _ => take_value(&mut reference).map(drop)?,
+                }
+            }
+            Some((api_version, kind))
+        })
+        .filter_map(|(a, k)| Some((a?, k?)))
+}
+
+/// The UTF-8 string at the front of `rd`, consumed; `Some(None)` (and the value skipped) if the
+/// value there is something else; `None` if the bytes end or are not msgpack.
 fn str_or_skip<'a>(rd: &mut &'a [u8]) -> Option<Option<&'a str>> {
-    let mut probe = *rd;
-    match rmp::decode::read_str_len(&mut probe) {
-        Ok(n) => {
-            let bytes = probe.get(..n as usize)?;
-            *rd = &probe[n as usize..];
-            Some(std::str::from_utf8(bytes).ok())
-        }
-        Err(_) => skip_value(rd).map(|()| None),
+    match str_bytes(rd) {
+        Some(bytes) => Some(std::str::from_utf8(bytes).ok()),
+        None => take_value(rd).map(|_| None),
     }
 }
 
-/// The length of the map at the front of `rd`; 0 (and the value skipped) for anything else.
-fn map_len_or_skip(rd: &mut &[u8]) -> Option<u32> {
-    len_or_skip(rd, |probe| rmp::decode::read_map_len(probe).ok())
+/// The bytes of the string at the front of `rd`, consumed; `None`, with `rd` untouched, if the
+/// value there is not a whole string. The forms are read by hand: a trace's strings are nearly
+/// all short, and reading their one-byte header inline costs a fraction of a call through rmp.
+fn str_bytes<'a>(rd: &mut &'a [u8]) -> Option<&'a [u8]> {
+    let (header, len): (usize, usize) = match *rd.first()? {
+        b @ 0xa0..=0xbf => (1, usize::from(b & 0x1f)),
+        0xd9 => (2, usize::from(*rd.get(1)?)),
+        0xda => (3, usize::from(u16::from_be_bytes(rd.get(1..3)?.try_into().ok()?))),
+        0xdb => (5, usize::try_from(u32::from_be_bytes(rd.get(1..5)?.try_into().ok()?)).ok()?),
+        _ => return None,
+    };
+    let bytes = rd.get(header..header.checked_add(len)?)?;
+    *rd = &rd[header + len..];
+    Some(bytes)
 }
 
-/// The length of the array at the front of `rd`; 0 (and the value skipped) for anything else.
-fn array_len_or_skip(rd: &mut &[u8]) -> Option<u32> {
-    len_or_skip(rd, |probe| rmp::decode::read_array_len(probe).ok())
+/// The length of the map at the front of `rd`, consumed; `None`, with `rd` untouched, for
+/// anything else.
+fn map_len(rd: &mut &[u8]) -> Option<u32> {
+    container_len(rd, 0x80, 0xde)
 }
 
-fn len_or_skip(rd: &mut &[u8], read_len: impl Fn(&mut &[u8]) -> Option<u32>) -> Option<u32> {
-    let mut probe = *rd;
-    match read_len(&mut probe) {
-        Some(n) => {
-            *rd = probe;
-            Some(n)
-        }
-        None => skip_value(rd).map(|()| 0),
-    }
+/// As [`map_len`], for an array.
+fn array_len(rd: &mut &[u8]) -> Option<u32> {
+    container_len(rd, 0x90, 0xdc)
+}
+
+/// A container's length: `fix` is the fixed form's marker (length in its low four bits), `wide`
+/// the 16-bit form's (the 32-bit form's follows it).
+fn container_len(rd: &mut &[u8], fix: u8, wide: u8) -> Option<u32> {
+    let b = *rd.first()?;
+    let (header, n) = if b & 0xf0 == fix {
+        (1, u32::from(b & 0x0f))
+    } else if b == wide {
+        (3, u32::from(u16::from_be_bytes(rd.get(1..3)?.try_into().ok()?)))
+    } else if b == wide + 1 {
+        (5, u32::from_be_bytes(rd.get(1..5)?.try_into().ok()?))
+    } else {
+        return None;
+    };
+    *rd = &rd[header..];
+    Some(n)
+}
+
+/// The bytes of the value at the front of `rd`, consumed.
+fn take_value<'a>(rd: &mut &'a [u8]) -> Option<&'a [u8]> {
+    let start = *rd;
+    skip_value(rd)?;
+    Some(&start[..start.len() - rd.len()])
 }
 
 fn advance(rd: &mut &[u8], n: usize) -> Option<()> {
@@ -119,40 +157,60 @@ fn skip_sized(rd: &mut &[u8], width: usize, extra: usize) -> Option<()> {
 }
 
 /// Moves `rd` past one msgpack value. Iterative, so nesting depth costs no stack; every step
-/// consumes at least one byte, so bad input ends with the bytes.
+/// consumes at least one byte, so bad input ends with the bytes. Markers are matched as bytes
+/// (see the msgpack spec's format table), which compiles to one jump table.
+#[inline]
 fn skip_value(rd: &mut &[u8]) -> Option<()> {
-    use rmp::Marker::*;
+    // Most values skipped are short strings: those are skipped here, inline.
+    match rd.first() {
+        Some(&b @ 0xa0..=0xbf) => advance(rd, 1 + usize::from(b & 0x1f)),
+        _ => skip_any(rd),
+    }
+}
+
+fn skip_any(out: &mut &[u8]) -> Option<()> {
+    // A copy, written back once: through the reference, every step would store it.
+    let mut bytes = *out;
+    let rd = &mut bytes;
     let mut pending: u64 = 1;
     while pending > 0 {
         pending -= 1;
-        match rmp::decode::read_marker(rd).ok()? {
-            FixPos(_) | FixNeg(_) | Null | True | False => {}
-            U8 | I8 => advance(rd, 1)?,
-            U16 | I16 => advance(rd, 2)?,
-            U32 | I32 | F32 => advance(rd, 4)?,
-            U64 | I64 | F64 => advance(rd, 8)?,
-            FixStr(n) => advance(rd, usize::from(n))?,
-            Str8 | Bin8 => skip_sized(rd, 1, 0)?,
-            Str16 | Bin16 => skip_sized(rd, 2, 0)?,
-            Str32 | Bin32 => skip_sized(rd, 4, 0)?,
-            FixArray(n) => pending += u64::from(n),
-            Array16 => pending += length(rd, 2)?,
-            Array32 => pending += length(rd, 4)?,
-            FixMap(n) => pending += 2 * u64::from(n),
-            Map16 => pending += 2 * length(rd, 2)?,
-            Map32 => pending += 2 * length(rd, 4)?,
-            FixExt1 => advance(rd, 2)?,
-            FixExt2 => advance(rd, 3)?,
-            FixExt4 => advance(rd, 5)?,
-            FixExt8 => advance(rd, 9)?,
-            FixExt16 => advance(rd, 17)?,
-            // An extension's type byte follows its length.
-            Ext8 => skip_sized(rd, 1, 1)?,
-            Ext16 => skip_sized(rd, 2, 1)?,
-            Ext32 => skip_sized(rd, 4, 1)?,
-            Reserved => return None,
+        let (&byte, rest) = rd.split_first()?;
+        *rd = rest;
+        match byte {
+            // positive and negative fixint, nil, false, true
+            0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => {}
+            0x80..=0x8f => pending += 2 * u64::from(byte & 0x0f),
+            0x90..=0x9f => pending += u64::from(byte & 0x0f),
+            0xa0..=0xbf => advance(rd, usize::from(byte & 0x1f))?,
+            0xc1 => return None,
+            // bin 8/16/32, then ext 8/16/32, whose type byte follows the length
+            0xc4 | 0xd9 => skip_sized(rd, 1, 0)?,
+            0xc5 | 0xda => skip_sized(rd, 2, 0)?,
+            0xc6 | 0xdb => skip_sized(rd, 4, 0)?,
+            0xc7 => skip_sized(rd, 1, 1)?,
+            0xc8 => skip_sized(rd, 2, 1)?,
+            0xc9 => skip_sized(rd, 4, 1)?,
+            // float 32/64, uint 8..64, int 8..64
+            0xca => advance(rd, 4)?,
+            0xcb => advance(rd, 8)?,
+            0xcc | 0xd0 => advance(rd, 1)?,
+            0xcd | 0xd1 => advance(rd, 2)?,
+            0xce | 0xd2 => advance(rd, 4)?,
+            0xcf | 0xd3 => advance(rd, 8)?,
+            // fixext 1/2/4/8/16: a type byte and the data
+            0xd4 => advance(rd, 2)?,
+            0xd5 => advance(rd, 3)?,
+            0xd6 => advance(rd, 5)?,
+            0xd7 => advance(rd, 9)?,
+            0xd8 => advance(rd, 17)?,
+            0xdc => pending += length(rd, 2)?,
+            0xdd => pending += length(rd, 4)?,
+            0xde => pending += 2 * length(rd, 2)?,
+            0xdf => pending += 2 * length(rd, 4)?,
         }
     }
+    *out = bytes;
     Some(())
 }
 
@@ -161,6 +219,20 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use serde_json::{json, Value};
+
+    /// The bytes of the top-level field `name`, found by skipping every value before it: a way to
+    /// check the skipper against a full decode over any values.
+    fn field_bytes<'a>(bytes: &'a [u8], name: &str) -> Option<&'a [u8]> {
+        let mut rd = bytes;
+        for _ in 0..map_len(&mut rd)? {
+            let key = str_bytes(&mut rd)?;
+            let value = take_value(&mut rd)?;
+            if key == name.as_bytes() {
+                return Some(value);
+            }
+        }
+        None
+    }
 
     fn encode(v: &Value) -> Vec<u8> {
         rmp_serde::to_vec(v).unwrap()
@@ -216,8 +288,8 @@ mod tests {
         });
         let bytes = encode(&obj);
         let meta = metadata_ref(&bytes);
-        assert_eq!(meta.labels, [("app", "web"), ("tier", "front")]);
-        assert_eq!(meta.owner_kinds, [("batch/v1", "CronJob"), ("example.com/v1", "Workflow")]);
+        assert_eq!(meta.labels().collect::<Vec<_>>(), [("app", "web"), ("tier", "front")]);
+        assert_eq!(meta.owner_kinds().collect::<Vec<_>>(), [("batch/v1", "CronJob"), ("example.com/v1", "Workflow")]);
         assert_eq!(meta.label("tier"), Some("front"));
         assert_eq!(meta.label("n"), None);
 
@@ -244,7 +316,10 @@ mod tests {
             let bytes = encode(&json!({"kind": "Pod", "metadata": {"name": "p", "labels": labels}}));
             let meta = metadata_ref(&bytes);
             let read: std::collections::BTreeMap<String, String> =
-                meta.labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+                meta.labels().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            for (k, v) in &labels {
+                prop_assert_eq!(meta.label(k), Some(v.as_str()));
+            }
             prop_assert_eq!(read, labels);
         }
 

@@ -21,7 +21,7 @@ use crate::tracer_config::TracerConfig;
 
 pub use chunks::{ChunkWriter, TraceChunks, TraceSink};
 pub use decode::{decode, decode_any, TraceDecodeError};
-pub use object::{namespaced_name, EncodedObject, MetadataRef, ObjectIdentity};
+pub use object::{namespaced_name, EncodedObject, MetadataRef, MetadataSpans, ObjectIdentity};
 pub use view::TraceView;
 
 /// The encodings of a trace file.

@@ -79,18 +79,68 @@ impl<'de> Deserialize<'de> for EncodedObject {
 }
 
 /// What export filters look at besides an object's identity, borrowed from the encoded object:
-/// read in place, it costs no allocation per label. Entries that are not strings are left out.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// the labels map and the owner references list as their msgpack bytes, read entry by entry only
+/// when asked, so finding them costs no allocation and no UTF-8 check of entries nobody reads.
+/// Entries that are not strings are left out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct MetadataRef<'a> {
-    /// In the object's order; keys are unique, as the object's were.
-    pub labels: Vec<(&'a str, &'a str)>,
-    /// `(apiVersion, kind)` of each owner reference.
-    pub owner_kinds: Vec<(&'a str, &'a str)>,
+    /// A msgpack map, or empty.
+    pub(super) labels: &'a [u8],
+    /// A msgpack array, or empty.
+    pub(super) owner_refs: &'a [u8],
 }
 
 impl<'a> MetadataRef<'a> {
+    /// The value of the label `key`, if the object has it as a string.
     pub fn label(&self, key: &str) -> Option<&'a str> {
-        self.labels.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+        super::field_bytes::find_label(self.labels, key)
+    }
+
+    /// In the object's order; keys are unique, as the object's were.
+    pub fn labels(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        super::field_bytes::labels(self.labels)
+    }
+
+    /// `(apiVersion, kind)` of each owner reference.
+    pub fn owner_kinds(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        super::field_bytes::owner_kinds(self.owner_refs)
+    }
+}
+
+/// Where an encoded object's labels and owner references lie in its bytes: found once when the
+/// object is stored, so that the filters of every export find them without reading its metadata
+/// again (the metadata reader costs more than the rest of a filter's work).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MetadataSpans {
+    labels: Span,
+    owner_refs: Span,
+}
+
+/// `start..end` in an object's bytes; `None` for an object too large for 32-bit offsets, whose
+/// metadata is read again when asked.
+type Span = Option<(u32, u32)>;
+
+impl MetadataSpans {
+    pub fn of(obj: &EncodedObject) -> Self {
+        let (whole, found) = (obj.as_bytes(), obj.metadata());
+        let span = |part: &[u8]| {
+            if part.is_empty() {
+                return Some((0, 0));
+            }
+            let start = part.as_ptr().addr().wrapping_sub(whole.as_ptr().addr());
+            Some((u32::try_from(start).ok()?, u32::try_from(start + part.len()).ok()?))
+        };
+        MetadataSpans { labels: span(found.labels), owner_refs: span(found.owner_refs) }
+    }
+
+    /// The metadata of `obj`, which must be the object these spans were found in.
+    pub fn resolve<'a>(&self, obj: &'a EncodedObject) -> MetadataRef<'a> {
+        let bytes = obj.as_bytes();
+        let part = |span: Span| span.and_then(|(start, end)| bytes.get(start as usize..end as usize));
+        match (part(self.labels), part(self.owner_refs)) {
+            (Some(labels), Some(owner_refs)) => MetadataRef { labels, owner_refs },
+            _ => obj.metadata(),
+        }
     }
 }
 

@@ -86,29 +86,6 @@ fn write_name(w: &mut impl Write, key: &KeyRef<'_>) -> Result<(), EncodeError> {
     Ok(())
 }
 
-/// One owner's lifecycles in v1: those of one name, merged where kinds share the name.
-enum ByName<'a> {
-    One(LifecyclesRef<'a>),
-    /// Merged, and whether empty ones are kept, as the first of the merged keeps them.
-    Merged(BTreeMap<u64, Vec<PodLifecycle>>, bool),
-}
-
-impl ByName<'_> {
-    fn view(&self) -> LifecyclesRef<'_> {
-        match self {
-            ByName::One(l) => *l,
-            ByName::Merged(map, _) => LifecyclesRef::Held(map),
-        }
-    }
-
-    fn keeps_empty(&self) -> bool {
-        match self {
-            ByName::One(l) => l.keeps_empty(),
-            ByName::Merged(_, keeps) => *keeps,
-        }
-    }
-}
-
 /// v1 keys the index and lifecycles by namespaced name alone; entries of different kinds that
 /// share a name are merged (the index keeps the first kind's hash, lifecycles are combined). The
 /// view's entries are in name order with kinds in order, so those of one name are adjacent.
@@ -117,29 +94,6 @@ fn index_by_name<'a>(view: &TraceView<'a>) -> Vec<(KeyRef<'a>, u64)> {
     for (key, hash) in &view.index {
         if !out.last().is_some_and(|(last, _)| last.cmp_names(key).is_eq()) {
             out.push((*key, *hash));
-        }
-    }
-    out
-}
-
-fn lifecycles_by_name<'a>(view: &TraceView<'a>) -> Vec<(KeyRef<'a>, ByName<'a>)> {
-    let mut out: Vec<(KeyRef<'a>, ByName<'a>)> = Vec::with_capacity(view.pod_lifecycles.len());
-    for (key, lcs) in &view.pod_lifecycles {
-        match out.last_mut() {
-            Some((last, merged)) if last.cmp_names(key).is_eq() => {
-                let (mut map, keeps) = match std::mem::replace(merged, ByName::Merged(BTreeMap::new(), true)) {
-                    ByName::One(first) => (first.to_map(), first.keeps_empty()),
-                    ByName::Merged(map, keeps) => (map, keeps),
-                };
-                lcs.for_each(|hash, more| {
-                    let more: Vec<_> = more.collect();
-                    if !more.is_empty() || lcs.keeps_empty() {
-                        map.entry(hash).or_default().extend(more);
-                    }
-                });
-                *merged = ByName::Merged(map, keeps);
-            }
-            _ => out.push((*key, ByName::One(*lcs))),
         }
     }
     out
@@ -162,30 +116,21 @@ pub fn write(view: &TraceView<'_>, w: &mut impl TraceSink) -> Result<(), EncodeE
         mp::write_uint(w, *hash)?;
     }
 
-    // Each owner's lifecycles are read once, as they are written: into buffers, so that the
-    // lengths that msgpack writes first are known by then.
-    let mut section = Vec::new();
+    // Each owner's lifecycles are read once, as they are written: straight into the section, with
+    // one byte left for each length that msgpack writes first and filled in once it is known.
+    let mut section = Vec::with_capacity(lifecycles_size_hint(view));
     let mut owners = 0;
-    let (mut hashes, mut launches) = (Vec::new(), Vec::new());
-    for (owner, by_name) in lifecycles_by_name(view) {
-        let (lcs, keeps_empty) = (by_name.view(), by_name.keeps_empty());
-        hashes.clear();
-        let mut written = 0;
-        let mut result = Ok(());
-        lcs.for_each(|hash, lcs| {
-            launches.clear();
-            let n = lcs.map(|lc| push_lifecycle(&mut launches, &lc)).count();
-            if (n > 0 || keeps_empty) && result.is_ok() {
-                written += 1;
-                result = write_launches(&mut hashes, hash, n, &launches);
+    for run in view.pod_lifecycles.chunk_by(|a, b| a.0.cmp_names(&b.0).is_eq()) {
+        let merged;
+        let (lcs, keeps_empty) = match run {
+            [(_, one)] => (*one, one.keeps_empty()),
+            _ => {
+                merged = merge_lifecycles(run);
+                (LifecyclesRef::Held(&merged.0), merged.1)
             }
-        });
-        result?;
-        if written > 0 || keeps_empty {
+        };
+        if write_owner(&mut section, &run[0].0, lcs, keeps_empty)? {
             owners += 1;
-            write_name(&mut section, &owner)?;
-            mp::write_map_len(&mut section, len32(written)?)?;
-            section.extend_from_slice(&hashes);
         }
     }
     mp::write_map_len(w, len32(owners)?)?;
@@ -193,11 +138,86 @@ pub fn write(view: &TraceView<'_>, w: &mut impl TraceSink) -> Result<(), EncodeE
     Ok(())
 }
 
-fn write_launches(out: &mut Vec<u8>, hash: u64, n: usize, launches: &[u8]) -> Result<(), EncodeError> {
-    mp::write_uint(out, hash)?;
-    mp::write_array_len(out, len32(n)?)?;
-    out.extend_from_slice(launches);
+/// Writes one owner's lifecycles into `out`; false, with nothing written, where clipping left it
+/// none and it keeps none empty.
+fn write_owner(
+    out: &mut Vec<u8>,
+    owner: &KeyRef<'_>,
+    lcs: LifecyclesRef<'_>,
+    keeps_empty: bool,
+) -> Result<bool, EncodeError> {
+    let owner_start = out.len();
+    write_name(out, owner)?;
+    let map_at = out.len();
+    out.push(0);
+    let mut written = 0;
+    let mut result = Ok(());
+    lcs.for_each(|hash, launches| {
+        let hash_start = out.len();
+        // Writing into a Vec cannot fail.
+        let _ = mp::write_uint(out, hash);
+        let array_at = out.len();
+        out.push(0);
+        let n = launches.map(|lc| push_lifecycle(out, &lc)).count();
+        if n > 0 || keeps_empty {
+            written += 1;
+            if result.is_ok() {
+                result = fill_len(out, array_at, n, ARRAY);
+            }
+        } else {
+            out.truncate(hash_start);
+        }
+    });
+    result?;
+    if written == 0 && !keeps_empty {
+        out.truncate(owner_start);
+        return Ok(false);
+    }
+    fill_len(out, map_at, written, MAP)?;
+    Ok(true)
+}
+
+/// A msgpack container's markers: the fixed form's (length in its low four bits), then the 16-
+/// and 32-bit forms'.
+struct Container(u8, u8, u8);
+
+const MAP: Container = Container(0x80, 0xde, 0xdf);
+const ARRAY: Container = Container(0x90, 0xdc, 0xdd);
+
+/// Fills in the length `n` at `at`, where one byte was left for it, in the smallest form, as
+/// `rmp` writes it; a longer form moves what follows it.
+fn fill_len(out: &mut Vec<u8>, at: usize, n: usize, kind: Container) -> Result<(), EncodeError> {
+    let n = len32(n)?;
+    if n < 16 {
+        out[at] = kind.0 | n as u8;
+    } else if let Ok(n) = u16::try_from(n) {
+        let [hi, lo] = n.to_be_bytes();
+        out.splice(at..=at, [kind.1, hi, lo]);
+    } else {
+        let [a, b, c, d] = n.to_be_bytes();
+        out.splice(at..=at, [kind.2, a, b, c, d]);
+    }
     Ok(())
+}
+
+/// Lifecycles of kinds that share a name, merged as v1 keys them by name alone, and whether
+/// empty ones are kept, as the first of them keeps them.
+fn merge_lifecycles(run: &[(KeyRef<'_>, LifecyclesRef<'_>)]) -> (BTreeMap<u64, Vec<PodLifecycle>>, bool) {
+    let mut map = BTreeMap::new();
+    for (_, lcs) in run {
+        lcs.for_each(|hash, more| {
+            let more: Vec<_> = more.collect();
+            if !more.is_empty() || lcs.keeps_empty() {
+                map.entry(hash).or_insert_with(Vec::new).extend(more);
+            }
+        });
+    }
+    (map, run.first().is_some_and(|(_, l)| l.keeps_empty()))
+}
+
+/// The lifecycles section's size before clipping, near enough that it is allocated once.
+fn lifecycles_size_hint(view: &TraceView<'_>) -> usize {
+    view.pod_lifecycles.iter().map(|(key, lcs)| key.name_len() + 16 + lcs.unclipped_len() * 40).sum()
 }
 
 /// Writes a [`Trace`] in the v1 format.
@@ -227,7 +247,7 @@ pub fn encode_to_vec(trace: &Trace) -> Vec<u8> {
 
 /// The view in the v1 format, in chunks that share the objects' bytes with the store.
 pub fn encode_to_chunks(view: &TraceView<'_>) -> TraceChunks {
-    let mut out = ChunkWriter::new();
+    let mut out = ChunkWriter::for_objects(view.objects());
     // As for a Vec: nothing fails short of 2^32 entries in one container.
     let _ = write(view, &mut out);
     out.finish()
@@ -248,12 +268,16 @@ pub fn to_json(trace: &Trace) -> Result<serde_json::Value, rmp_serde::decode::Er
     let view = TraceView::of(trace);
     let index: Map<String, Value> =
         index_by_name(&view).into_iter().map(|(k, h)| (k.namespaced_name(), json!(h))).collect();
-    let lifecycles: Map<String, Value> = lifecycles_by_name(&view)
-        .into_iter()
-        .map(|(owner, by_name)| {
-            let by_hash: Map<String, Value> =
-                by_name.view().to_map().into_iter().map(|(h, lcs)| (h.to_string(), json!(lcs))).collect();
-            (owner.namespaced_name(), Value::Object(by_hash))
+    let lifecycles: Map<String, Value> = view
+        .pod_lifecycles
+        .chunk_by(|a, b| a.0.cmp_names(&b.0).is_eq())
+        .map(|run| {
+            let merged = match run {
+                [(_, one)] => one.to_map(),
+                _ => merge_lifecycles(run).0,
+            };
+            let by_hash: Map<String, Value> = merged.into_iter().map(|(h, lcs)| (h.to_string(), json!(lcs))).collect();
+            (run[0].0.namespaced_name(), Value::Object(by_hash))
         })
         .collect();
     Ok(json!([trace.config, events, index, lifecycles]))
@@ -408,6 +432,23 @@ pub(crate) mod tests {
                 assert_eq!(rmp_serde::from_slice::<PodLifecycle>(&got).unwrap(), lc);
             }
         }
+    }
+
+    /// Lengths are filled in after the entries are written: every form msgpack has for them,
+    /// against rmp's encoding of the same maps.
+    #[test]
+    fn lifecycle_lengths_of_every_form_are_written_as_rmp_writes_them() {
+        let mut trace = Trace::default();
+        let lc = |i: i64| PodLifecycle { start_ts: i, end_ts: (i % 2 == 0).then_some(i + 1) };
+        for (name, hashes, per_hash) in [("a", 1, 0), ("b", 1, 15), ("c", 1, 16), ("d", 20, 2), ("e", 1, 70_000)] {
+            let by_hash = (0..hashes).map(|h| (h * 1_000_003, (0..per_hash).map(lc).collect())).collect();
+            trace.pod_lifecycles.insert(TrackedKey { gvk: None, name: name.into() }, by_hash);
+        }
+        let by_name: BTreeMap<&str, _> = trace.pod_lifecycles.iter().map(|(k, v)| (k.name.as_str(), v)).collect();
+        let expected = rmp_serde::to_vec_named(&by_name).unwrap();
+        let bytes = encode_to_vec(&trace);
+        assert!(bytes.ends_with(&expected));
+        assert_eq!(decode(&bytes).unwrap().pod_lifecycles, trace.pod_lifecycles);
     }
 
     #[test]

@@ -84,6 +84,32 @@ impl<'a> KeyRef<'a> {
         }
     }
 
+    /// The first 16 bytes of the namespaced name, big-endian and padded with zeros: ordered as the
+    /// names are wherever they differ (names hold no NUL), and equal only where the names are or
+    /// one's first 16 bytes are the other's.
+    pub fn name_prefix(&self) -> u128 {
+        let mut bytes = [0u8; 16];
+        let mut at = 0;
+        for piece in self.name_pieces() {
+            let n = piece.len().min(16 - at);
+            bytes[at..at + n].copy_from_slice(&piece.as_bytes()[..n]);
+            at += n;
+        }
+        u128::from_be_bytes(bytes)
+    }
+
+    /// [`KeyRef::cmp_tracked`] where both name prefixes are known: names of at most 16 bytes with
+    /// equal prefixes and lengths are equal without being read.
+    pub fn cmp_owner(&self, prefix: u128, other_prefix: u128, other: &TrackedKey) -> Ordering {
+        match prefix.cmp(&other_prefix) {
+            Ordering::Equal if self.name_len() <= 16 && self.name_len() == other.name.len() => {
+                self.gvk.cmp(&other.gvk.as_ref())
+            }
+            Ordering::Equal => self.cmp_tracked(other),
+            unequal => unequal,
+        }
+    }
+
     /// The namespaced name in at most three pieces, to write without building it.
     pub fn name_pieces(&self) -> [&'a str; 3] {
         if self.namespace.is_empty() {
@@ -159,6 +185,14 @@ impl LifecyclesRef<'_> {
     /// left out (as clipping left it).
     pub fn keeps_empty(&self) -> bool {
         matches!(self, LifecyclesRef::Held(_))
+    }
+
+    /// The number of lifecycles before clipping.
+    pub fn unclipped_len(&self) -> usize {
+        match self {
+            LifecyclesRef::Held(map) => map.values().map(Vec::len).sum(),
+            LifecyclesRef::Clipped { of, .. } => of.len(),
+        }
     }
 
     /// Calls `f` with each pod hash in ascending order and its lifecycles in launch order; once

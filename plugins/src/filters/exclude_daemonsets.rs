@@ -10,7 +10,7 @@ struct ExcludeDaemonSets(bool);
 
 impl ObjectFilter for ExcludeDaemonSets {
     fn keep(&self, obj: &Candidate<'_>) -> bool {
-        !(self.0 && obj.id().gvk.group == "apps" && obj.id().gvk.kind == "DaemonSet")
+        !(self.0 && obj.id().gvk.kind == "DaemonSet" && obj.id().gvk.group == "apps")
     }
 }
 

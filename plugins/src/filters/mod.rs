@@ -14,11 +14,11 @@ pub(crate) mod test_support {
     use sk_core::trace::{EncodedObject, ObjectIdentity};
 
     pub fn stored(obj: serde_json::Value) -> StoredObject {
-        StoredObject {
-            id: Arc::new(ObjectIdentity::of(&obj).unwrap()),
-            obj: EncodedObject::from_json(&obj),
-            hash: sk_core::stable_hash(&obj),
-        }
+        StoredObject::new(
+            Arc::new(ObjectIdentity::of(&obj).unwrap()),
+            EncodedObject::from_json(&obj),
+            sk_core::stable_hash(&obj),
+        )
     }
 
     pub fn candidate(stored: &StoredObject) -> Candidate<'_> {

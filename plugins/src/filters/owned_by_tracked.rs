@@ -13,10 +13,10 @@ struct OwnedByTracked(Vec<Gvk>);
 
 impl ObjectFilter for OwnedByTracked {
     fn keep(&self, obj: &Candidate<'_>) -> bool {
-        !obj.metadata().owner_kinds.iter().any(|(api_version, kind)| {
+        !obj.metadata().owner_kinds().any(|(api_version, kind)| {
             // As `Gvk::from_api_version` splits it.
             let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-            self.0.iter().any(|t| t.kind == *kind && t.version == version && t.group == group)
+            self.0.iter().any(|t| t.kind == kind && t.version == version && t.group == group)
         })
     }
 }
