@@ -50,8 +50,20 @@ impl OwnerLifecycles {
     }
 
     /// Pod hashes in ascending order, each with its lifecycles in launch order.
-    pub fn by_hash(&self) -> impl Iterator<Item = (u64, impl Iterator<Item = PodLifecycle> + '_)> + '_ {
-        self.0.chunk_by(|a, b| a.0 == b.0).map(|run| (run[0].0, run.iter().map(|(_, _, lc)| *lc)))
+    pub fn by_hash(&self) -> impl Iterator<Item = (u64, Launches<'_>)> + '_ {
+        self.0.chunk_by(|a, b| a.0 == b.0).map(|run| (run[0].0, Launches(run.iter())))
+    }
+}
+
+/// One pod hash's lifecycles, in launch order.
+#[derive(Clone, Debug)]
+pub struct Launches<'a>(std::slice::Iter<'a, Entry>);
+
+impl Iterator for Launches<'_> {
+    type Item = PodLifecycle;
+
+    fn next(&mut self) -> Option<PodLifecycle> {
+        self.0.next().map(|(_, _, lc)| *lc)
     }
 }
 
@@ -63,11 +75,24 @@ pub type SharedLifecycles = Vec<SharedOwner>;
 /// One owner's entry in a snapshot.
 #[derive(Clone, Debug)]
 pub struct SharedOwner {
+    owner: OwnerKey,
+    lifecycles: Arc<OwnerLifecycles>,
+}
+
+impl SharedOwner {
     /// [`KeyRef::name_prefix`] of the owner: an export matches owners to its index by it, and
     /// reads their names only where two prefixes tie.
-    pub prefix: u128,
-    pub key: Arc<TrackedKey>,
-    pub lifecycles: Arc<OwnerLifecycles>,
+    pub fn prefix(&self) -> u128 {
+        self.owner.0.prefix
+    }
+
+    pub fn key(&self) -> &TrackedKey {
+        &self.owner.0.key
+    }
+
+    pub fn lifecycles(&self) -> &OwnerLifecycles {
+        &self.lifecycles
+    }
 }
 
 /// A pod's uid, held as 16 bytes when it is the canonical lower-case UUID the apiserver assigns
@@ -112,22 +137,26 @@ impl std::fmt::Display for PodUid {
 /// number, settle most comparisons without reading the name; a kind first would compare three
 /// equal strings.
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct OwnerKey {
+struct OwnerKey(Arc<Owner>);
+
+/// An owner's key with its name's first bytes beside it, in one allocation shared by the table
+/// and every pod of the owner.
+#[derive(Debug, PartialEq, Eq)]
+struct Owner {
     prefix: u128,
-    key: Arc<TrackedKey>,
+    key: TrackedKey,
 }
 
 impl OwnerKey {
     fn new(key: TrackedKey) -> Self {
-        OwnerKey { prefix: KeyRef::of_tracked(&key).name_prefix(), key: Arc::new(key) }
+        OwnerKey(Arc::new(Owner { prefix: KeyRef::of_tracked(&key).name_prefix(), key }))
     }
 }
 
 impl Ord for OwnerKey {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.prefix
-            .cmp(&other.prefix)
-            .then_with(|| (&self.key.name, &self.key.gvk).cmp(&(&other.key.name, &other.key.gvk)))
+        let (a, b) = (&*self.0, &*other.0);
+        a.prefix.cmp(&b.prefix).then_with(|| (&a.key.name, &a.key.gvk).cmp(&(&b.key.name, &b.key.gvk)))
     }
 }
 
@@ -221,11 +250,7 @@ impl Lifecycles {
     pub fn share(&self) -> SharedLifecycles {
         self.table
             .iter()
-            .map(|(owner, by_hash)| SharedOwner {
-                prefix: owner.prefix,
-                key: owner.key.clone(),
-                lifecycles: by_hash.clone(),
-            })
+            .map(|(owner, by_hash)| SharedOwner { owner: owner.clone(), lifecycles: by_hash.clone() })
             .collect()
     }
 
@@ -233,14 +258,14 @@ impl Lifecycles {
     pub(super) fn entries(&self) -> Vec<(TrackedKey, u64, LaunchKey, PodLifecycle)> {
         let mut out = Vec::with_capacity(self.len());
         for (owner, by_hash) in &self.table {
-            out.extend(by_hash.0.iter().map(|(hash, key, lc)| ((*owner.key).clone(), *hash, *key, *lc)));
+            out.extend(by_hash.0.iter().map(|(hash, key, lc)| (owner.0.key.clone(), *hash, *key, *lc)));
         }
         out
     }
 
     /// Pods not yet deleted and where their entries are, for a checkpoint.
     pub(super) fn pods(&self) -> Vec<(String, TrackedKey, u64, LaunchKey)> {
-        self.pods.iter().map(|(uid, (owner, hash, key))| (uid.to_string(), (*owner.key).clone(), *hash, *key)).collect()
+        self.pods.iter().map(|(uid, (owner, hash, key))| (uid.to_string(), owner.0.key.clone(), *hash, *key)).collect()
     }
 
     /// Rebuilds the table from a checkpoint's entries and pods.
@@ -285,7 +310,7 @@ fn entry<'t>(
 pub fn table(shared: &SharedLifecycles) -> BTreeMap<TrackedKey, BTreeMap<u64, Vec<PodLifecycle>>> {
     shared
         .iter()
-        .map(|o| ((*o.key).clone(), o.lifecycles.by_hash().map(|(h, lcs)| (h, lcs.collect())).collect()))
+        .map(|o| (o.key().clone(), o.lifecycles.by_hash().map(|(h, lcs)| (h, lcs.collect())).collect()))
         .collect()
 }
 

@@ -19,7 +19,7 @@ use crate::trace::{EncodedObject, MetadataRef, MetadataSpans, ObjectIdentity, Po
 
 pub use candidate::{Candidate, KeepAll, ObjectFilter};
 pub use checkpoint::{verify as verify_checkpoint, CheckpointError, CheckpointState};
-pub use lifecycles::{Lifecycles, OwnerLifecycles, SharedLifecycles, SharedOwner};
+pub use lifecycles::{Launches, Lifecycles, OwnerLifecycles, SharedLifecycles, SharedOwner};
 pub use window::{deletion_record, Window, WindowError};
 
 /// Events per sealed chunk: small enough that a snapshot copies little of the open chunk, large

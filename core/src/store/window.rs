@@ -66,7 +66,14 @@ impl Snapshot {
 
         // An object's first exported version decides whether the filters keep it; its later
         // versions and its deletion follow that verdict, since a deletion carries no labels.
-        let mut exported = Exported { filter, slots: Vec::new(), by_id: FastMap::default() };
+        // Room for every object the window could hold, so that the table is never regrown.
+        let most =
+            self.base.len() + self.events().take_while(|ev| ev.ts < w.end).map(|ev| ev.applied.len()).sum::<usize>();
+        let mut exported = Exported {
+            filter,
+            slots: Vec::with_capacity(most),
+            by_id: FastMap::with_capacity_and_hasher(most, Default::default()),
+        };
 
         // Phase 1: the state at `start`, in identity order: the base, with the changes up to
         // `start` laid over it.
@@ -117,10 +124,10 @@ impl Snapshot {
         for (prefix, slot) in &entries {
             let key = slot.key();
             while let Some(owner) = owners.peek() {
-                match key.cmp_owner(*prefix, owner.prefix, &owner.key) {
+                match key.cmp_owner(*prefix, owner.prefix(), owner.key()) {
                     std::cmp::Ordering::Greater => {}
                     std::cmp::Ordering::Equal => {
-                        let of = &owner.lifecycles;
+                        let of = owner.lifecycles();
                         pod_lifecycles.push((key, LifecyclesRef::Clipped { of, start, end: w.end }));
                     }
                     std::cmp::Ordering::Less => break,

@@ -116,19 +116,25 @@ pub struct MetadataSpans {
     owner_refs: Span,
 }
 
-/// `start..end` in an object's bytes; `None` for an object too large for 32-bit offsets, whose
-/// metadata is read again when asked.
-type Span = Option<(u32, u32)>;
+/// `start..end` in an object's bytes; [`UNKNOWN`] for an object too large for 32-bit offsets,
+/// whose metadata is read again when asked. (Not an `Option`: it would take a third more room in
+/// every stored version.)
+type Span = (u32, u32);
+
+const UNKNOWN: Span = (u32::MAX, u32::MAX);
 
 impl MetadataSpans {
     pub fn of(obj: &EncodedObject) -> Self {
         let (whole, found) = (obj.as_bytes(), obj.metadata());
         let span = |part: &[u8]| {
             if part.is_empty() {
-                return Some((0, 0));
+                return (0, 0);
             }
             let start = part.as_ptr().addr().wrapping_sub(whole.as_ptr().addr());
-            Some((u32::try_from(start).ok()?, u32::try_from(start + part.len()).ok()?))
+            match (u32::try_from(start), u32::try_from(start + part.len())) {
+                (Ok(start), Ok(end)) if end != u32::MAX => (start, end),
+                _ => UNKNOWN,
+            }
         };
         MetadataSpans { labels: span(found.labels), owner_refs: span(found.owner_refs) }
     }
@@ -136,7 +142,7 @@ impl MetadataSpans {
     /// The metadata of `obj`, which must be the object these spans were found in.
     pub fn resolve<'a>(&self, obj: &'a EncodedObject) -> MetadataRef<'a> {
         let bytes = obj.as_bytes();
-        let part = |span: Span| span.and_then(|(start, end)| bytes.get(start as usize..end as usize));
+        let part = |span: Span| (span != UNKNOWN).then(|| bytes.get(span.0 as usize..span.1 as usize)).flatten();
         match (part(self.labels), part(self.owner_refs)) {
             (Some(labels), Some(owner_refs)) => MetadataRef { labels, owner_refs },
             _ => obj.metadata(),

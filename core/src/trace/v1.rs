@@ -32,6 +32,7 @@ impl From<mp::ValueWriteError> for EncodeError {
     }
 }
 
+#[inline]
 fn len32(n: usize) -> Result<u32, EncodeError> {
     u32::try_from(n)
         .map_err(|_| EncodeError::Io(std::io::Error::other("more than 2^32 entries in one msgpack container")))
@@ -75,6 +76,18 @@ fn push_int(out: &mut Vec<u8>, n: i64) {
     } else {
         // Writing into a Vec cannot fail.
         let _ = mp::write_sint(out, n);
+    }
+}
+
+/// An unsigned integer as `rmp::encode::write_uint` writes it (the smallest form), with the form
+/// of pod hashes (full 64-bit) first.
+fn push_uint(out: &mut Vec<u8>, n: u64) {
+    if n > u64::from(u32::MAX) {
+        out.push(0xcf);
+        out.extend_from_slice(&n.to_be_bytes());
+    } else {
+        // Writing into a Vec cannot fail.
+        let _ = mp::write_uint(out, n);
     }
 }
 
@@ -154,8 +167,7 @@ fn write_owner(
     let mut result = Ok(());
     lcs.for_each(|hash, launches| {
         let hash_start = out.len();
-        // Writing into a Vec cannot fail.
-        let _ = mp::write_uint(out, hash);
+        push_uint(out, hash);
         let array_at = out.len();
         out.push(0);
         let n = launches.map(|lc| push_lifecycle(out, &lc)).count();
@@ -441,7 +453,9 @@ pub(crate) mod tests {
         let mut trace = Trace::default();
         let lc = |i: i64| PodLifecycle { start_ts: i, end_ts: (i % 2 == 0).then_some(i + 1) };
         for (name, hashes, per_hash) in [("a", 1, 0), ("b", 1, 15), ("c", 1, 16), ("d", 20, 2), ("e", 1, 70_000)] {
-            let by_hash = (0..hashes).map(|h| (h * 1_000_003, (0..per_hash).map(lc).collect())).collect();
+            // Hashes of every width, from one byte to full 64-bit ones.
+            let hash = |h: u64| h.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (h * 3 % 64);
+            let by_hash = (0..hashes).map(|h| (hash(h), (0..per_hash).map(lc).collect())).collect();
             trace.pod_lifecycles.insert(TrackedKey { gvk: None, name: name.into() }, by_hash);
         }
         let by_name: BTreeMap<&str, _> = trace.pod_lifecycles.iter().map(|(k, v)| (k.name.as_str(), v)).collect();

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::{EncodedObject, ObjectIdentity, PodLifecycle, Trace, TraceEvent, TrackedKey};
 use crate::gvk::Gvk;
-use crate::store::{deletion_record, OwnerLifecycles};
+use crate::store::{deletion_record, Launches, OwnerLifecycles};
 use crate::tracer_config::TracerConfig;
 
 pub struct TraceView<'a> {
@@ -197,16 +197,16 @@ impl LifecyclesRef<'_> {
 
     /// Calls `f` with each pod hash in ascending order and its lifecycles in launch order; once
     /// clipped, a hash may have none.
-    pub fn for_each(&self, mut f: impl FnMut(u64, &mut dyn Iterator<Item = PodLifecycle>)) {
+    pub fn for_each(&self, mut f: impl FnMut(u64, HashLifecycles<'_>)) {
         match *self {
             LifecyclesRef::Held(map) => {
                 for (hash, lcs) in map {
-                    f(*hash, &mut lcs.iter().copied());
+                    f(*hash, HashLifecycles::Held(lcs.iter()));
                 }
             }
             LifecyclesRef::Clipped { of, start, end } => {
                 for (hash, launches) in of.by_hash() {
-                    f(hash, &mut launches.filter_map(|lc| clip(lc, start, end)));
+                    f(hash, HashLifecycles::Clipped { launches, start, end });
                 }
             }
         }
@@ -222,6 +222,25 @@ impl LifecyclesRef<'_> {
             }
         });
         out
+    }
+}
+
+/// One pod hash's lifecycles in launch order, as a [`LifecyclesRef`] holds them: a concrete
+/// type rather than a boxed iterator, since an export reads every lifecycle through it.
+#[derive(Clone, Debug)]
+pub enum HashLifecycles<'a> {
+    Held(std::slice::Iter<'a, PodLifecycle>),
+    Clipped { launches: Launches<'a>, start: i64, end: i64 },
+}
+
+impl Iterator for HashLifecycles<'_> {
+    type Item = PodLifecycle;
+
+    fn next(&mut self) -> Option<PodLifecycle> {
+        match self {
+            HashLifecycles::Held(lcs) => lcs.next().copied(),
+            HashLifecycles::Clipped { launches, start, end } => launches.find_map(|lc| clip(lc, *start, *end)),
+        }
     }
 }
 
