@@ -116,15 +116,15 @@ impl Snapshot {
         // those tie by the whole key; then the lifecycles of the owners in it, found by walking
         // the snapshot's table, which is in the same order, beside it.
         let mut entries: Vec<(u128, &Slot)> = Vec::with_capacity(exported.slots.len());
-        entries.extend(exported.slots.iter().filter(|s| s.last_hash.is_some()).map(|s| (s.key().name_prefix(), s)));
-        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.key().cmp_key(&b.1.key())));
-        let index = entries.iter().filter_map(|(_, s)| Some((s.key(), s.last_hash?))).collect();
+        entries.extend(exported.slots.iter().filter(|s| s.last_hash.is_some()).map(|s| (s.key.name_prefix(), s)));
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.key.cmp_key(&b.1.key)));
+        let index = entries.iter().filter_map(|(_, s)| Some((s.key, s.last_hash?))).collect();
         let mut owners = self.lifecycles.iter().peekable();
         let mut pod_lifecycles = Vec::with_capacity(entries.len().min(self.lifecycles.len()));
-        for (prefix, slot) in &entries {
-            let key = slot.key();
+        for (_, slot) in &entries {
+            let key = slot.key;
             while let Some(owner) = owners.peek() {
-                match key.cmp_owner(*prefix, owner.prefix(), owner.key()) {
+                match key.cmp_owner(owner.prefix(), owner.key()) {
                     std::cmp::Ordering::Greater => {}
                     std::cmp::Ordering::Equal => {
                         let of = owner.lifecycles();
@@ -188,15 +188,9 @@ impl Hash for IdKey<'_> {
 /// Each object seen in the window: whether the filters keep it, and the hash of its last
 /// exported version (the index's entry).
 struct Slot<'a> {
-    id: &'a ObjectIdentity,
+    key: KeyRef<'a>,
     keep: bool,
     last_hash: Option<u64>,
-}
-
-impl<'a> Slot<'a> {
-    fn key(&self) -> KeyRef<'a> {
-        KeyRef::of_identity(self.id)
-    }
 }
 
 struct Exported<'a, 'f> {
@@ -212,7 +206,7 @@ impl<'a> Exported<'a, '_> {
         let key = IdKey { gvk: &id.gvk, namespace: &id.namespace, name: &id.name };
         let at = *self.by_id.entry(key).or_insert_with(|| {
             let keep = self.filter.keep(&Candidate::new(o));
-            self.slots.push(Slot { id, keep, last_hash: None });
+            self.slots.push(Slot { key: KeyRef::of_identity(id), keep, last_hash: None });
             self.slots.len() - 1
         });
         let slot = &mut self.slots[at];
