@@ -102,14 +102,8 @@ fn write_name(w: &mut impl Write, key: &KeyRef<'_>) -> Result<(), EncodeError> {
 /// v1 keys the index and lifecycles by namespaced name alone; entries of different kinds that
 /// share a name are merged (the index keeps the first kind's hash, lifecycles are combined). The
 /// view's entries are in name order with kinds in order, so those of one name are adjacent.
-fn index_by_name<'a>(view: &TraceView<'a>) -> Vec<(KeyRef<'a>, u64)> {
-    let mut out: Vec<(KeyRef<'a>, u64)> = Vec::with_capacity(view.index.len());
-    for (key, hash) in &view.index {
-        if !out.last().is_some_and(|(last, _)| last.cmp_names(key).is_eq()) {
-            out.push((*key, *hash));
-        }
-    }
-    out
+fn index_by_name<'v, 'a>(view: &'v TraceView<'a>) -> impl Iterator<Item = &'v (KeyRef<'a>, u64)> + Clone {
+    view.index.chunk_by(|a, b| a.0.cmp_names(&b.0).is_eq()).map(|run| &run[0])
 }
 
 /// Writes the trace in the v1 format.
@@ -123,8 +117,8 @@ pub fn write(view: &TraceView<'_>, w: &mut impl TraceSink) -> Result<(), EncodeE
     }
 
     let index = index_by_name(view);
-    mp::write_map_len(w, len32(index.len())?)?;
-    for (key, hash) in &index {
+    mp::write_map_len(w, len32(index.clone().count())?)?;
+    for (key, hash) in index {
         write_name(w, key)?;
         mp::write_uint(w, *hash)?;
     }
@@ -278,8 +272,7 @@ pub fn to_json(trace: &Trace) -> Result<serde_json::Value, rmp_serde::decode::Er
         })
         .collect::<Result<Vec<_>, rmp_serde::decode::Error>>()?;
     let view = TraceView::of(trace);
-    let index: Map<String, Value> =
-        index_by_name(&view).into_iter().map(|(k, h)| (k.namespaced_name(), json!(h))).collect();
+    let index: Map<String, Value> = index_by_name(&view).map(|(k, h)| (k.namespaced_name(), json!(h))).collect();
     let lifecycles: Map<String, Value> = view
         .pod_lifecycles
         .chunk_by(|a, b| a.0.cmp_names(&b.0).is_eq())
