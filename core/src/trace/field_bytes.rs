@@ -11,8 +11,8 @@ pub fn metadata_ref(bytes: &[u8]) -> MetadataRef<'_> {
     let mut rd = bytes;
     let mut out = MetadataRef::default();
     for _ in 0..map_len(&mut rd).unwrap_or(0) {
-        let Some(key) = str_bytes(&mut rd) else { break };
-        if key == b"metadata" {
+        let Some(key) = key_bytes(&mut rd) else { break };
+        if key == Some(b"metadata") {
             // Read where it lies rather than skipped whole first: it is read only once this way.
             return read_metadata(&mut rd, &mut out).map_or_else(MetadataRef::default, |()| out);
         }
@@ -25,7 +25,7 @@ pub fn metadata_ref(bytes: &[u8]) -> MetadataRef<'_> {
 
 fn read_metadata<'a>(rd: &mut &'a [u8], out: &mut MetadataRef<'a>) -> Option<()> {
     for _ in 0..map_len(rd)? {
-        let key = str_bytes(rd);
+        let key = key_bytes(rd)?;
         let value = take_value(rd)?;
         match key {
             Some(b"labels") if out.labels.is_empty() && map_len(&mut &value[..]).is_some() => out.labels = value,
@@ -42,7 +42,7 @@ fn read_metadata<'a>(rd: &mut &'a [u8], out: &mut MetadataRef<'a>) -> Option<()>
 pub fn find_label<'a>(map: &'a [u8], key: &str) -> Option<&'a str> {
     let mut rd = map;
     for _ in 0..map_len(&mut rd).unwrap_or(0) {
-        let k = str_bytes(&mut rd);
+        let k = key_bytes(&mut rd)?;
         let v = take_value(&mut rd)?;
         if k == Some(key.as_bytes()) {
             return str_bytes(&mut &v[..]).and_then(|v| std::str::from_utf8(v).ok());
@@ -67,7 +67,7 @@ pub fn owner_kinds(list: &[u8]) -> impl Iterator<Item = (&str, &str)> {
             let mut reference = take_value(&mut rd)?;
             let (mut api_version, mut kind) = (None, None);
             for _ in 0..map_len(&mut reference).unwrap_or(0) {
-                match str_bytes(&mut reference) {
+                match key_bytes(&mut reference)? {
                     Some(b"apiVersion") => api_version = str_or_skip(&mut reference)?,
                     Some(b"kind") => kind = str_or_skip(&mut reference)?,
                     _ => take_value(&mut reference).map(drop)?,
@@ -76,6 +76,15 @@ pub fn owner_kinds(list: &[u8]) -> impl Iterator<Item = (&str, &str)> {
             Some((api_version, kind))
         })
         .filter_map(|(a, k)| Some((a?, k?)))
+}
+
+/// A map key at the front of `rd`, consumed: its bytes if it is a string, `Some(None)` for any
+/// other key (msgpack allows them; JSON never has them); `None` if the bytes end.
+fn key_bytes<'a>(rd: &mut &'a [u8]) -> Option<Option<&'a [u8]>> {
+    match str_bytes(rd) {
+        Some(key) => Some(Some(key)),
+        None => take_value(rd).map(|_| None),
+    }
 }
 
 /// The UTF-8 string at the front of `rd`, consumed; `Some(None)` (and the value skipped) if the
@@ -296,6 +305,57 @@ mod tests {
         let odd = encode(&json!({"metadata": {"labels": ["a"], "ownerReferences": {"kind": "X"}}}));
         assert_eq!(metadata_ref(&odd), MetadataRef::default());
         assert_eq!(metadata_ref(&encode(&json!({"metadata": 7}))), MetadataRef::default());
+    }
+
+    /// msgpack keys need not be strings: any other key is skipped with its value.
+    #[test]
+    fn keys_that_are_not_strings_are_skipped_with_their_values() {
+        enum T {
+            Map(u32),
+            List(u32),
+            Int(i64),
+            Str(&'static str),
+        }
+        use T::*;
+        let tokens = [
+            Map(3),
+            Int(-1),
+            Str("metadata"),
+            Str("kind"),
+            Str("Pod"),
+            Str("metadata"),
+            Map(3),
+            Int(1),
+            Str("labels"),
+            Str("labels"),
+            Map(2),
+            Int(2),
+            Str("a"),
+            Str("a"),
+            Str("b"),
+            Str("ownerReferences"),
+            List(1),
+            Map(3),
+            Int(3),
+            Str("kind"),
+            Str("apiVersion"),
+            Str("v1"),
+            Str("kind"),
+            Str("K"),
+        ];
+        let mut bytes = Vec::new();
+        for t in tokens {
+            match t {
+                Map(n) => drop(rmp::encode::write_map_len(&mut bytes, n).unwrap()),
+                List(n) => drop(rmp::encode::write_array_len(&mut bytes, n).unwrap()),
+                Int(n) => drop(rmp::encode::write_sint(&mut bytes, n).unwrap()),
+                Str(s) => rmp::encode::write_str(&mut bytes, s).unwrap(),
+            }
+        }
+        let meta = metadata_ref(&bytes);
+        assert_eq!(meta.labels().collect::<Vec<_>>(), [("a", "b")]);
+        assert_eq!(meta.label("a"), Some("b"));
+        assert_eq!(meta.owner_kinds().collect::<Vec<_>>(), [("v1", "K")]);
     }
 
     #[test]
