@@ -11,8 +11,13 @@ use crate::trace::{PodLifecycle, TrackedKey};
 /// changes because a recorded start never changes.
 pub(super) type LaunchKey = (i64, u64);
 
-/// One lifecycle of an owner: its pod hash, launch key and times.
-type Entry = (u64, LaunchKey, PodLifecycle);
+/// One lifecycle of an owner: its pod hash, the order its pod was first seen in, and its times.
+/// Its launch key is its start and that order; the start is not held twice.
+type Entry = (u64, u64, PodLifecycle);
+
+fn launch_key((_, seen, lc): &Entry) -> LaunchKey {
+    (lc.start_ts, *seen)
+}
 
 /// One owner's lifecycles, sorted by pod hash, then launch key. Most owners have a handful of
 /// pods, one hash per template rolled out: one allocation holds them, a fraction of a map's
@@ -27,17 +32,20 @@ pub struct OwnerLifecycles(Vec<Entry>);
 const EXACT_UP_TO: usize = 16;
 
 impl OwnerLifecycles {
-    fn insert(&mut self, hash: u64, key: LaunchKey, lc: PodLifecycle) {
+    /// Adds a lifecycle, whose launch key is its start and `seen`.
+    fn insert(&mut self, hash: u64, seen: u64, lc: PodLifecycle) {
         if self.0.len() == self.0.capacity() && self.0.len() < EXACT_UP_TO {
             self.0.reserve_exact(1);
         }
+        let key = (lc.start_ts, seen);
         // Pods arrive nearly in launch order: the place is at or near the end.
-        let at = self.0.partition_point(|(h, k, _)| (*h, *k) < (hash, key));
-        self.0.insert(at, (hash, key, lc));
+        let at = self.0.partition_point(|e| (e.0, launch_key(e)) < (hash, key));
+        self.0.insert(at, (hash, seen, lc));
     }
 
+    /// A lifecycle's times, to move its end; its start, part of its key, must stay as it is.
     fn existing_mut(&mut self, hash: u64, key: LaunchKey) -> Option<&mut PodLifecycle> {
-        let at = self.0.binary_search_by(|(h, k, _)| (*h, *k).cmp(&(hash, key))).ok()?;
+        let at = self.0.binary_search_by(|e| (e.0, launch_key(e)).cmp(&(hash, key))).ok()?;
         Some(&mut self.0[at].2)
     }
 
@@ -196,7 +204,7 @@ impl Lifecycles {
         self.seen += 1;
         let key = (observed.start_ts, self.seen);
         let owner = self.shared_owner(owner);
-        Arc::make_mut(self.table.entry(owner.clone()).or_default()).insert(pod_hash, key, observed);
+        Arc::make_mut(self.table.entry(owner.clone()).or_default()).insert(pod_hash, key.1, observed);
         self.pods.insert(pod_uid, (owner, pod_hash, key));
     }
 
@@ -258,7 +266,7 @@ impl Lifecycles {
     pub(super) fn entries(&self) -> Vec<(TrackedKey, u64, LaunchKey, PodLifecycle)> {
         let mut out = Vec::with_capacity(self.len());
         for (owner, by_hash) in &self.table {
-            out.extend(by_hash.0.iter().map(|(hash, key, lc)| (owner.0.key.clone(), *hash, *key, *lc)));
+            out.extend(by_hash.0.iter().map(|e| (owner.0.key.clone(), e.0, launch_key(e), e.2)));
         }
         out
     }
@@ -277,7 +285,8 @@ impl Lifecycles {
         for (owner, hash, key, lc) in entries {
             out.seen = out.seen.max(key.1);
             let owner = out.shared_owner(owner);
-            Arc::make_mut(out.table.entry(owner).or_default()).insert(hash, key, lc);
+            // A launch key is a start and an order; the start is the lifecycle's own.
+            Arc::make_mut(out.table.entry(owner).or_default()).insert(hash, key.1, lc);
         }
         for (uid, owner, hash, key) in pods {
             let owner = out.shared_owner(owner);
@@ -339,6 +348,12 @@ mod tests {
             assert!(matches!(PodUid::of(uid), PodUid::Other(_)), "{uid}");
             assert_eq!(PodUid::of(uid).to_string(), uid);
         }
+    }
+
+    /// A table holds one entry per pod: its size is most of the table's memory.
+    #[test]
+    fn an_entry_holds_its_start_once() {
+        assert_eq!(std::mem::size_of::<Entry>(), 40);
     }
 
     #[test]
