@@ -38,24 +38,26 @@ fn read_metadata<'a>(rd: &mut &'a [u8], out: &mut MetadataRef<'a>) -> Option<()>
     Some(())
 }
 
-/// The value of `key` in a labels map, if both are strings.
+/// The value of `key` in a labels map, if both are strings. Compares bytes, so that only the value
+/// found is checked as UTF-8.
 pub fn find_label<'a>(map: &'a [u8], key: &str) -> Option<&'a str> {
-    let mut rd = map;
-    for _ in 0..map_len(&mut rd).unwrap_or(0) {
-        let k = key_bytes(&mut rd)?;
-        let v = take_value(&mut rd)?;
-        if k == Some(key.as_bytes()) {
-            return str_bytes(&mut &v[..]).and_then(|v| std::str::from_utf8(v).ok());
-        }
-    }
-    None
+    let (_, value) = map_entries(map).find(|(k, _)| *k == Some(key.as_bytes()))?;
+    str_bytes(&mut &value[..]).and_then(|v| std::str::from_utf8(v).ok())
 }
 
 /// The entries of a labels map whose key and value are strings.
 pub fn labels(map: &[u8]) -> impl Iterator<Item = (&str, &str)> {
+    map_entries(map).filter_map(|(key, mut value)| {
+        Some((std::str::from_utf8(key?).ok()?, std::str::from_utf8(str_bytes(&mut value)?).ok()?))
+    })
+}
+
+/// A map's entries: each key's bytes if it is a string, and the value's msgpack bytes; no entries
+/// for anything but a map, and none past where the bytes end.
+fn map_entries(map: &[u8]) -> impl Iterator<Item = (Option<&[u8]>, &[u8])> {
     let mut rd = map;
     let n = map_len(&mut rd).unwrap_or(0);
-    (0..n).map_while(move |_| Some((str_or_skip(&mut rd)?, str_or_skip(&mut rd)?))).filter_map(|(k, v)| Some((k?, v?)))
+    (0..n).map_while(move |_| Some((key_bytes(&mut rd)?, take_value(&mut rd)?)))
 }
 
 /// `(apiVersion, kind)` of each owner reference that has both as strings.

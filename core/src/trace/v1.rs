@@ -168,7 +168,7 @@ fn write_owner(
         if n > 0 || keeps_empty {
             written += 1;
             if result.is_ok() {
-                result = fill_len(out, array_at, n, ARRAY);
+                result = fill_len(out, array_at, n, Container::Array);
             }
         } else {
             out.truncate(hash_start);
@@ -179,29 +179,28 @@ fn write_owner(
         out.truncate(owner_start);
         return Ok(false);
     }
-    fill_len(out, map_at, written, MAP)?;
+    fill_len(out, map_at, written, Container::Map)?;
     Ok(true)
 }
 
-/// A msgpack container's markers: the fixed form's (length in its low four bits), then the 16-
-/// and 32-bit forms'.
-struct Container(u8, u8, u8);
+enum Container {
+    Map,
+    Array,
+}
 
-const MAP: Container = Container(0x80, 0xde, 0xdf);
-const ARRAY: Container = Container(0x90, 0xdc, 0xdd);
-
-/// Fills in the length `n` at `at`, where one byte was left for it, in the smallest form, as
-/// `rmp` writes it; a longer form moves what follows it.
+/// Fills in a container's length at `at`, where one byte was left for it, as rmp writes it: in
+/// the smallest form, moving what follows it where that takes more than the byte.
 fn fill_len(out: &mut Vec<u8>, at: usize, n: usize, kind: Container) -> Result<(), EncodeError> {
     let n = len32(n)?;
-    if n < 16 {
-        out[at] = kind.0 | n as u8;
-    } else if let Ok(n) = u16::try_from(n) {
-        let [hi, lo] = n.to_be_bytes();
-        out.splice(at..=at, [kind.1, hi, lo]);
-    } else {
-        let [a, b, c, d] = n.to_be_bytes();
-        out.splice(at..=at, [kind.2, a, b, c, d]);
+    let mut header = [0u8; 5];
+    let mut rest = &mut header[..];
+    match kind {
+        Container::Map => mp::write_map_len(&mut rest, n)?,
+        Container::Array => mp::write_array_len(&mut rest, n)?,
+    };
+    match 5 - rest.len() {
+        1 => out[at] = header[0],
+        used => drop(out.splice(at..=at, header[..used].iter().copied())),
     }
     Ok(())
 }

@@ -112,12 +112,9 @@ impl<'a> KeyRef<'a> {
     /// [`KeyRef::cmp_tracked`] against an owner whose name prefix is known: names of at most 16
     /// bytes with equal prefixes and lengths are equal without being read.
     pub fn cmp_owner(&self, other_prefix: u128, other: &TrackedKey) -> Ordering {
-        match self.name_prefix().cmp(&other_prefix) {
-            Ordering::Equal if self.name_len() <= 16 && self.name_len() == other.name.len() => {
-                self.gvk.cmp(&other.gvk.as_ref())
-            }
-            Ordering::Equal => self.cmp_tracked(other),
-            unequal => unequal,
+        match names_by_prefix((self.name_prefix(), self.name_len()), (other_prefix, other.name.len())) {
+            Some(names) => names.then_with(|| self.gvk.cmp(&other.gvk.as_ref())),
+            None => self.cmp_tracked(other),
         }
     }
 
@@ -142,13 +139,10 @@ impl<'a> KeyRef<'a> {
     /// `/`, so where both are set and differ, `namespace/` decides alone; only a prefix needs
     /// the byte after it.
     pub fn cmp_names(&self, other: &Self) -> Ordering {
-        match self.prefix.cmp(&other.prefix) {
-            // Equal prefixes padded with zeros: the shorter name is the start of the longer.
-            Ordering::Equal if self.name_len().max(other.name_len()) <= 16 => {
-                return self.name_len().cmp(&other.name_len())
-            }
-            Ordering::Equal => {}
-            unequal => return unequal,
+        if let Some(names) =
+            names_by_prefix((self.name_prefix(), self.name_len()), (other.name_prefix(), other.name_len()))
+        {
+            return names;
         }
         let (a, b) = (self.namespace.as_bytes(), other.namespace.as_bytes());
         if a == b {
@@ -186,6 +180,17 @@ impl<'a> KeyRef<'a> {
         }
         let names = if rest.is_empty() { Ordering::Equal } else { Ordering::Less };
         names.then_with(|| self.gvk.cmp(&other.gvk.as_ref()))
+    }
+}
+
+/// The order of two names known by their prefix and length, where those settle it: prefixes
+/// that differ, or equal ones of names of at most 16 bytes (padded with zeros, the shorter is the
+/// start of the longer). `None` where the names must be read.
+fn names_by_prefix(a: (u128, usize), b: (u128, usize)) -> Option<Ordering> {
+    match a.0.cmp(&b.0) {
+        Ordering::Equal if a.1.max(b.1) <= 16 => Some(a.1.cmp(&b.1)),
+        Ordering::Equal => None,
+        unequal => Some(unequal),
     }
 }
 
