@@ -4,8 +4,9 @@
 //! `cargo bench --bench tracer -- [small|medium|large] [--json FILE] [--export-runs N] [--ingest-runs N]
 //! [--steady-secs N] [--deployments N]`
 //!
-//! The workload (Deployments with full pod templates, their ReplicaSets, pods going Pending →
-//! Running → Succeeded, Volcano-style jobs with two templates) is written into an API emulator's
+//! The workload (Deployments with full pod templates created, scaled and rolled out, their
+//! ReplicaSets, pods going Pending → Running and deleted by scale-downs and rollouts, Volcano-style
+//! jobs with two templates whose pods end Succeeded or Failed) is written into an API emulator's
 //! history first; the baseline (reading and JSON-decoding the watch streams) and the tracer's ingest
 //! (the same streams decoded as kube's watcher decodes them, then sanitised, owner-resolved and
 //! stored) then replay that history over HTTP, so the writer never limits either.
@@ -113,9 +114,10 @@ struct Scale {
 
 fn scale(name: &str) -> Scale {
     match name {
-        "medium" => Scale { name: "medium", deployments: 2000, replicas: 5, volcano_jobs: 100 },
-        "large" => Scale { name: "large", deployments: 20_000, replicas: 5, volcano_jobs: 1000 },
-        _ => Scale { name: "small", deployments: 40, replicas: 5, volcano_jobs: 4 },
+        // About 70 changes per Deployment with its share of jobs: 100k changes, and 1M.
+        "medium" => Scale { name: "medium", deployments: 1400, replicas: 5, volcano_jobs: 70 },
+        "large" => Scale { name: "large", deployments: 14_000, replicas: 5, volcano_jobs: 700 },
+        _ => Scale { name: "small", deployments: 14, replicas: 5, volcano_jobs: 1 },
     }
 }
 
@@ -140,43 +142,82 @@ fn template(app: &str, image: &str) -> Value {
                     "securityContext": {"runAsNonRoot": true}, "terminationGracePeriodSeconds": 30}})
 }
 
-/// Writes the workload; returns the number of watch events it made for tracked kinds and pods.
-fn write_workload(emu: &Emulator, s: &Scale) -> usize {
-    let start_rv = emu.resource_version();
-    for d in 0..s.deployments {
-        let name = format!("app{d}");
-        // Spread over namespaces, as teams are: a namespace per ten Deployments.
-        emu.create_deployment(
-            &format!("team{}", d / 10),
-            &name,
-            s.replicas,
-            template(&name, "registry.example.com/app:1.0"),
-        )
-        .expect("writing the workload");
+/// What `write_workload` wrote.
+struct Workload {
+    /// Watch events it made, every kind's.
+    events: u64,
+    /// Namespaces holding its pods.
+    namespaces: Vec<String>,
+    /// When it started, unix seconds.
+    clock_base: i64,
+}
+
+/// Pods their controllers made and no kubelet has reported on: each goes Pending (containers
+/// being created), then Running since `at`, as two status updates.
+fn start_new_pods(emu: &Emulator, namespaces: &[String], at: i64) {
+    for ns in namespaces {
+        for pod in emu.list("v1", "Pod", Some(ns)) {
+            if pod.pointer("/status/containerStatuses").is_some() {
+                continue;
+            }
+            let name = pod["metadata"]["name"].as_str().unwrap_or_default();
+            emu.set_pod_pending(ns, name).expect("writing the workload");
+            emu.set_pod_running(ns, name, at).expect("writing the workload");
+        }
     }
+}
+
+/// Writes the workload, as a day of a busy cluster's controllers would: Deployments created, their
+/// pods started; then every Deployment scaled (up by three pods or down by two) and rolled out to
+/// a new image (a new ReplicaSet, the old pods deleted, new ones started), with the status its
+/// controllers report after each step; Volcano jobs whose pods run and end Succeeded, or Failed
+/// one in ten.
+fn write_workload(emu: &Emulator, s: &Scale) -> Workload {
+    let start_rv = emu.resource_version();
+    // Spread over namespaces, as teams are: a namespace per ten Deployments, or ten jobs.
+    let team = |d: usize| (format!("team{}", d / 10), format!("app{d}"));
+    let mut namespaces: Vec<String> = (0..s.deployments).step_by(10).map(|d| team(d).0).collect();
+    namespaces.extend((0..s.volcano_jobs).step_by(10).map(|j| format!("ml{}", j / 10)));
+    let sync_all = || {
+        for d in 0..s.deployments {
+            let (ns, name) = team(d);
+            emu.sync_deployment_status(&ns, &name).expect("writing the workload");
+        }
+    };
+    let t0 = kube_emulator::controllers::now();
     for j in 0..s.volcano_jobs {
         let tasks = [("ps", 1, template("ps", "trainer:2")), ("worker", 3, template("worker", "trainer:2"))];
         emu.create_custom_job(&format!("ml{}", j / 10), &format!("train{j}"), &tasks).expect("writing the workload");
     }
-    let t0 = kube_emulator::controllers::now();
-    let pods: Vec<(String, String)> = emu
-        .list("v1", "Pod", None)
-        .iter()
-        .map(|p| {
-            (
-                p["metadata"]["namespace"].as_str().unwrap_or("").into(),
-                p["metadata"]["name"].as_str().unwrap_or("").into(),
-            )
-        })
-        .collect();
-    for (ns, p) in &pods {
-        emu.set_pod_pending(ns, p).expect("writing the workload");
-        emu.set_pod_running(ns, p, t0).expect("writing the workload");
+    for d in 0..s.deployments {
+        let (ns, name) = team(d);
+        emu.create_deployment(&ns, &name, s.replicas, template(&name, "registry.example.com/app:1.0"))
+            .expect("writing the workload");
     }
-    for (ns, p) in pods.iter().step_by(2) {
-        emu.set_pod_terminated(ns, p, t0 + 60, 0).expect("writing the workload");
+    start_new_pods(emu, &namespaces, t0);
+    sync_all();
+    for d in 0..s.deployments {
+        let (ns, name) = team(d);
+        let replicas = if d % 2 == 0 { s.replicas + 3 } else { s.replicas.saturating_sub(2).max(1) };
+        emu.scale_deployment(&ns, &name, replicas).expect("writing the workload");
     }
-    (emu.resource_version() - start_rv) as usize
+    start_new_pods(emu, &namespaces, t0 + 30);
+    sync_all();
+    for d in 0..s.deployments {
+        let (ns, name) = team(d);
+        emu.update_deployment_template(&ns, &name, template(&name, "registry.example.com/app:1.1"))
+            .expect("writing the workload");
+    }
+    start_new_pods(emu, &namespaces, t0 + 60);
+    sync_all();
+    for ns in namespaces.iter().filter(|ns| ns.starts_with("ml")) {
+        for (i, pod) in emu.list("v1", "Pod", Some(ns)).iter().enumerate() {
+            let name = pod["metadata"]["name"].as_str().unwrap_or_default();
+            let exit_code = if i % 10 == 9 { 1 } else { 0 };
+            emu.set_pod_terminated(ns, name, t0 + 600, exit_code).expect("writing the workload");
+        }
+    }
+    Workload { events: emu.resource_version() - start_rv, namespaces, clock_base: t0 }
 }
 
 /// Reads a watch stream from `rv` until `n` events, handing each line to `f`.
@@ -208,14 +249,36 @@ fn watch_url(emu: &Emulator, path: &str) -> String {
     format!("{}{path}?watch=1&resourceVersion=1&timeoutSeconds=120", emu.url())
 }
 
-/// The streams a tracer with the benchmark config reads: (path, metadata-only, gvk).
+/// The streams a tracer with the benchmark config reads: (path, metadata-only, gvk). Replayed one
+/// after another in this order, which keeps the tracked kinds' changes in time order: the jobs
+/// were written before the Deployments (ReplicaSets and pods are not stored as objects).
 fn streams() -> Vec<(&'static str, bool, Gvk)> {
     vec![
         ("/apis/apps/v1/replicasets", true, Gvk::new("apps", "v1", "ReplicaSet")),
-        ("/apis/apps/v1/deployments", false, Gvk::new("apps", "v1", "Deployment")),
         ("/apis/batch.volcano.sh/v1alpha1/jobs", false, Gvk::new("batch.volcano.sh", "v1alpha1", "Job")),
+        ("/apis/apps/v1/deployments", false, Gvk::new("apps", "v1", "Deployment")),
         ("/api/v1/pods", false, Gvk::new("", "v1", "Pod")),
     ]
+}
+
+/// Changes a second in the replay's clock. The history is replayed in seconds, but the tracer
+/// records at most one version of an object per second, so a replay timed by the wall clock
+/// would keep one version of each Deployment where the cluster made three. Each change is
+/// recorded at the time its resource version gives, as if the workload had been written over
+/// hours (a busy cluster's rate).
+const CHANGES_PER_SECOND: i64 = 10;
+
+/// The history the replays read: how many changes each stream holds, and when the clock starts.
+struct History {
+    per_stream: Vec<usize>,
+    clock_base: i64,
+}
+
+impl History {
+    fn clock(&self, resource_version: Option<&str>) -> i64 {
+        let rv: i64 = resource_version.and_then(|rv| rv.parse().ok()).unwrap_or_default();
+        self.clock_base + rv / CHANGES_PER_SECOND
+    }
 }
 
 struct Measured {
@@ -276,19 +339,28 @@ fn pipeline() -> Pipeline {
     )
 }
 
-async fn ingest(emu: &Emulator, per_stream: &[usize], store: Arc<Store>) -> Measured {
+/// A watch event's object, and whether it was deleted; `None` for bookmarks and errors.
+fn applied_or_deleted<K>(ev: WatchEvent<K>) -> Option<(bool, K)> {
+    match ev {
+        WatchEvent::Added(o) | WatchEvent::Modified(o) => Some((false, o)),
+        WatchEvent::Deleted(o) => Some((true, o)),
+        WatchEvent::Bookmark(_) | WatchEvent::Error(_) => None,
+    }
+}
+
+async fn ingest(emu: &Emulator, history: &History, store: Arc<Store>) -> Measured {
     let mut ingest = Ingest::new(Arc::new(config()), Arc::new(pipeline()), store, Arc::new(Metrics::default()));
     let (t, cpu) = (Instant::now(), thread_cpu());
     let mut events = 0;
-    for ((path, meta, gvk), n) in streams().iter().zip(per_stream) {
+    for ((path, meta, gvk), n) in streams().iter().zip(&history.per_stream) {
         events += replay(watch_url(emu, path), *n, *meta, |line| {
-            let at = sk_core::sources::unix_now();
-            let payload = if *meta {
+            let (at, deleted, payload) = if *meta {
                 let ev: WatchEvent<kube::api::PartialObjectMeta<DynamicObject>> =
                     serde_json::from_slice(line).expect("event");
-                let (WatchEvent::Added(o) | WatchEvent::Modified(o)) = ev else { return };
+                let Some((deleted, o)) = applied_or_deleted(ev) else { return };
                 let m = o.metadata;
-                Payload::Meta {
+                let at = history.clock(m.resource_version.as_deref());
+                let payload = Payload::Meta {
                     uid: m.uid.unwrap_or_default(),
                     info: sk_core::ownership::OwnerInfo {
                         gvk: gvk.clone(),
@@ -306,13 +378,17 @@ async fn ingest(emu: &Emulator, per_stream: &[usize], store: Arc<Store>) -> Meas
                             })
                             .collect(),
                     },
-                }
+                };
+                (at, deleted, payload)
             } else {
                 let ev: WatchEvent<RawObject> = serde_json::from_slice(line).expect("event");
-                let (WatchEvent::Added(o) | WatchEvent::Modified(o)) = ev else { return };
-                Payload::Object(object_json(o, gvk))
+                let Some((deleted, o)) = applied_or_deleted(ev) else { return };
+                let object = object_json(o, gvk);
+                let at = history.clock(object.pointer("/metadata/resourceVersion").and_then(Value::as_str));
+                (at, deleted, Payload::Object(object))
             };
-            let wanted = ingest.handle(Change { gvk: gvk.clone(), at, kind: ChangeKind::Applied(payload) });
+            let kind = if deleted { ChangeKind::Deleted(payload) } else { ChangeKind::Applied(payload) };
+            let wanted = ingest.handle(Change { gvk: gvk.clone(), at, kind });
             assert!(wanted.is_empty() || wanted.iter().all(|g| g.kind == "ReplicaSet"), "{wanted:?}");
         })
         .await;
@@ -324,7 +400,7 @@ async fn ingest(emu: &Emulator, per_stream: &[usize], store: Arc<Store>) -> Meas
 /// Ingest into a fresh store while exports of it run back to back, as the server runs them: the
 /// snapshot taken at the tracer's priority (it holds the store's lock), cutting and encoding on a
 /// thread of the priority the tracer gives its exports. Returns the ingest and the exports done.
-async fn ingest_during_exports(emu: &Emulator, per_stream: &[usize]) -> (Measured, usize) {
+async fn ingest_during_exports(emu: &Emulator, history: &History) -> (Measured, usize) {
     let busy = Arc::new(Store::new());
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let exporter = {
@@ -347,7 +423,7 @@ async fn ingest_during_exports(emu: &Emulator, per_stream: &[usize]) -> (Measure
             n
         })
     };
-    let during = ingest(emu, per_stream, busy).await;
+    let during = ingest(emu, history, busy).await;
     stop.store(true, Ordering::Relaxed);
     (during, exporter.join().unwrap_or(0))
 }
@@ -378,23 +454,24 @@ async fn main() {
     let emu = emu_runtime.spawn(Emulator::start()).await.expect("the emulator task").expect("an emulator");
     emu.register_kind(kube_emulator::kinds::volcano_job());
     let t = Instant::now();
-    let total = write_workload(&emu, &s);
+    let workload = write_workload(&emu, &s);
     println!(
-        "scale {}: {} deployments x {} pods, {} volcano jobs: {total} changes written in {:.1}s",
+        "scale {}: {} deployments x {} pods, {} volcano jobs: {} changes written in {:.1}s",
         s.name,
         s.deployments,
         s.replicas,
         s.volcano_jobs,
+        workload.events,
         t.elapsed().as_secs_f64()
     );
-    let per_stream = change_counts(&emu).await;
-    let events: usize = per_stream.iter().sum();
+    let history = History { per_stream: change_counts(&emu).await, clock_base: workload.clock_base };
+    let events: usize = history.per_stream.iter().sum();
 
-    let base = baseline(&emu, &per_stream).await;
+    let base = baseline(&emu, &history.per_stream).await;
     let before = live();
     PEAK.store(before, Ordering::Relaxed);
     let store = Arc::new(Store::new());
-    let run = ingest(&emu, &per_stream, store.clone()).await;
+    let run = ingest(&emu, &history, store.clone()).await;
     let peak = PEAK.load(Ordering::Relaxed) - before;
     let held = live() - before;
     let stats = store.stats();
@@ -447,9 +524,9 @@ async fn main() {
     let mut exports_during = 0;
     for i in 0..ingest_runs.max(1) {
         if i > 0 {
-            alone.push(events_per_s(&ingest(&emu, &per_stream, Arc::new(Store::new())).await));
+            alone.push(events_per_s(&ingest(&emu, &history, Arc::new(Store::new())).await));
         }
-        let (m, n) = ingest_during_exports(&emu, &per_stream).await;
+        let (m, n) = ingest_during_exports(&emu, &history).await;
         during.push(events_per_s(&m));
         exports_during += n;
     }
@@ -460,13 +537,20 @@ async fn main() {
     let (alone, during) = (median_of(alone), median_of(during));
 
     // Pod hashes per second.
-    let pods = emu.list("v1", "Pod", None);
+    // Namespace by namespace, timing only the hashing: a copy of every pod at once would take
+    // gigabytes at the large scale.
     let hasher = pipeline();
-    let t = Instant::now();
-    for p in &pods {
-        std::hint::black_box(hasher.pod_hasher.hash(p));
+    let (mut hashed, mut hashing) = (0usize, Duration::ZERO);
+    for ns in &workload.namespaces {
+        let pods = emu.list("v1", "Pod", Some(ns));
+        let t = Instant::now();
+        for p in &pods {
+            std::hint::black_box(hasher.pod_hasher.hash(p));
+        }
+        hashing += t.elapsed();
+        hashed += pods.len();
     }
-    let hash_rate = pods.len() as f64 / t.elapsed().as_secs_f64();
+    let hash_rate = hashed as f64 / hashing.as_secs_f64();
 
     let steady = option(&args, "--steady-secs").map(Duration::from_secs).unwrap_or(if s.name == "small" {
         Duration::from_secs(10)
@@ -561,7 +645,7 @@ fn apiserver_load(emu: &Emulator, steady: Duration) -> Value {
     let startup = diff(&at_ready, &before);
     let steady_counts = diff(&after, &at_ready);
     let total = |m: &serde_json::Map<String, Value>| m.values().filter_map(Value::as_u64).sum::<u64>();
-    json!({"pods": emu.list("v1", "Pod", None).len(), "deployments": emu.list("apps/v1", "Deployment", None).len(),
+    json!({"pods": emu.count("v1", "Pod"), "deployments": emu.count("apps/v1", "Deployment"),
            "startup_seconds": startup_secs, "startup_requests": total(&startup), "startup_by_verb": startup,
            "steady_requests_per_minute": total(&steady_counts) as f64 * 60.0 / steady.as_secs_f64(),
            "steady_by_verb": steady_counts})

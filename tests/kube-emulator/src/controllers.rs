@@ -80,14 +80,13 @@ impl Emulator {
     }
 
     fn pods_owned_by(&self, ns: &str, owner_uid: &str) -> Vec<Value> {
-        self.list("v1", "Pod", Some(ns))
-            .into_iter()
-            .filter(|p| {
-                p.pointer("/metadata/ownerReferences")
-                    .and_then(Value::as_array)
-                    .is_some_and(|refs| refs.iter().any(|r| r["uid"] == owner_uid))
-            })
-            .collect()
+        self.list_owned_by("v1", "Pod", ns, owner_uid)
+    }
+
+    /// The ReplicaSets a Deployment owns.
+    fn replicasets_of(&self, deployment: &Value) -> Vec<Value> {
+        let ns = deployment["metadata"]["namespace"].as_str().unwrap_or_default();
+        self.list_owned_by("apps/v1", "ReplicaSet", ns, deployment["metadata"]["uid"].as_str().unwrap_or_default())
     }
 
     fn scale_replicaset(&self, rs: &Value, replicas: usize) -> Result<(), ApiError> {
@@ -165,11 +164,9 @@ impl Emulator {
         }
         d["spec"]["template"] = template;
         // As the deployment controller numbers rollouts: one past the newest ReplicaSet's revision.
-        let uid = d["metadata"]["uid"].clone();
         let newest = self
-            .list("apps/v1", "ReplicaSet", Some(ns))
+            .replicasets_of(&d)
             .iter()
-            .filter(|rs| rs.pointer("/metadata/ownerReferences/0/uid") == Some(&uid))
             .filter_map(|rs| rs.pointer(REVISION_POINTER)?.as_str()?.parse::<u64>().ok())
             .max()
             .unwrap_or(0);
@@ -177,9 +174,8 @@ impl Emulator {
         let d = self.update(d)?;
         let replicas = d["spec"]["replicas"].as_u64().unwrap_or(1) as usize;
         let new_rs = self.replicaset_for(&d)?;
-        for rs in self.list("apps/v1", "ReplicaSet", Some(ns)) {
-            let owned = rs.pointer("/metadata/ownerReferences/0/uid") == Some(&uid);
-            if owned && rs["metadata"]["name"] != new_rs["metadata"]["name"] {
+        for rs in self.replicasets_of(&d) {
+            if rs["metadata"]["name"] != new_rs["metadata"]["name"] {
                 self.scale_replicaset(&rs, 0)?;
             }
         }
@@ -190,13 +186,11 @@ impl Emulator {
     /// Deletes a Deployment and, as the garbage collector would, its ReplicaSets and pods.
     pub fn delete_deployment(&self, ns: &str, name: &str) -> Result<(), ApiError> {
         let d = self.delete("apps/v1", "Deployment", ns, name)?;
-        for rs in self.list("apps/v1", "ReplicaSet", Some(ns)) {
-            if rs.pointer("/metadata/ownerReferences/0/uid") == d.pointer("/metadata/uid") {
-                for pod in self.pods_owned_by(ns, rs["metadata"]["uid"].as_str().unwrap_or_default()) {
-                    self.delete("v1", "Pod", ns, pod["metadata"]["name"].as_str().unwrap_or_default())?;
-                }
-                self.delete("apps/v1", "ReplicaSet", ns, rs["metadata"]["name"].as_str().unwrap_or_default())?;
+        for rs in self.replicasets_of(&d) {
+            for pod in self.pods_owned_by(ns, rs["metadata"]["uid"].as_str().unwrap_or_default()) {
+                self.delete("v1", "Pod", ns, pod["metadata"]["name"].as_str().unwrap_or_default())?;
             }
+            self.delete("apps/v1", "ReplicaSet", ns, rs["metadata"]["name"].as_str().unwrap_or_default())?;
         }
         Ok(())
     }
@@ -421,13 +415,9 @@ impl Emulator {
     /// chooses when these writes happen.
     pub fn sync_deployment_status(&self, ns: &str, name: &str) -> Result<Value, ApiError> {
         let mut d = self.get("apps/v1", "Deployment", ns, name)?;
-        let uid = d["metadata"]["uid"].clone();
         let current_hash = template_hash(&d["spec"]["template"]);
         let (mut replicas, mut ready, mut updated) = (0, 0, 0);
-        for mut rs in self.list("apps/v1", "ReplicaSet", Some(ns)) {
-            if rs.pointer("/metadata/ownerReferences/0/uid") != Some(&uid) {
-                continue;
-            }
+        for mut rs in self.replicasets_of(&d) {
             let pods = self.pods_owned_by(ns, rs["metadata"]["uid"].as_str().unwrap_or_default());
             let rs_ready = pods.iter().filter(|p| p.pointer("/status/phase") == Some(&json!("Running"))).count();
             rs["status"] = json!({"replicas": pods.len(), "fullyLabeledReplicas": pods.len(), "readyReplicas": rs_ready,

@@ -238,18 +238,41 @@ impl Emulator {
 
     pub fn get(&self, api_version: &str, kind: &str, namespace: &str, name: &str) -> Result<Value, ApiError> {
         let kind = self.kind(api_version, kind)?;
-        self.shared().lock().get(&kind, namespace, name).map(|o| (*o).clone())
+        self.shared().lock().get(&kind, namespace, name).map(Arc::unwrap_or_clone)
     }
 
     pub fn delete(&self, api_version: &str, kind: &str, namespace: &str, name: &str) -> Result<Value, ApiError> {
         let kind = self.kind(api_version, kind)?;
-        self.shared().lock().delete(&kind, namespace, name).map(|o| (*o).clone())
+        self.shared().lock().delete(&kind, namespace, name).map(Arc::unwrap_or_clone)
     }
 
     /// Objects of a kind, in one namespace or (`None`) all.
     pub fn list(&self, api_version: &str, kind: &str, namespace: Option<&str>) -> Vec<Value> {
         let Ok(kind) = self.kind(api_version, kind) else { return Vec::new() };
-        self.shared().lock().list(&kind, namespace).iter().map(|o| (**o).clone()).collect()
+        self.shared().lock().list(&kind, namespace).into_iter().map(Arc::unwrap_or_clone).collect()
+    }
+
+    /// Objects of a kind in a namespace that name `uid` as an owner.
+    pub fn list_owned_by(&self, api_version: &str, kind: &str, namespace: &str, uid: &str) -> Vec<Value> {
+        let Ok(kind) = self.kind(api_version, kind) else { return Vec::new() };
+        // Only objects whose JSON mentions the uid are parsed; their owner references decide.
+        let finder = memchr::memmem::Finder::new(uid.as_bytes());
+        let candidates = self.shared().lock().list_where(&kind, Some(namespace), |json| finder.find(json).is_some());
+        candidates
+            .into_iter()
+            .map(Arc::unwrap_or_clone)
+            .filter(|o| {
+                o.pointer("/metadata/ownerReferences")
+                    .and_then(Value::as_array)
+                    .is_some_and(|refs| refs.iter().any(|r| r["uid"] == uid))
+            })
+            .collect()
+    }
+
+    /// How many objects of a kind there are, in every namespace.
+    pub fn count(&self, api_version: &str, kind: &str) -> usize {
+        let Ok(kind) = self.kind(api_version, kind) else { return 0 };
+        self.shared().lock().count_of(&kind)
     }
 
     pub fn object_count(&self) -> usize {

@@ -206,3 +206,22 @@ async fn typed_writes_and_a_selector_watch() {
     api.patch("p", &PatchParams::default(), &relabel(json!({"app": "a", "v": "2"}))).await.unwrap();
     assert_eq!(next(&mut stream).await, "apply Some(\"2\")");
 }
+
+#[tokio::test]
+async fn owned_objects_are_those_whose_owner_references_name_the_uid() {
+    let emu = Emulator::start().await.unwrap();
+    let d = emu.create_deployment("prod", "web", 2, template("web", "nginx:1.27")).unwrap();
+    let rs = &emu.list("apps/v1", "ReplicaSet", Some("prod"))[0];
+    // A pod that mentions the ReplicaSet's uid only in a label is not its pod.
+    let mut stray = template("stray", "busybox");
+    stray["metadata"]["labels"]["copied-from"] = json!(uid(rs));
+    emu.create(json!({"apiVersion": "v1", "kind": "Pod",
+                      "metadata": {"name": "stray", "namespace": "prod", "labels": stray["metadata"]["labels"]},
+                      "spec": stray["spec"]}))
+        .unwrap();
+    let owned = emu.list_owned_by("v1", "Pod", "prod", &uid(rs));
+    assert_eq!(owned.len(), 2);
+    assert!(owned.iter().all(|p| owner(p).1 == uid(rs)));
+    assert_eq!(emu.list_owned_by("apps/v1", "ReplicaSet", "prod", &uid(&d)).len(), 1);
+    assert!(emu.list_owned_by("apps/v1", "ReplicaSet", "other", &uid(&d)).is_empty());
+}
