@@ -445,14 +445,14 @@ fn list(
     let limit = query.get("limit").and_then(|l| l.parse::<usize>().ok()).filter(|l| *l > 0);
     let mut items: Vec<Arc<Value>> = Vec::new();
     let mut next = None;
-    for obj in state.list(&target.kind, target.namespace.as_deref()) {
-        let key = |o: &Value| {
-            (
-                o.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("").to_string(),
-                o.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string(),
-            )
-        };
-        if after.as_ref().is_some_and(|a| &key(&obj) <= a) || !selectors.matches(&obj) {
+    let key = |o: &Value| {
+        (
+            o.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("").to_string(),
+            o.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string(),
+        )
+    };
+    for obj in state.list_after(&target.kind, target.namespace.as_deref(), after.as_ref()) {
+        if !selectors.matches(&obj) {
             continue;
         }
         if limit.is_some_and(|l| items.len() == l) {

@@ -11,8 +11,9 @@ use crate::kinds::KindSpec;
 use crate::status::ApiError;
 
 /// Watch events kept for re-watches; older ones are compacted away, and a watch from before them
-/// gets 410 Gone as from a real apiserver. Enough for the benchmark's large scale to be replayed.
-const HISTORY: usize = 1_000_000;
+/// gets 410 Gone as from a real apiserver. Enough for the benchmark's large scale (a million
+/// changes) to be replayed with room to spare; what it holds is the changes' JSON.
+const HISTORY: usize = 2_000_000;
 
 /// One change as the history keeps it: the object as JSON, since the history holds every version
 /// of every object, and a parsed `Value` takes several times the space of its JSON.
@@ -49,7 +50,7 @@ fn to_json(obj: &Value) -> Bytes {
 /// large scale holds a quarter of a million objects; the next change's `prev` shares these bytes.
 type Objects = BTreeMap<(String, String), Bytes>;
 
-fn parsed(json: &Bytes) -> Arc<Value> {
+pub fn parsed(json: &Bytes) -> Arc<Value> {
     // The bytes were serialised from a Value by `record`.
     Arc::new(serde_json::from_slice(json).unwrap_or_default())
 }
@@ -146,6 +147,42 @@ impl State {
 
     pub fn list(&self, kind: &KindSpec, namespace: Option<&str>) -> Vec<Arc<Value>> {
         self.list_where(kind, namespace, |_| true)
+    }
+
+    /// Objects of a kind in (namespace, name) order, from just after `after`, each parsed as the
+    /// caller takes it: a page of a long list parses its page, not the list.
+    pub fn list_after<'a>(
+        &'a self,
+        kind: &KindSpec,
+        namespace: Option<&'a str>,
+        after: Option<&(String, String)>,
+    ) -> impl Iterator<Item = Arc<Value>> + 'a {
+        use std::ops::Bound;
+        let start = (namespace.unwrap_or_default().to_string(), String::new());
+        let lower = match after {
+            Some(a) if *a >= start => Bound::Excluded(a.clone()),
+            _ => Bound::Included(start),
+        };
+        self.objects
+            .get(&kind.key())
+            .into_iter()
+            .flat_map(move |objs| objs.range((lower.clone(), Bound::Unbounded)))
+            .take_while(move |((ns, _), _)| namespace.is_none_or(|want| ns == want))
+            .map(|(_, json)| parsed(json))
+    }
+
+    /// Objects of a kind as JSON, unparsed: shared bytes, for a caller that parses them one at a
+    /// time after letting go of the state.
+    pub fn list_json(&self, kind: &KindSpec, namespace: Option<&str>) -> Vec<Bytes> {
+        let Some(objs) = self.objects.get(&kind.key()) else { return Vec::new() };
+        match namespace {
+            Some(ns) => objs
+                .range((ns.to_string(), String::new())..)
+                .take_while(|((n, _), _)| n == ns)
+                .map(|(_, json)| json.clone())
+                .collect(),
+            None => objs.values().cloned().collect(),
+        }
     }
 
     /// Objects whose JSON passes `keep`, parsed: a test of the bytes spares parsing the others.

@@ -116,7 +116,8 @@ impl WatchRequest {
 /// What a watch sends before live changes.
 enum Replay {
     History(Vec<Arc<Change>>),
-    Objects(Vec<Arc<Value>>),
+    /// As JSON, parsed one at a time as they are sent.
+    Objects(Vec<Bytes>),
 }
 
 /// Starts a watch; the returned receiver yields the response body's chunks and ends with the watch.
@@ -138,7 +139,7 @@ pub fn start(shared: Arc<Shared>, req: WatchRequest) -> mpsc::Receiver<Bytes> {
                     format!("too old resource version: {rv} ({})", state.compacted_rv()),
                 )),
             },
-            _ => Ok(Replay::Objects(state.list(&req.kind, req.namespace.as_deref()))),
+            _ => Ok(Replay::Objects(state.list_json(&req.kind, req.namespace.as_deref()))),
         };
         (live, replay, current)
     };
@@ -153,9 +154,13 @@ pub fn start(shared: Arc<Shared>, req: WatchRequest) -> mpsc::Receiver<Bytes> {
         };
         let mut events: Box<dyn Iterator<Item = Bytes> + Send> = match &replay {
             Replay::History(changes) => Box::new(changes.iter().filter_map(|c| req.event(c))),
-            Replay::Objects(objects) => {
-                Box::new(objects.iter().filter(|o| req.selectors.matches(o)).map(|o| req.render("ADDED", o)))
-            }
+            Replay::Objects(objects) => Box::new(
+                objects
+                    .iter()
+                    .map(crate::state::parsed)
+                    .filter(|o| req.selectors.matches(o))
+                    .map(|o| req.render("ADDED", &o)),
+            ),
         };
         for event in events.by_ref() {
             if tx.send(event).await.is_err() {
