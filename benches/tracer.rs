@@ -627,8 +627,10 @@ fn apiserver_load(emu: &Emulator, steady: Duration) -> Value {
         let _ = s.read_to_string(&mut out);
         out.starts_with("HTTP/1.1 200")
     };
-    while !ready() && t.elapsed() < Duration::from_secs(300) {
+    let mut was_ready = ready();
+    while !was_ready && t.elapsed() < Duration::from_secs(300) {
         std::thread::sleep(Duration::from_millis(100));
+        was_ready = ready();
     }
     let startup_secs = t.elapsed().as_secs_f64();
     // Owner resolution starts its metadata watch once the first pods arrive; give it a moment.
@@ -652,7 +654,7 @@ fn apiserver_load(emu: &Emulator, steady: Duration) -> Value {
     let steady_counts = diff(&after, &at_ready);
     let total = |m: &serde_json::Map<String, Value>| m.values().filter_map(Value::as_u64).sum::<u64>();
     json!({"pods": emu.count("v1", "Pod"), "deployments": emu.count("apps/v1", "Deployment"),
-           "startup_seconds": startup_secs, "startup_requests": total(&startup), "startup_by_verb": startup,
+           "ready": was_ready, "startup_seconds": startup_secs, "startup_requests": total(&startup), "startup_by_verb": startup,
            "steady_requests_per_minute": total(&steady_counts) as f64 * 60.0 / steady.as_secs_f64(),
            "steady_by_verb": steady_counts})
 }
@@ -732,8 +734,16 @@ fn print_table(r: &Value) {
     println!("| pod hashes/s | {:.0} | | | |", f(&r["hash"]["pod_hashes_per_s"]));
     let a = &r["apiserver"];
     println!(
-        "| apiserver requests until ready ({} pods, {} Deployments) | {} {} | | | O(kinds) |",
-        a["pods"], a["deployments"], a["startup_requests"], a["startup_by_verb"]
+        "| apiserver requests until {} ({} pods, {} Deployments) | {} {} | | | O(kinds) |",
+        if a["ready"] == true {
+            format!("ready in {:.1} s", f(&a["startup_seconds"]))
+        } else {
+            "NOT READY after 300 s".into()
+        },
+        a["pods"],
+        a["deployments"],
+        a["startup_requests"],
+        a["startup_by_verb"]
     );
     println!(
         "| apiserver requests per minute, steady | {:.1} {} | | | |",
