@@ -383,9 +383,8 @@ async fn ingest(emu: &Emulator, history: &History, store: Arc<Store>) -> Measure
             } else {
                 let ev: WatchEvent<RawObject> = serde_json::from_slice(line).expect("event");
                 let Some((deleted, o)) = applied_or_deleted(ev) else { return };
-                let object = object_json(o, gvk);
-                let at = history.clock(object.pointer("/metadata/resourceVersion").and_then(Value::as_str));
-                (at, deleted, Payload::Object(object))
+                let at = history.clock(o.metadata.resource_version.as_deref());
+                (at, deleted, Payload::Object(object_json(o, gvk)))
             };
             let kind = if deleted { ChangeKind::Deleted(payload) } else { ChangeKind::Applied(payload) };
             let wanted = ingest.handle(Change { gvk: gvk.clone(), at, kind });

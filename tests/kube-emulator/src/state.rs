@@ -149,14 +149,14 @@ impl State {
         self.list_where(kind, namespace, |_| true)
     }
 
-    /// Objects of a kind in (namespace, name) order, from just after `after`, each parsed as the
-    /// caller takes it: a page of a long list parses its page, not the list.
-    pub fn list_after<'a>(
+    /// The JSON of a kind's objects in (namespace, name) order, in one namespace or all, from just
+    /// after `after`: every listing's one walk of the map.
+    fn in_scope<'a>(
         &'a self,
         kind: &KindSpec,
         namespace: Option<&'a str>,
         after: Option<&(String, String)>,
-    ) -> impl Iterator<Item = Arc<Value>> + 'a {
+    ) -> impl Iterator<Item = &'a Bytes> + 'a {
         use std::ops::Bound;
         let start = (namespace.unwrap_or_default().to_string(), String::new());
         let lower = match after {
@@ -168,21 +168,24 @@ impl State {
             .into_iter()
             .flat_map(move |objs| objs.range((lower.clone(), Bound::Unbounded)))
             .take_while(move |((ns, _), _)| namespace.is_none_or(|want| ns == want))
-            .map(|(_, json)| parsed(json))
+            .map(|(_, json)| json)
+    }
+
+    /// Objects of a kind from just after `after`, each parsed as the caller takes it: a page of a
+    /// long list parses its page, not the list.
+    pub fn list_after<'a>(
+        &'a self,
+        kind: &KindSpec,
+        namespace: Option<&'a str>,
+        after: Option<&(String, String)>,
+    ) -> impl Iterator<Item = Arc<Value>> + 'a {
+        self.in_scope(kind, namespace, after).map(parsed)
     }
 
     /// Objects of a kind as JSON, unparsed: shared bytes, for a caller that parses them one at a
     /// time after letting go of the state.
     pub fn list_json(&self, kind: &KindSpec, namespace: Option<&str>) -> Vec<Bytes> {
-        let Some(objs) = self.objects.get(&kind.key()) else { return Vec::new() };
-        match namespace {
-            Some(ns) => objs
-                .range((ns.to_string(), String::new())..)
-                .take_while(|((n, _), _)| n == ns)
-                .map(|(_, json)| json.clone())
-                .collect(),
-            None => objs.values().cloned().collect(),
-        }
+        self.in_scope(kind, namespace, None).cloned().collect()
     }
 
     /// Objects whose JSON passes `keep`, parsed: a test of the bytes spares parsing the others.
@@ -192,16 +195,7 @@ impl State {
         namespace: Option<&str>,
         keep: impl Fn(&[u8]) -> bool,
     ) -> Vec<Arc<Value>> {
-        let Some(objs) = self.objects.get(&kind.key()) else { return Vec::new() };
-        let in_scope: Box<dyn Iterator<Item = &Bytes>> = match namespace {
-            Some(ns) => Box::new(
-                objs.range((ns.to_string(), String::new())..)
-                    .take_while(move |((n, _), _)| n == ns)
-                    .map(|(_, json)| json),
-            ),
-            None => Box::new(objs.values()),
-        };
-        in_scope.filter(|json| keep(json)).map(parsed).collect()
+        self.in_scope(kind, namespace, None).filter(|json| keep(json)).map(parsed).collect()
     }
 
     pub fn get(&self, kind: &KindSpec, namespace: &str, name: &str) -> Result<Arc<Value>, ApiError> {

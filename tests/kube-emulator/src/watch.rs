@@ -57,14 +57,12 @@ impl WatchRequest {
                 return None;
             }
         }
-        // Without selectors every change is sent as it is: its JSON needs no parsing.
-        if self.selectors.is_empty() {
-            return Some(self.render_json(c.event_type, &c.json));
+        // A modification can make an object start or stop matching; nothing else changes what
+        // is sent.
+        if self.selectors.is_empty() || c.event_type != "MODIFIED" {
+            return self.unless_filtered(c.event_type, &c.json);
         }
         let object = c.object();
-        if c.event_type != "MODIFIED" {
-            return self.selectors.matches(&object).then(|| self.render(c.event_type, &object));
-        }
         let now = self.selectors.matches(&object);
         let prev = c.prev_object();
         let before = prev.as_ref().is_none_or(|p| self.selectors.matches(p));
@@ -78,6 +76,16 @@ impl WatchRequest {
             }
             (false, false) => None,
         }
+    }
+
+    /// An event for an object as JSON, if the selectors let it through; without selectors its
+    /// JSON is sent as it is, not parsed.
+    fn unless_filtered(&self, event_type: &str, json: &Bytes) -> Option<Bytes> {
+        if self.selectors.is_empty() {
+            return Some(self.render_json(event_type, json));
+        }
+        let object = crate::state::parsed(json);
+        self.selectors.matches(&object).then(|| self.render(event_type, &object))
     }
 
     fn render(&self, event_type: &str, obj: &Value) -> Bytes {
@@ -154,13 +162,7 @@ pub fn start(shared: Arc<Shared>, req: WatchRequest) -> mpsc::Receiver<Bytes> {
         };
         let mut events: Box<dyn Iterator<Item = Bytes> + Send> = match &replay {
             Replay::History(changes) => Box::new(changes.iter().filter_map(|c| req.event(c))),
-            Replay::Objects(objects) => Box::new(
-                objects
-                    .iter()
-                    .map(crate::state::parsed)
-                    .filter(|o| req.selectors.matches(o))
-                    .map(|o| req.render("ADDED", &o)),
-            ),
+            Replay::Objects(objects) => Box::new(objects.iter().filter_map(|json| req.unless_filtered("ADDED", json))),
         };
         for event in events.by_ref() {
             if tx.send(event).await.is_err() {
