@@ -280,6 +280,8 @@ impl State {
             pods.push((p.uid, owner_in(p.owner)?, p.hash, (p.start_ts, p.seq)));
         }
         st.lifecycles = Lifecycles::restore(entries, pods);
+        st.ids = ids.0.into_values().collect();
+        st.sweep_ids();
         Ok(st)
     }
 }

@@ -2,6 +2,8 @@
 //!
 //! Events are appended in time order, one per second at most, each holding the net change of its
 //! second. Objects are held encoded (shared msgpack bytes), with their identity and stable hash.
+//! Identities are interned: every version and deletion of one object shares one allocation, so an
+//! export tells objects apart by address without reading their names.
 //! Sealed chunks of events are immutable and shared, so a snapshot for export copies a few
 //! pointers and ingest never waits for an export. Retention folds the oldest events into a base
 //! state, so a later export still knows every object alive at its start.
@@ -104,6 +106,11 @@ struct State {
     open: Vec<StoredEvent>,
     in_open_event: HashMap<Arc<ObjectIdentity>, InEvent>,
     live: HashMap<Arc<ObjectIdentity>, Live>,
+    /// Every identity some event, the base state or a snapshot still refers to: an object deleted
+    /// and recreated gets its identity back, so that one object never has two.
+    ids: HashSet<Arc<ObjectIdentity>>,
+    /// The size at which `ids` is next swept of identities nothing else refers to.
+    ids_sweep_at: usize,
     base: Arc<BTreeMap<Arc<ObjectIdentity>, StoredObject>>,
     base_ts: Option<i64>,
     lifecycles: Lifecycles,
@@ -145,7 +152,31 @@ impl Snapshot {
     }
 }
 
+/// The fewest identities at which their set is swept.
+const IDS_SWEEP_MIN: usize = 1024;
+
 impl State {
+    /// The one shared identity equal to `id`.
+    fn intern(&mut self, id: ObjectIdentity) -> Arc<ObjectIdentity> {
+        if let Some(shared) = self.ids.get(&id) {
+            return shared.clone();
+        }
+        if self.ids.len() >= self.ids_sweep_at {
+            self.sweep_ids();
+        }
+        let shared = Arc::new(id);
+        self.ids.insert(shared.clone());
+        shared
+    }
+
+    /// Forgets identities that only the set still holds. No other reference can appear meanwhile:
+    /// every other holder got its reference from the store, under the lock held here. Swept again
+    /// once the set has doubled, so the sweeps cost O(1) per identity.
+    fn sweep_ids(&mut self) {
+        self.ids.retain(|id| Arc::strong_count(id) > 1);
+        self.ids_sweep_at = (2 * self.ids.len()).max(IDS_SWEEP_MIN);
+    }
+
     fn last_ts(&self) -> Option<i64> {
         self.open.last().or_else(|| self.sealed.back().and_then(|c| c.last())).map(|e| e.ts)
     }
@@ -189,7 +220,7 @@ impl Store {
         let id = match st.live.get_key_value(&id) {
             Some((_, live)) if live.hash == hash => return false,
             Some((key, _)) => key.clone(),
-            None => Arc::new(id),
+            None => st.intern(id),
         };
         let stored = StoredObject::new(id.clone(), obj, hash);
         let bytes = stored.obj.as_bytes().len() as u64;
@@ -341,6 +372,7 @@ impl Store {
             evicted += 1;
         }
         if evicted > 0 {
+            st.sweep_ids();
             st.evicted += evicted as u64;
             if let Some(base_ts) = st.base_ts {
                 st.lifecycles.forget_ended_before(base_ts);

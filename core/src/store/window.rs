@@ -1,11 +1,9 @@
 //! Cutting a window `[start, end)` out of a snapshot, as an export does.
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use super::{Candidate, ObjectFilter, Snapshot, StoredObject};
-use crate::gvk::Gvk;
 use crate::trace::view::{Deleted, EventView, KeyRef, LifecyclesRef};
 use crate::trace::{EncodedObject, ObjectIdentity, Trace, TraceView};
 use crate::tracer_config::TracerConfig;
@@ -168,21 +166,11 @@ fn alive<'a>(
     })
 }
 
-/// An identity as the verdicts are keyed: hashed by namespace and name only (kinds rarely share
-/// a name, and hashing the kind's three strings too cost as much again), compared in full.
-/// Compared name first: the field that differs most often.
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct IdKey<'a> {
-    name: &'a str,
-    namespace: &'a str,
-    gvk: &'a Gvk,
-}
-
-impl Hash for IdKey<'_> {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.namespace.hash(state);
-        self.name.hash(state);
-    }
+/// An identity as the verdicts are keyed: its address. The store interns identities, so every
+/// version and deletion of an object in a snapshot shares one, and a later version is matched to
+/// its verdict without reading its names.
+fn id_key(id: &Arc<ObjectIdentity>) -> usize {
+    Arc::as_ptr(id) as usize
 }
 
 /// Each object seen in the window: whether the filters keep it, and the hash of its last
@@ -196,17 +184,15 @@ struct Slot<'a> {
 struct Exported<'a, 'f> {
     filter: &'f dyn ObjectFilter,
     slots: Vec<Slot<'a>>,
-    by_id: FastMap<IdKey<'a>, usize>,
+    by_id: FastMap<usize, usize>,
 }
 
 impl<'a> Exported<'a, '_> {
     /// Whether `o` is exported; if so, it is the latest exported version of its object.
     fn keep(&mut self, o: &'a StoredObject) -> bool {
-        let id: &'a ObjectIdentity = &o.id;
-        let key = IdKey { gvk: &id.gvk, namespace: &id.namespace, name: &id.name };
-        let at = *self.by_id.entry(key).or_insert_with(|| {
+        let at = *self.by_id.entry(id_key(&o.id)).or_insert_with(|| {
             let keep = self.filter.keep(&Candidate::new(o));
-            self.slots.push(Slot { key: KeyRef::of_identity(id), keep, last_hash: None });
+            self.slots.push(Slot { key: KeyRef::of_identity(&o.id), keep, last_hash: None });
             self.slots.len() - 1
         });
         let slot = &mut self.slots[at];
@@ -216,8 +202,7 @@ impl<'a> Exported<'a, '_> {
         slot.keep
     }
 
-    fn was_kept(&self, id: &ObjectIdentity) -> bool {
-        let key = IdKey { gvk: &id.gvk, namespace: &id.namespace, name: &id.name };
-        self.by_id.get(&key).is_some_and(|&at| self.slots[at].keep)
+    fn was_kept(&self, id: &Arc<ObjectIdentity>) -> bool {
+        self.by_id.get(&id_key(id)).is_some_and(|&at| self.slots[at].keep)
     }
 }
