@@ -137,6 +137,8 @@ pub struct Snapshot {
     first_skip: usize,
     open: Vec<StoredEvent>,
     lifecycles: SharedLifecycles,
+    /// At least the number of distinct objects the snapshot holds.
+    identities: usize,
 }
 
 impl Snapshot {
@@ -337,6 +339,7 @@ impl Store {
             first_skip: st.sealed_skip,
             open: st.open.clone(),
             lifecycles: st.lifecycles.share(),
+            identities: st.ids.len(),
         }
     }
 

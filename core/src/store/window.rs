@@ -64,9 +64,11 @@ impl Snapshot {
 
         // An object's first exported version decides whether the filters keep it; its later
         // versions and its deletion follow that verdict, since a deletion carries no labels.
-        // Room for every object the window could hold, so that the table is never regrown.
-        let most =
+        // Room for every object the window could hold, so that the table is never regrown: no more
+        // than its versions, nor than the identities the store held.
+        let versions =
             self.base.len() + self.events().take_while(|ev| ev.ts < w.end).map(|ev| ev.applied.len()).sum::<usize>();
+        let most = versions.min(self.identities);
         let mut exported = Exported {
             filter,
             slots: Vec::with_capacity(most),
