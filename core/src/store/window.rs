@@ -34,8 +34,8 @@ pub fn deletion_record(id: &ObjectIdentity) -> EncodedObject {
     }))
 }
 
-/// Maps keyed by identities of the snapshot: a fast hash seeded per process, since the keys are
-/// names that cluster users choose.
+/// Maps keyed by the addresses of the snapshot's identities: a fast hash, seeded per process so
+/// that no layout of the heap makes every key collide.
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 impl Snapshot {
