@@ -375,7 +375,6 @@ impl Store {
             evicted += 1;
         }
         if evicted > 0 {
-            st.sweep_ids();
             st.evicted += evicted as u64;
             if let Some(base_ts) = st.base_ts {
                 st.lifecycles.forget_ended_before(base_ts);
