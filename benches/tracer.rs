@@ -88,36 +88,24 @@ fn count(delta: isize) {
     }
 }
 
-fn grow(by: usize) {
-    count(by as isize);
-}
-
-fn shrink(by: usize) {
-    count(-(by as isize));
-}
-
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let p = unsafe { mimalloc::MiMalloc.alloc(layout) };
         if !p.is_null() {
-            grow(layout.size());
+            count(layout.size() as isize);
         }
         p
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         unsafe { mimalloc::MiMalloc.dealloc(ptr, layout) };
-        shrink(layout.size());
+        count(-(layout.size() as isize));
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let p = unsafe { mimalloc::MiMalloc.realloc(ptr, layout, new_size) };
         if !p.is_null() {
-            if new_size > layout.size() {
-                grow(new_size - layout.size());
-            } else {
-                shrink(layout.size() - new_size);
-            }
+            count(new_size as isize - layout.size() as isize);
         }
         p
     }
