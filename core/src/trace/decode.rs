@@ -113,7 +113,8 @@ fn decode_v1(bytes: &[u8]) -> Result<Trace, TraceDecodeError> {
 fn decode_v2(bytes: &[u8]) -> Result<Trace, TraceDecodeError> {
     let file = read::<V2File>(bytes, |p| if p == "." { "the top-level map".into() } else { p.to_string() })?;
     if file.version() != 2 {
-        return Err(TraceDecodeError::NotATrace { found: format!("a map with version {}", file.version()) });
+        let found = format!("a map of trace format version {} (simkube-v2 is version 2)", file.version());
+        return Err(TraceDecodeError::NotATrace { found });
     }
     let trace = file.into_trace();
     check_consistency(&trace)?;

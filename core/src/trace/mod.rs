@@ -6,6 +6,7 @@
 pub mod chunks;
 pub mod decode;
 mod field_bytes;
+mod file_shapes;
 pub mod object;
 pub mod simkube_v2;
 pub mod summary;

@@ -13,13 +13,14 @@ use std::io::Write;
 use rmp::encode as mp;
 use serde::Deserialize;
 
-use super::v1::{write_event, EncodeError};
+use super::file_shapes::{self, FileConfig, FileIndexEntry, FileLifecycles, FileOwner};
+use super::v1::{kinds_by_name, write_event, EncodeError};
 use super::view::EventView;
 use super::{ChunkWriter, TraceChunks, TraceSink};
 use super::{PodLifecycle, Trace, TraceEvent, TrackedKey};
 use crate::gvk::Gvk;
 use crate::pod_template_path::PodTemplatePath;
-use crate::tracer_config::{TracerConfig, TrackedObjectConfig};
+use crate::tracer_config::TracerConfig;
 
 /// SimKube's pod-template paths for built-in kinds.
 fn simkube_paths(gvk: &Gvk) -> Option<&'static str> {
@@ -139,36 +140,21 @@ pub fn encode_to_chunks(trace: &Trace) -> TraceChunks {
     out.finish()
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct V2TrackedObject {
-    pod_spec_template_paths: Vec<PodTemplatePath>,
-    #[serde(default)]
-    track_lifecycle: bool,
-    #[serde(default)]
-    skip_owned: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct V2Config {
-    tracked_objects: BTreeMap<Gvk, V2TrackedObject>,
-}
-
-#[derive(Clone, Copy, Debug, Deserialize)]
-pub(super) enum PodLifecycleData {
-    Running(i64),
-    Finished(i64, i64),
+/// SimKube's defaults as its reader applies them to a file's kinds without paths.
+fn simkube_default_paths(gvk: &Gvk) -> Option<Vec<PodTemplatePath>> {
+    simkube_paths(gvk).and_then(|p| PodTemplatePath::parse(p).ok()).map(|p| vec![p])
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct V2File {
     version: u32,
-    config: V2Config,
+    config: FileConfig,
     pub(super) events: Vec<TraceEvent>,
-    index: BTreeMap<String, BTreeMap<String, u64>>,
-    pod_lifecycles: BTreeMap<(String, String), BTreeMap<u64, Vec<PodLifecycleData>>>,
+    #[serde(default)]
+    index: BTreeMap<String, FileIndexEntry>,
+    #[serde(default)]
+    pod_lifecycles: BTreeMap<FileOwner, FileLifecycles>,
 }
 
 fn key(gvk: String, name: String) -> TrackedKey {
@@ -181,44 +167,30 @@ impl V2File {
     }
 
     pub(super) fn into_trace(self) -> Trace {
-        let config = TracerConfig {
-            tracked_objects: self
-                .config
-                .tracked_objects
-                .into_iter()
-                .map(|(gvk, c)| {
-                    let cfg = TrackedObjectConfig {
-                        pod_spec_template_paths: c.pod_spec_template_paths,
-                        track_lifecycle: c.track_lifecycle,
-                        skip_owned: c.skip_owned,
-                    };
-                    (gvk, cfg)
-                })
-                .collect(),
-        };
-        let index = self
-            .index
-            .into_iter()
-            .flat_map(|(gvk, names)| names.into_iter().map(move |(name, h)| (key(gvk.clone(), name), h)))
-            .collect();
+        let config = self.config.resolve(simkube_default_paths);
+        // The first version-2 writers keyed by name alone, as v1 does; kinds come from the events.
+        let kinds = kinds_by_name(&config, &self.events);
+        let by_name = |name: String| TrackedKey { gvk: kinds.get(&name).cloned().flatten(), name };
+        let mut index = BTreeMap::new();
+        for (outer, entry) in self.index {
+            match entry {
+                FileIndexEntry::Kind(names) => {
+                    index.extend(names.into_iter().map(|(name, h)| (key(outer.clone(), name), h)));
+                }
+                FileIndexEntry::Hash(h) => {
+                    index.insert(by_name(outer), h);
+                }
+            }
+        }
         let pod_lifecycles = self
             .pod_lifecycles
             .into_iter()
-            .map(|((gvk, name), by_hash)| {
-                let by_hash = by_hash
-                    .into_iter()
-                    .map(|(h, lcs)| {
-                        let lcs = lcs
-                            .into_iter()
-                            .map(|lc| match lc {
-                                PodLifecycleData::Running(s) => PodLifecycle { start_ts: s, end_ts: None },
-                                PodLifecycleData::Finished(s, e) => PodLifecycle { start_ts: s, end_ts: Some(e) },
-                            })
-                            .collect();
-                        (h, lcs)
-                    })
-                    .collect();
-                (key(gvk, name), by_hash)
+            .map(|(owner, by_hash)| {
+                let owner = match owner {
+                    FileOwner::Kinded(gvk, name) => key(gvk, name),
+                    FileOwner::Name(name) => by_name(name),
+                };
+                (owner, file_shapes::lifecycles(by_hash))
             })
             .collect();
         Trace { config, events: self.events, index, pod_lifecycles }

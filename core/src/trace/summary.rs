@@ -24,7 +24,17 @@ pub struct OwnerSummary {
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
+pub struct TrackedSummary {
+    /// The kind's pod-template paths; empty where the trace gives none.
+    pub paths: Vec<String>,
+    pub track_lifecycle: bool,
+    pub skip_owned: bool,
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct TraceSummary {
+    /// The trace's config: each tracked kind and where its pod templates are.
+    pub tracked: BTreeMap<String, TrackedSummary>,
     pub time_span: Option<(i64, i64)>,
     pub events: usize,
     pub kinds: BTreeMap<String, KindSummary>,
@@ -36,7 +46,21 @@ pub struct TraceSummary {
 
 impl TraceSummary {
     pub fn of(trace: &Trace) -> Self {
+        let tracked = trace
+            .config
+            .tracked_objects
+            .iter()
+            .map(|(gvk, cfg)| {
+                let t = TrackedSummary {
+                    paths: cfg.pod_spec_template_paths.iter().map(ToString::to_string).collect(),
+                    track_lifecycle: cfg.track_lifecycle,
+                    skip_owned: cfg.skip_owned,
+                };
+                (gvk.to_string(), t)
+            })
+            .collect();
         let mut s = TraceSummary {
+            tracked,
             time_span: trace.time_span(),
             events: trace.events.len(),
             index_entries: trace.index.len(),
@@ -108,6 +132,28 @@ impl fmt::Display for TraceSummary {
             None => writeln!(f, "time span:  (no events)")?,
         }
         writeln!(f, "events:     {}", self.events)?;
+        writeln!(f, "tracked kinds:")?;
+        if self.tracked.is_empty() {
+            writeln!(f, "  (none)")?;
+        }
+        let width = self.tracked.keys().map(String::len).max().unwrap_or(0);
+        for (kind, t) in &self.tracked {
+            let paths = match t.paths.as_slice() {
+                [] => "no path".to_string(),
+                // The empty pointer is the whole object; quoted so that it shows.
+                paths => paths
+                    .iter()
+                    .map(|p| if p.is_empty() { "\"\"".into() } else { p.clone() })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            };
+            let flags: String = [(t.track_lifecycle, ", pod lifecycles"), (t.skip_owned, ", unowned only")]
+                .iter()
+                .filter(|f| f.0)
+                .map(|f| f.1)
+                .collect();
+            writeln!(f, "  {kind:width$}  {paths}{flags}")?;
+        }
         writeln!(f, "index:      {} tracked objects", self.index_entries)?;
         writeln!(f, "objects per kind:")?;
         if self.kinds.is_empty() {
@@ -155,6 +201,7 @@ mod tests {
         let text = s.to_string();
         assert!(text.contains("2023-11-14T22:13:20Z .. 2023-11-14T22:14:20Z (1m)"), "{text}");
         assert!(text.contains("apps/v1.Deployment  1 objects, 1 versions, 1 deletions"), "{text}");
+        assert!(text.contains("tracked kinds:\n  apps/v1.Deployment  /spec/template, pod lifecycles\n"), "{text}");
     }
 
     #[test]

@@ -11,10 +11,11 @@ use rmp::encode as mp;
 use serde::Deserialize;
 
 use super::chunks::{ChunkWriter, TraceChunks, TraceSink};
+use super::file_shapes::{self, FileConfig, FileLifecycles};
 use super::view::{EventView, KeyRef, LifecyclesRef, TraceView};
 use super::{EncodedObject, PodLifecycle, Trace, TraceEvent, TrackedKey};
 use crate::gvk::Gvk;
-use crate::tracer_config::TracerConfig;
+use crate::tracer_config::{default_pod_template_paths, TracerConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EncodeError {
@@ -301,20 +302,21 @@ pub fn from_json(json: serde_json::Value) -> Result<Trace, super::TraceDecodeErr
 /// The v1 file as serde reads it, before names are resolved to kinds.
 #[derive(Deserialize)]
 pub(super) struct V1File(
-    pub TracerConfig,
+    pub FileConfig,
     pub Vec<TraceEvent>,
     pub BTreeMap<String, u64>,
-    pub BTreeMap<String, BTreeMap<u64, Vec<PodLifecycle>>>,
+    pub BTreeMap<String, FileLifecycles>,
 );
 
 impl V1File {
     pub(super) fn into_trace(self) -> Trace {
         let V1File(config, events, index, lifecycles) = self;
+        let config = config.resolve(default_pod_template_paths);
         let kinds = kinds_by_name(&config, &events);
         let key = |name: String| TrackedKey { gvk: kinds.get(&name).cloned().flatten(), name };
         Trace {
             index: index.into_iter().map(|(n, h)| (key(n), h)).collect(),
-            pod_lifecycles: lifecycles.into_iter().map(|(n, l)| (key(n), l)).collect(),
+            pod_lifecycles: lifecycles.into_iter().map(|(n, l)| (key(n), file_shapes::lifecycles(l))).collect(),
             config,
             events,
         }
@@ -323,7 +325,7 @@ impl V1File {
 
 /// For each namespaced name of a tracked kind in the events, its kind; `None` where two tracked
 /// kinds share the name.
-fn kinds_by_name(config: &TracerConfig, events: &[TraceEvent]) -> BTreeMap<String, Option<Gvk>> {
+pub(super) fn kinds_by_name(config: &TracerConfig, events: &[TraceEvent]) -> BTreeMap<String, Option<Gvk>> {
     let mut kinds: BTreeMap<String, Option<Gvk>> = BTreeMap::new();
     for obj in events.iter().flat_map(|e| e.applied_objs.iter().chain(&e.deleted_objs)) {
         let Some(id) = obj.identity() else { continue };
