@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 pub struct Server {
     child: Child,
     pub port: u16,
+    /// The server's data and log, removed after the child is killed (fields drop after `drop`).
+    dir: Option<tempfile::TempDir>,
 }
 
 impl Server {
@@ -32,9 +34,19 @@ pub fn free_port() -> u16 {
 /// `None` with a note when a Python tool is missing; CI sets SK_REQUIRE_PYTHON so that it fails
 /// there instead.
 pub fn missing(what: &str, install: &str) -> Option<Server> {
-    assert!(std::env::var_os("SK_REQUIRE_PYTHON").is_none(), "{what} is required: {install}");
+    missing_tool("SK_REQUIRE_PYTHON", what, install)
+}
+
+/// `None` with a note when a tool is missing, or a failure where `require` is set (as CI does).
+pub fn missing_tool(require: &str, what: &str, install: &str) -> Option<Server> {
+    assert!(std::env::var_os(require).is_none(), "{what} is required ({require} is set): {install}");
     eprintln!("skipped: {what} is not installed ({install})");
     None
+}
+
+/// The path of `program` in `PATH`, if it is there.
+pub fn on_path(program: &str) -> Option<std::path::PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(program)).find(|p| p.is_file())
 }
 
 /// Whether `python3` can import `module`.
@@ -50,7 +62,7 @@ pub fn python_has(module: &str) -> bool {
 /// Starts `command` and waits until `port` accepts connections.
 pub fn start(name: &str, mut command: Command, port: u16) -> Server {
     let child = command.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
-    let mut server = Server { child, port };
+    let mut server = Server { child, port, dir: None };
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -70,6 +82,25 @@ pub fn start(name: &str, mut command: Command, port: u16) -> Server {
     }
 }
 
+/// Starts `command` with its output in `server.log` in `dir`, and waits until `port` accepts
+/// connections. A file rather than a pipe, which nobody reads once the server is up: a write to
+/// it can then neither block nor fail.
+pub fn start_logged(name: &str, mut command: Command, port: u16, dir: tempfile::TempDir) -> Server {
+    let log = dir.path().join("server.log");
+    let out = std::fs::File::create(&log).unwrap();
+    let child = command.stdout(out.try_clone().unwrap()).stderr(out).spawn().unwrap();
+    let mut server = Server { child, port, dir: Some(dir) };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            panic!("{name} exited with {status}: {}", std::fs::read_to_string(&log).unwrap_or_default());
+        }
+        assert!(Instant::now() < deadline, "{name} did not listen on 127.0.0.1:{port} within 30 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server
+}
+
 /// PyPI's moto as an S3-compatible server, or `None` where it is not installed.
 pub fn moto() -> Option<Server> {
     if !python_has("moto.server") {
@@ -81,14 +112,70 @@ pub fn moto() -> Option<Server> {
     Some(start("moto", command, port))
 }
 
+/// Azurite's account and key: the same in every Azurite, and documented with it.
+pub const AZURITE_ACCOUNT: &str = "devstoreaccount1";
+pub const AZURITE_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+/// npm's Azurite, its Blob service alone, or `None` where it is not installed.
+pub fn azurite() -> Option<Server> {
+    let Some(program) = on_path("azurite-blob") else {
+        return missing_tool("SK_REQUIRE_NODE", "Azurite", "npm install --global azurite");
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut command = Command::new(program);
+    command
+        .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string(), "--location"])
+        .arg(dir.path())
+        // No telemetry: nothing leaves 127.0.0.1.
+        .args(["--silent", "--disableTelemetry"]);
+    Some(start_logged("azurite", command, port, dir))
+}
+
+/// Creates a container in Azurite (object_store has no call for it) with a request signed by
+/// object_store's own Shared Key signer.
+pub fn azurite_container(azurite: &Server, container: &str) {
+    use object_store::azure::{AzureAccessKey, AzureAuthorizer, AzureCredential};
+    let credential = AzureCredential::AccessKey(AzureAccessKey::try_new(AZURITE_KEY).unwrap());
+    let path = format!("/{AZURITE_ACCOUNT}/{container}?restype=container");
+    let mut request = object_store::client::HttpRequest::new(Vec::new().into());
+    *request.method_mut() = "PUT".parse().unwrap();
+    *request.uri_mut() = format!("{}{path}", azurite.url()).parse().unwrap();
+    AzureAuthorizer::new(&credential, AZURITE_ACCOUNT).try_authorize(&mut request).unwrap();
+    let headers: Vec<(&str, &str)> = request.headers().iter().map(|(k, v)| (k.as_str(), v.to_str().unwrap())).collect();
+    let (status, body) = http_with(azurite.port, "PUT", &path, &headers, b"");
+    assert_eq!(status, 201, "container {container} created: {body}");
+}
+
+/// Object-store options that reach `azurite` as any Azure account is reached through a custom
+/// endpoint: path-style, so the account is the endpoint's first segment.
+pub fn azurite_options(azurite: &Server) -> Vec<(String, String)> {
+    [
+        ("azure_storage_account_name", AZURITE_ACCOUNT.to_string()),
+        ("azure_storage_account_key", AZURITE_KEY.to_string()),
+        ("azure_storage_endpoint", format!("{}/{AZURITE_ACCOUNT}", azurite.url())),
+        ("azure_allow_http", "true".to_string()),
+    ]
+    .map(|(k, v)| (k.to_string(), v))
+    .into()
+}
+
 /// One HTTP/1.1 request; the status code and the body.
 pub fn http(port: u16, method: &str, path: &str, content_type: &str, body: &[u8]) -> (u16, String) {
+    http_with(port, method, path, &[("Content-Type", content_type)], body)
+}
+
+/// One HTTP/1.1 request with exactly these headers besides Host, Content-Length and Connection
+/// (a signed request must carry no header its signature left out); the status code and the body.
+pub fn http_with(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", body.len()));
     s.write_all(head.as_bytes()).unwrap();
     s.write_all(body).unwrap();
     let mut reply = Vec::new();
