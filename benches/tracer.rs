@@ -25,11 +25,11 @@ use kube::core::WatchEvent;
 use kube_emulator::Emulator;
 use serde_json::{json, Value};
 use sk_core::export::{build_filters, export, AllOf, ExportRequest, TraceFormat};
-use sk_core::pipeline::SanitiserChain;
 use sk_core::sources::{object_json, Change, ChangeKind, Payload, RawObject};
 use sk_core::store::{Store, Window};
 use sk_core::tracer::{Ingest, Metrics, Pipeline};
 use sk_core::{Gvk, TracerConfig};
+use sk_tracer::runtime::Runtime;
 
 // Links the built-in sanitisers.
 use sk_plugins as _;
@@ -323,11 +323,16 @@ async fn baseline(emu: &Emulator, per_stream: &[usize]) -> Measured {
     Measured { events, wall: t.elapsed(), cpu: thread_cpu() - cpu }
 }
 
-fn config() -> TracerConfig {
+/// The tracer's config with every other setting at its default, as `run` would load it.
+fn whole_config() -> sk_config::Config {
     let yaml = "trackedObjects:\n  apps/v1.Deployment:\n    trackLifecycle: true\n  batch.volcano.sh/v1alpha1.Job:\n    podSpecTemplatePath: /spec/tasks/*/template\n    trackLifecycle: true\n";
     let dir = tempfile::tempdir().expect("a temp dir");
     std::fs::write(dir.path().join("c.yaml"), yaml).expect("write");
-    sk_config::Loader::new().file(dir.path().join("c.yaml")).load().expect("config").tracer
+    sk_config::Loader::new().file(dir.path().join("c.yaml")).load().expect("config")
+}
+
+fn config() -> TracerConfig {
+    whole_config().tracer
 }
 
 /// The filters every measured export applies, as a request names them: one team's namespace
@@ -353,13 +358,9 @@ fn whole_window() -> ExportRequest {
     }
 }
 
+/// The default stages, built as `run` builds them.
 fn pipeline() -> Pipeline {
-    let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    let none = serde_json::Map::new();
-    Pipeline::new(
-        SanitiserChain::build(&names(&["metadata", "status", "node-name", "redact"]), &none).expect("sanitisers"),
-        SanitiserChain::build(&names(&["pod-hash"]), &none).expect("pod hash"),
-    )
+    Runtime::from_config(&whole_config()).expect("the default stages").pipeline
 }
 
 /// A watch event's object, and whether it was deleted; `None` for bookmarks and errors.

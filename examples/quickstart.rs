@@ -14,10 +14,9 @@ use anyhow::Context;
 use http_body_util::{BodyExt, Full};
 use kube_emulator::controllers::{now, template};
 use kube_emulator::Emulator;
-use sk_core::pipeline::SanitiserChain;
-use sk_core::store::Retention;
 use sk_core::trace::summary::TraceSummary;
-use sk_core::tracer::{Pipeline, Tracer, TracerSettings};
+use sk_core::tracer::{Tracer, TracerSettings};
+use sk_tracer::runtime::Runtime;
 use sk_tracer::server::{self, ServerMetrics, ServerState};
 
 const CONFIG: &str = "trackedObjects:
@@ -30,6 +29,9 @@ const CONFIG: &str = "trackedObjects:
   batch.volcano.sh/v1alpha1.Job:
     podSpecTemplatePath: /spec/tasks/*/template
     trackLifecycle: true
+retention:
+  maxAge: 1h
+  maxBytes: 1GiB
 ";
 
 /// How long the scripted workload pauses between steps; changes in one second merge into one event.
@@ -127,21 +129,16 @@ pub async fn run(pace: Duration, out: &std::path::Path) -> anyhow::Result<Vec<u8
     let dir = tempfile::tempdir()?;
     std::fs::write(dir.path().join("config.yaml"), CONFIG)?;
     let config = sk_config::Loader::new().file(dir.path().join("config.yaml")).load()?;
-    let options = config.pipeline.options_map();
-    let pipeline = Pipeline::new(
-        SanitiserChain::build(&config.pipeline.sanitisers, &options)?,
-        SanitiserChain::build(&config.pipeline.pod_hash_sanitisers, &options)?,
-    );
+    let Runtime { pipeline, retention, exporters, export_filters } = Runtime::from_config(&config)?;
     let kubeconfig = kube::config::Kubeconfig::from_yaml(&emu.kubeconfig_yaml())?;
     let client = kube::Client::try_from(kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?)?;
-    let retention = Retention { max_age_secs: 3600, max_bytes: 1 << 30 };
     let tracer =
         Tracer::start(client, TracerSettings { config: config.tracer.clone(), pipeline, retention, restored: None });
     let state = Arc::new(ServerState {
         metrics: ServerMetrics::new(&tracer),
         tracer,
-        exporters: Default::default(),
-        export_filters: Default::default(),
+        exporters,
+        export_filters,
         auth: None,
         export_slots: server::ExportLimiter::new(2),
     });

@@ -6,6 +6,7 @@ pub mod checkpoint;
 pub mod cli;
 pub mod kube_client;
 pub mod logging;
+pub mod runtime;
 pub mod schedule;
 pub mod server;
 pub mod timeline;

@@ -101,6 +101,37 @@ fn a_bad_file_fails_with_file_key_and_reason() {
     }
 }
 
+/// Stages, exporter options and filters are built as `run` builds them, so a config that passes
+/// here does not fail there.
+#[test]
+fn bad_stages_and_exporter_options_fail_with_file_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let kinds = "trackedObjects:\n  apps/v1.Deployment: {}\n";
+    let cases = [
+        (
+            "pipeline:\n  sanitisers: [metadata, no-such-stage]\n",
+            "pipeline.sanitisers[1]: no pipeline stage is registered under the name `no-such-stage`",
+        ),
+        (
+            "pipeline:\n  options:\n    redact: {keepEnvs: true}\n",
+            "pipeline.options.redact: pipeline stage `redact`: bad options: `redact`: unknown field `keepEnvs`",
+        ),
+        (
+            "export:\n  objectStore: {aws_no_such_option: x}\n",
+            "export.objectStore: unknown object store options: aws_no_such_option",
+        ),
+    ];
+    for (extra, expected) in cases {
+        let path = write(dir.path(), "bad.yaml", &format!("{kinds}{extra}"));
+        let out = check(&[&path], &[]);
+        assert!(!out.ok, "{extra} was accepted");
+        assert!(out.stdout.is_empty(), "{}", out.stdout);
+        let prefix = format!("error: config file {path}: ");
+        assert!(out.stderr.starts_with(&prefix), "{prefix:?} in\n{}", out.stderr);
+        assert!(out.stderr.contains(expected), "{expected:?} in\n{}", out.stderr);
+    }
+}
+
 #[test]
 fn a_missing_file_is_named() {
     let out = check(&["no/such/tracer.yaml"], &[]);

@@ -47,7 +47,8 @@ pub fn key_path<S: AsRef<str>>(path: &[S]) -> String {
     out
 }
 
-pub(crate) fn quote_key(k: &str) -> String {
+/// A key as YAML paths in messages write it: quoted unless it is a plain identifier.
+pub fn quote_key(k: &str) -> String {
     let plain = k.starts_with(|c: char| c.is_ascii_alphabetic())
         && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if plain {

@@ -18,7 +18,7 @@ use serde::Serialize;
 use sk_core::TracerConfig;
 
 pub use checkpoint::CheckpointConfig;
-pub use error::ConfigError;
+pub use error::{quote_key, ConfigError};
 pub use export::ExportConfig;
 pub use loader::Loader;
 pub use pipeline::PipelineConfig;
@@ -40,6 +40,10 @@ pub struct Config {
     pub exports: Vec<ScheduledExport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<CheckpointConfig>,
+    /// Where the config came from as errors name it (`config file tracer.yaml`), so that what is
+    /// found wrong with it later names the same place.
+    #[serde(skip)]
+    pub source_name: String,
 }
 
 impl Config {

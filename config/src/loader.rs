@@ -139,6 +139,7 @@ impl Loader {
             export: raw.export,
             exports: raw.exports,
             checkpoint: raw.checkpoint,
+            source_name,
         })
     }
 }

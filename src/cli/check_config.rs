@@ -24,6 +24,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         loader = loader.env();
     }
     let config = loader.load()?;
+    // The stages, exporters and filters are built as `run` builds them, so that what passes here
+    // starts there.
+    crate::runtime::Runtime::from_config(&config)?;
     print!("{}", config.to_yaml());
     Ok(())
 }

@@ -4,10 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use sk_core::pipeline::SanitiserChain;
-use sk_core::store::Retention;
-use sk_core::tracer::{Pipeline, Tracer, TracerSettings};
-use sk_exporters::ExporterSettings;
+use sk_core::tracer::{Tracer, TracerSettings};
 
 use crate::logging::{self, LogFormat};
 use crate::server::{self, ServerMetrics, ServerState};
@@ -61,29 +58,8 @@ fn overrides(args: &Args) -> serde_json::Value {
 pub fn run(args: Args) -> anyhow::Result<()> {
     logging::init(args.log_format);
     let config = sk_config::Loader::new().file(&args.config).env().overrides(overrides(&args)).load()?;
-    let options = config.pipeline.options_map();
-    let pipeline = Pipeline::new(
-        SanitiserChain::build(&config.pipeline.sanitisers, &options).context("pipeline.sanitisers")?,
-        SanitiserChain::build(&config.pipeline.pod_hash_sanitisers, &options).context("pipeline.podHashSanitisers")?,
-    );
-    let retention = Retention {
-        max_age_secs: config.retention.max_age.as_secs().try_into().unwrap_or(i64::MAX),
-        max_bytes: config.retention.max_bytes,
-    };
-    let exporters = ExporterSettings {
-        local_dir: config.export.local_dir.clone(),
-        s3_endpoint: config.export.s3_endpoint.clone(),
-        request_timeout: Some(config.export.request_timeout),
-        object_store_options: config.export.object_store.clone(),
-    };
-    exporters.validate().map_err(|e| anyhow::anyhow!("export.objectStore: {e}"))?;
-    for (i, s) in config.exports.iter().enumerate() {
-        let destination = s.to.replace("{start}", "0").replace("{end}", "0");
-        sk_exporters::resolve(&destination, &exporters).with_context(|| format!("exports[{i}].to"))?;
-        let filters = s.filters.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        sk_core::export::build_filters(&config.export.filters_map(), &filters, &config.tracer)
-            .with_context(|| format!("exports[{i}].filters"))?;
-    }
+    let crate::runtime::Runtime { pipeline, retention, exporters, export_filters } =
+        crate::runtime::Runtime::from_config(&config)?;
     let checkpoints = config
         .checkpoint
         .as_ref()
@@ -119,7 +95,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             metrics,
             tracer,
             exporters,
-            export_filters: config.export.filters_map(),
+            export_filters,
             auth,
             export_slots: server::ExportLimiter::new(config.server.max_concurrent_exports),
         });
