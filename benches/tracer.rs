@@ -440,7 +440,7 @@ async fn ingest_during_exports(emu: &Emulator, history: &History) -> (Measured, 
                     let encoded = export(&snapshot, &cfg, &whole_window(), &export_filters(&cfg)).expect("an export");
                     std::hint::black_box(encoded);
                 };
-                sk_tracer::background::spawn("export", work).expect("an export thread").join().expect("an export");
+                sk_core::background::spawn("export", work).expect("an export thread").join().expect("an export");
                 n += 1;
             }
             n

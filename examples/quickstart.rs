@@ -15,8 +15,7 @@ use http_body_util::{BodyExt, Full};
 use kube_emulator::controllers::{now, template};
 use kube_emulator::Emulator;
 use sk_core::trace::summary::TraceSummary;
-use sk_core::tracer::{Tracer, TracerSettings};
-use sk_tracer::runtime::Runtime;
+use sk_tracer::runtime::{Runtime, Started};
 use sk_tracer::server::{self, ServerMetrics, ServerState};
 
 const CONFIG: &str = "trackedObjects:
@@ -129,19 +128,11 @@ pub async fn run(pace: Duration, out: &std::path::Path) -> anyhow::Result<Vec<u8
     let dir = tempfile::tempdir()?;
     std::fs::write(dir.path().join("config.yaml"), CONFIG)?;
     let config = sk_config::Loader::new().file(dir.path().join("config.yaml")).load()?;
-    let Runtime { pipeline, retention, exporters, export_filters } = Runtime::from_config(&config)?;
+    let runtime = Runtime::from_config(&config)?;
     let kubeconfig = kube::config::Kubeconfig::from_yaml(&emu.kubeconfig_yaml())?;
     let client = kube::Client::try_from(kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?)?;
-    let tracer =
-        Tracer::start(client, TracerSettings { config: config.tracer.clone(), pipeline, retention, restored: None });
-    let state = Arc::new(ServerState {
-        metrics: ServerMetrics::new(&tracer),
-        tracer,
-        exporters,
-        export_filters,
-        auth: None,
-        export_slots: server::ExportLimiter::new(2),
-    });
+    let Started { tracer, exports } = runtime.start(client, None);
+    let state = Arc::new(ServerState { metrics: ServerMetrics::new(&tracer), tracer, exports, auth: None });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let port = listener.local_addr()?.port();
     tokio::spawn(server::serve(listener, None, state.clone(), std::future::pending(), Duration::from_secs(1)));

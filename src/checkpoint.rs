@@ -260,7 +260,7 @@ impl Checkpoints {
         // never waits on a thread that yields to it. Encoding it takes longer: below ingest.
         let store = store.clone();
         let state = tokio::task::spawn_blocking(move || store.checkpoint_state()).await?;
-        let bytes = crate::background::run("checkpoint", move || state.encode()).await?;
+        let bytes = sk_core::background::run("checkpoint", move || state.encode()).await?;
         let len = bytes.len();
         let existing = self.list().await.context("listing checkpoints")?;
         let name = {

@@ -1,7 +1,6 @@
 //! sk-tracer as a library: the binary's `main` is one call into [`main_entry`], so a team can build
 //! its own tracer binary that links extra plugins registered with `inventory::submit!`.
 
-pub mod background;
 pub mod checkpoint;
 pub mod cli;
 pub mod kube_client;

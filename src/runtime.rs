@@ -3,10 +3,14 @@
 //! `run`, `check-config`, the quickstart and the benchmark all go through
 //! [`Runtime::from_config`], so a config that `check-config` accepts is one `run` can start with.
 
+use std::sync::Arc;
+
 use sk_config::Config;
+use sk_core::export::{ExportLimiter, ExportService};
 use sk_core::pipeline::{SanitiserChain, StageError};
-use sk_core::store::Retention;
-use sk_core::tracer::Pipeline;
+use sk_core::store::{Retention, Store};
+use sk_core::tracer::{Pipeline, Tracer, TracerSettings};
+use sk_core::TracerConfig;
 use sk_exporters::ExporterSettings;
 
 /// A config value that could not be turned into what it configures, named as the config loader
@@ -20,11 +24,19 @@ pub struct RuntimeError {
 }
 
 pub struct Runtime {
+    pub tracer: TracerConfig,
     pub pipeline: Pipeline,
     pub retention: Retention,
-    pub exporters: ExporterSettings,
+    pub exporters: Arc<ExporterSettings>,
     /// `export.filters`, applied to every export under the request's own.
     pub export_filters: serde_json::Map<String, serde_json::Value>,
+    pub max_concurrent_exports: u32,
+}
+
+/// A started tracer and the exports it serves.
+pub struct Started {
+    pub tracer: Tracer,
+    pub exports: Arc<ExportService>,
 }
 
 impl Runtime {
@@ -77,7 +89,30 @@ impl Runtime {
             sk_core::export::build_filters(&export_filters, &filters, &config.tracer)
                 .map_err(|e| invalid(format!("exports[{i}].filters"), e.to_string()))?;
         }
-        Ok(Runtime { pipeline, retention, exporters, export_filters })
+        Ok(Runtime {
+            tracer: config.tracer.clone(),
+            pipeline,
+            retention,
+            exporters: Arc::new(exporters),
+            export_filters,
+            max_concurrent_exports: config.server.max_concurrent_exports,
+        })
+    }
+
+    /// Starts the tracer's watches against `client`, going on from `restored` where a checkpoint
+    /// gave one, and the export service over its store.
+    pub fn start(self, client: kube::Client, restored: Option<Store>) -> Started {
+        let settings =
+            TracerSettings { config: self.tracer, pipeline: self.pipeline, retention: self.retention, restored };
+        let tracer = Tracer::start(client, settings);
+        let exports = Arc::new(ExportService::new(
+            tracer.store.clone(),
+            tracer.config.clone(),
+            self.export_filters,
+            self.exporters,
+            ExportLimiter::new(self.max_concurrent_exports),
+        ));
+        Started { tracer, exports }
     }
 }
 

@@ -8,12 +8,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sk_config::{ScheduleFormat, ScheduledExport};
-use sk_core::export::{ExportRequest, TraceFormat};
+use sk_core::export::{ExportRequest, ExportService, Performed, TraceFormat};
 use sk_core::sources::unix_now;
 use tokio::sync::watch;
 
-use crate::server::export::{perform, Performed};
-use crate::server::ServerState;
+/// What the schedules work with: the export service, shared with `POST /export`, and where each
+/// attempt's outcome (`ok` or `failed`) is counted, by schedule index.
+#[derive(Clone)]
+pub struct Scheduler {
+    pub exports: Arc<ExportService>,
+    pub count: Arc<dyn Fn(usize, &'static str) + Send + Sync>,
+}
 
 const RETRY_FIRST: Duration = Duration::from_secs(1);
 const RETRY_MAX: Duration = Duration::from_secs(300);
@@ -33,23 +38,23 @@ fn request(s: &ScheduledExport, start: i64, end: i64) -> ExportRequest {
 
 /// One attempt; the outcome is logged and counted. It waits for a slot among
 /// `server.maxConcurrentExports` rather than being refused.
-async fn attempt(state: &ServerState, index: usize, req: &ExportRequest) -> bool {
+async fn attempt(scheduler: &Scheduler, index: usize, req: &ExportRequest) -> bool {
     let destination = req.export_path.clone().unwrap_or_default();
-    let _slot = state.export_slots.acquire().await;
-    match perform(state, req).await {
+    let _slot = scheduler.exports.slots().acquire().await;
+    match scheduler.exports.perform(req).await {
         Ok(Performed::Delivered { delivered, events, objects }) => {
             tracing::info!(schedule = index, location = %delivered.location, bytes = delivered.bytes, events, objects, "scheduled export");
-            state.metrics.count_scheduled(index, "ok");
+            (scheduler.count)(index, "ok");
             true
         }
         Ok(Performed::Trace(_)) => {
             tracing::error!(schedule = index, "a scheduled export needs a destination");
-            state.metrics.count_scheduled(index, "failed");
+            (scheduler.count)(index, "failed");
             true
         }
         Err(e) => {
             tracing::warn!(schedule = index, %destination, error = %e, "scheduled export failed; retrying");
-            state.metrics.count_scheduled(index, "failed");
+            (scheduler.count)(index, "failed");
             false
         }
     }
@@ -63,7 +68,7 @@ pub async fn sleep_unless_stopped(d: Duration, stop: &mut watch::Receiver<bool>)
     }
 }
 
-async fn run(state: Arc<ServerState>, index: usize, s: ScheduledExport, mut stop: watch::Receiver<bool>) {
+async fn run(scheduler: Scheduler, index: usize, s: ScheduledExport, mut stop: watch::Receiver<bool>) {
     let every = s.every.as_secs().max(1) as i64;
     let window = s.window.as_secs().max(1) as i64;
     let mut tick = unix_now() + every;
@@ -74,7 +79,7 @@ async fn run(state: Arc<ServerState>, index: usize, s: ScheduledExport, mut stop
         }
         let req = request(&s, tick - window, tick);
         let mut delay = RETRY_FIRST;
-        while !attempt(&state, index, &req).await {
+        while !attempt(&scheduler, index, &req).await {
             if !sleep_unless_stopped(delay, &mut stop).await {
                 return;
             }
@@ -86,21 +91,25 @@ async fn run(state: Arc<ServerState>, index: usize, s: ScheduledExport, mut stop
 
 /// One task per schedule; each ends when `stop` turns true, once its export in flight is done.
 pub fn spawn(
-    state: &Arc<ServerState>,
+    scheduler: &Scheduler,
     schedules: &[ScheduledExport],
     stop: &watch::Receiver<bool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
-    schedules.iter().enumerate().map(|(i, s)| tokio::spawn(run(state.clone(), i, s.clone(), stop.clone()))).collect()
+    schedules
+        .iter()
+        .enumerate()
+        .map(|(i, s)| tokio::spawn(run(scheduler.clone(), i, s.clone(), stop.clone())))
+        .collect()
 }
 
 /// The shutdown exports: the window ending now, for each schedule that asks for it, with a few
 /// quick retries so that shutdown stays within a termination grace period.
-pub async fn on_shutdown(state: &ServerState, schedules: &[ScheduledExport]) {
+pub async fn on_shutdown(scheduler: &Scheduler, schedules: &[ScheduledExport]) {
     let end = unix_now() + 1;
     for (i, s) in schedules.iter().enumerate().filter(|(_, s)| s.export_on_shutdown) {
         let req = request(s, end - s.window.as_secs().max(1) as i64, end);
         for _ in 0..3 {
-            if attempt(state, i, &req).await {
+            if attempt(scheduler, i, &req).await {
                 break;
             }
             tokio::time::sleep(Duration::from_secs(1)).await;

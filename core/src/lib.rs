@@ -1,6 +1,8 @@
-//! The sk-tracer core: the trace model and file format, pod-template paths, stable hashing and the
-//! tracked-kinds config model.
+//! The sk-tracer core: the trace model and file formats, the sources that watch a cluster, the
+//! pipeline's stage traits, the store that records the trace, and exports from request to
+//! delivery; also pod-template paths, stable hashing and the tracked-kinds config model.
 
+pub mod background;
 pub mod export;
 pub mod gvk;
 pub mod hash;

@@ -5,32 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use bytes::Bytes;
-
-/// Where a trace went, for the export's JSON response.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Delivered {
-    /// The destination as a URL (`file:///...`, `s3://bucket/key`, ...).
-    pub location: String,
-    pub bytes: u64,
-}
-
-/// Failures, each mapping to one HTTP status of `POST /export`.
-#[derive(Debug, thiserror::Error)]
-pub enum ExportError {
-    /// The destination is malformed or its scheme is unknown (400).
-    #[error("bad destination `{destination}`: {why}")]
-    BadDestination { destination: String, why: String },
-    /// The destination is not allowed, e.g. a path outside the export directory (403).
-    #[error("destination `{destination}` is not allowed: {why}")]
-    Forbidden { destination: String, why: String },
-    /// The storage provider failed (502); nothing was lost, the export can be retried.
-    #[error("{provider} failed to store `{destination}`: {message}")]
-    Storage { provider: &'static str, destination: String, message: String },
-    /// Anything else (500).
-    #[error("{0}")]
-    Internal(String),
-}
+pub use sk_core::export::{Delivered, Destinations, ExportError, Exporter};
 
 /// Settings shared by all exporters, from the `export` section of the config.
 #[derive(Clone, Debug, Default)]
@@ -59,14 +34,6 @@ impl ExporterSettings {
             Err(format!("unknown object store options: {}", unknown.join(", ")))
         }
     }
-}
-
-#[async_trait::async_trait]
-pub trait Exporter: Send + Sync {
-    /// Stores `trace`, the concatenation of its chunks, at `destination` (a URL of one of this
-    /// exporter's schemes, or a plain path for the local exporter). The chunks are written as
-    /// they are: an encoder shares large objects into them rather than copying them.
-    async fn deliver(&self, destination: &str, trace: Vec<Bytes>) -> Result<Delivered, ExportError>;
 }
 
 /// The registration of an exporter.
@@ -117,6 +84,12 @@ pub fn resolve(destination: &str, settings: &ExporterSettings) -> Result<Box<dyn
         }
     })?;
     (plugin.build)(settings)
+}
+
+impl Destinations for ExporterSettings {
+    fn exporter_for(&self, destination: &str) -> Result<Box<dyn Exporter>, ExportError> {
+        resolve(destination, self)
+    }
 }
 
 #[cfg(test)]

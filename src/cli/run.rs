@@ -4,7 +4,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use sk_core::tracer::{Tracer, TracerSettings};
 
 use crate::logging::{self, LogFormat};
 use crate::server::{self, ServerMetrics, ServerState};
@@ -58,12 +57,11 @@ fn overrides(args: &Args) -> serde_json::Value {
 pub fn run(args: Args) -> anyhow::Result<()> {
     logging::init(args.log_format);
     let config = sk_config::Loader::new().file(&args.config).env().overrides(overrides(&args)).load()?;
-    let crate::runtime::Runtime { pipeline, retention, exporters, export_filters } =
-        crate::runtime::Runtime::from_config(&config)?;
+    let built = crate::runtime::Runtime::from_config(&config)?;
     let checkpoints = config
         .checkpoint
         .as_ref()
-        .map(|c| crate::checkpoint::Checkpoints::open(c, &exporters))
+        .map(|c| crate::checkpoint::Checkpoints::open(c, &built.exporters))
         .transpose()?
         .map(Arc::new);
     let auth = config
@@ -81,7 +79,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             Some(cp) => cp.restore().await?,
             None => None,
         };
-        let tracer = Tracer::start(client, TracerSettings { config: config.tracer.clone(), pipeline, retention, restored });
+        let crate::runtime::Started { tracer, exports } = built.start(client, restored);
         // Turned true at SIGTERM: periodic checkpoints and scheduled exports finish what they are
         // doing and start nothing new.
         let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -94,11 +92,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let state = Arc::new(ServerState {
             metrics,
             tracer,
-            exporters,
-            export_filters,
+            exports: exports.clone(),
             auth,
-            export_slots: server::ExportLimiter::new(config.server.max_concurrent_exports),
         });
+        let scheduler = crate::schedule::Scheduler {
+            exports,
+            count: {
+                let state = state.clone();
+                Arc::new(move |schedule, outcome| state.metrics.count_scheduled(schedule, outcome))
+            },
+        };
         let addr = SocketAddr::new(config.server.bind, config.server.port);
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
         let (authenticated, https) = (state.auth.is_some(), tls.is_some());
@@ -106,7 +109,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             tracing::warn!(%addr, "serving exports and metrics without authentication on a non-loopback address; set server.auth.tokenFile");
         }
         tracing::info!(%addr, authenticated, https, kinds = config.tracer.tracked_objects.len(), schedules = config.exports.len(), "sk-tracer is running");
-        let schedules = crate::schedule::spawn(&state, &config.exports, &stopped);
+        let schedules = crate::schedule::spawn(&scheduler, &config.exports, &stopped);
         let bound = config.server.shutdown_timeout;
         let signalled_at = std::sync::OnceLock::new();
         let signalled = async {
@@ -131,7 +134,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     Err(e) => tracing::error!(error = format!("{e:#}"), "the final checkpoint failed"),
                 }
             }
-            crate::schedule::on_shutdown(&state, &config.exports).await;
+            crate::schedule::on_shutdown(&scheduler, &config.exports).await;
         };
         if tokio::time::timeout_at(signalled_at + bound, finish).await.is_err() {
             tracing::error!(

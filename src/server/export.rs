@@ -1,86 +1,42 @@
-//! Exports: `POST /export`, and [`perform`], which scheduled exports share with it.
-//!
-//! Every failure leaves the in-memory trace as it was: an export only reads a snapshot.
+//! `POST /export`: the request parsed, a slot taken, the export performed by the export service,
+//! and its outcome turned into a response.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
-use sk_core::export::{build_filters, export, Encoded, ExportRequest, ExportRequestError};
-use sk_exporters::{Delivered, ExportError};
+use sk_core::export::limit::RETRY_AFTER_SECS;
+use sk_core::export::{ExportError, ExportFailure, ExportRequest, Performed};
 use warp::http::{header, StatusCode};
 use warp::reply::Response;
 use warp::Reply;
 
 use super::chunked::ChunkedBody;
-use super::limit::RETRY_AFTER_SECS;
 use super::{json_error, ServerState};
 
-/// What an export produced.
-pub enum Performed {
-    /// No destination: the trace itself, for the response body.
-    Trace(Encoded),
-    /// Delivered to storage.
-    Delivered { delivered: Delivered, events: usize, objects: usize },
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ExportFailure {
-    #[error(transparent)]
-    Request(#[from] ExportRequestError),
-    #[error(transparent)]
-    Delivery(#[from] ExportError),
-    #[error("export failed: {0}")]
-    Internal(String),
-}
-
-impl ExportFailure {
-    pub fn status(&self) -> StatusCode {
-        match self {
-            ExportFailure::Request(_) | ExportFailure::Delivery(ExportError::BadDestination { .. }) => {
-                StatusCode::BAD_REQUEST
-            }
-            ExportFailure::Delivery(ExportError::Forbidden { .. }) => StatusCode::FORBIDDEN,
-            ExportFailure::Delivery(ExportError::Storage { .. }) => StatusCode::BAD_GATEWAY,
-            ExportFailure::Delivery(ExportError::Internal(_)) | ExportFailure::Internal(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+/// The status of `POST /export`'s answer to a failed export.
+fn status(failure: &ExportFailure) -> StatusCode {
+    match failure {
+        ExportFailure::Request(_) | ExportFailure::Delivery(ExportError::BadDestination { .. }) => {
+            StatusCode::BAD_REQUEST
         }
-    }
-}
-
-/// Cuts, filters, encodes and (with a destination) delivers one export.
-pub async fn perform(state: &ServerState, request: &ExportRequest) -> Result<Performed, ExportFailure> {
-    let filters = build_filters(&state.export_filters, &request.filters, &state.tracer.config)?;
-    // Resolve the destination before any work, so a bad one fails fast.
-    let exporter = request.destination().map(|d| sk_exporters::resolve(d, &state.exporters)).transpose()?;
-    let snapshot = state.tracer.store.snapshot();
-    let config = state.tracer.config.clone();
-    let req = request.clone();
-    // Cutting and encoding a large window is CPU work: off the runtime's workers, and below
-    // ingest's priority.
-    let encoded = crate::background::run("export", move || export(&snapshot, &config, &req, &filters))
-        .await
-        .map_err(|e| ExportFailure::Internal(e.to_string()))??;
-    match (exporter, request.destination()) {
-        (Some(exporter), Some(destination)) => {
-            let (events, objects) = (encoded.events, encoded.objects);
-            let delivered = exporter.deliver(destination, encoded.trace.into_chunks()).await?;
-            Ok(Performed::Delivered { delivered, events, objects })
+        ExportFailure::Delivery(ExportError::Forbidden { .. }) => StatusCode::FORBIDDEN,
+        ExportFailure::Delivery(ExportError::Storage { .. }) => StatusCode::BAD_GATEWAY,
+        ExportFailure::Delivery(ExportError::Internal(_)) | ExportFailure::Internal(_) => {
+            StatusCode::INTERNAL_SERVER_ERROR
         }
-        _ => Ok(Performed::Trace(encoded)),
     }
 }
 
 pub async fn handle(body: Bytes, state: Arc<ServerState>) -> Response {
     let started = std::time::Instant::now();
-    let Some(_slot) = state.export_slots.try_acquire() else {
+    let Some(_slot) = state.exports.slots().try_acquire() else {
         state.metrics.count_refused("too_many_exports");
-        tracing::warn!(max = state.export_slots.max(), "export refused: too many in progress");
+        tracing::warn!(max = state.exports.slots().max(), "export refused: too many in progress");
         let mut resp = json_error(
             StatusCode::TOO_MANY_REQUESTS,
             format!(
                 "{} exports are already in progress (server.maxConcurrentExports); retry after {} s",
-                state.export_slots.max(),
+                state.exports.slots().max(),
                 RETRY_AFTER_SECS
             ),
         );
@@ -88,7 +44,7 @@ pub async fn handle(body: Bytes, state: Arc<ServerState>) -> Response {
         return resp;
     };
     let result = match ExportRequest::parse(&body) {
-        Ok(request) => perform(&state, &request).await.map(|p| (request, p)),
+        Ok(request) => state.exports.perform(&request).await.map(|p| (request, p)),
         Err(e) => Err(e.into()),
     };
     let reply = match result {
@@ -127,7 +83,7 @@ pub async fn handle(body: Bytes, state: Arc<ServerState>) -> Response {
         }
         Err(e) => {
             tracing::warn!(error = %e, "export refused or failed");
-            json_error(e.status(), e)
+            json_error(status(&e), e)
         }
     };
     let outcome = match reply.status() {

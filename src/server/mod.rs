@@ -4,7 +4,6 @@ pub mod auth;
 mod chunked;
 pub mod export;
 mod file_stamp;
-pub mod limit;
 mod listen;
 mod metrics;
 mod probes;
@@ -14,12 +13,11 @@ pub mod tls;
 use std::convert::Infallible;
 use std::sync::Arc;
 
+use sk_core::export::ExportService;
 use sk_core::tracer::Tracer;
-use sk_exporters::ExporterSettings;
 use warp::Filter;
 
 pub use auth::TokenStore;
-pub use limit::ExportLimiter;
 pub use listen::serve;
 pub use metrics::ServerMetrics;
 pub use reply::json_error;
@@ -29,13 +27,10 @@ pub const MAX_REQUEST_BYTES: u64 = 64 * 1024;
 
 pub struct ServerState {
     pub tracer: Tracer,
-    pub exporters: ExporterSettings,
-    /// Filters from the config, applied to every export.
-    pub export_filters: serde_json::Map<String, serde_json::Value>,
+    pub exports: Arc<ExportService>,
     pub metrics: ServerMetrics,
     /// With a token, every endpoint but the probes requires it; without, all are open.
     pub auth: Option<TokenStore>,
-    pub export_slots: ExportLimiter,
 }
 
 /// Passes requests that carry the current token (all of them without auth); refuses the others

@@ -1,14 +1,22 @@
-//! Exports: what a request asks for, the filters it names, and cutting the trace it gets.
+//! Exports, from request to delivery: what a request asks for ([`request`]), the filters it names
+//! ([`filter`]), cutting and encoding the window, the bound on exports in progress ([`limit`]),
+//! and delivery through an exporter ([`deliver`]); [`ExportService`] runs them in that order.
 //!
-//! The window semantics live in [`crate::store::Snapshot::window`]; filters are plugins, one file
+//! The window semantics live in [`crate::store::Snapshot::cut`]; filters are plugins, one file
 //! each in the plugins crate, registered with `inventory::submit!` and named by the request's
-//! `filters` keys.
+//! `filters` keys; exporters are plugins of the exporters crate.
 
+pub mod deliver;
 mod filter;
+pub mod limit;
 mod request;
+mod service;
 
+pub use deliver::{Delivered, Destinations, ExportError, Exporter};
 pub use filter::{build_filters, AllOf, BoxedFilter, FilterPlugin};
+pub use limit::ExportLimiter;
 pub use request::{ExportRequest, ExportRequestError, TraceFormat};
+pub use service::{ExportFailure, ExportService, Performed};
 
 use crate::store::{Snapshot, Window};
 use crate::trace::{simkube_v2, v1, Trace, TraceChunks, TraceView};
