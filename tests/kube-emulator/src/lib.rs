@@ -37,6 +37,7 @@ pub mod kinds;
 mod kubeconfig;
 mod openapi;
 mod patch;
+mod protobuf;
 mod select;
 mod server;
 mod state;

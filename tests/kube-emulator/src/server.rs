@@ -20,7 +20,7 @@ use crate::select::Selectors;
 use crate::state::State;
 use crate::status::ApiError;
 use crate::watch::{self, partial, WatchRequest};
-use crate::{openapi, patch};
+use crate::{openapi, patch, protobuf};
 
 pub type Body = UnsyncBoxBody<Bytes, Infallible>;
 
@@ -163,10 +163,6 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
     let accept = req.headers().get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let content_type =
         req.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-    if content_type.contains("protobuf") {
-        // As for custom resources: clients fall back to JSON.
-        return error(&ApiError::new(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media types include: application/json, application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json"));
-    }
     let manager = query.get("fieldManager").unwrap_or("kubectl-client-side-apply").to_string();
     let body = match req.into_body().collect().await {
         Ok(b) => b.to_bytes(),
@@ -271,8 +267,18 @@ fn resource(
     let metadata_only = accept.contains("as=PartialObjectMetadata");
     let ns = target.namespace.clone().unwrap_or_default();
     let dry = query.get("dryRun") == Some("All");
+    // A create or update body: JSON, or protobuf as client-go's typed clients send for built-in
+    // kinds. `/scale` takes an autoscaling/v1 Scale, not the resource's own kind.
     let parse_body = || {
-        serde_json::from_slice::<Value>(&body).map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))
+        if protobuf::is_protobuf(content_type) {
+            match target.sub.as_deref() {
+                Some("scale") => protobuf::decode(&body, "autoscaling/v1", "Scale"),
+                _ => protobuf::decode(&body, &kind.api_version(), &kind.kind),
+            }
+        } else {
+            serde_json::from_slice::<Value>(&body)
+                .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))
+        }
     };
     let result: Result<(StatusCode, Value), ApiError> = match (method, target.name.as_deref(), target.sub.as_deref()) {
         (Method::GET, None, None) => {
