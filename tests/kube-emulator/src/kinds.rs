@@ -48,11 +48,15 @@ impl KindSpec {
             ("", "configmaps") => &["cm"],
             ("", "services") => &["svc"],
             ("", "serviceaccounts") => &["sa"],
+            ("", "resourcequotas") => &["quota"],
             ("apps", "deployments") => &["deploy"],
             ("apps", "replicasets") => &["rs"],
             ("apps", "statefulsets") => &["sts"],
             ("apps", "daemonsets") => &["ds"],
             ("batch", "cronjobs") => &["cj"],
+            ("networking.k8s.io", "ingresses") => &["ing"],
+            ("policy", "poddisruptionbudgets") => &["pdb"],
+            ("scheduling.k8s.io", "priorityclasses") => &["pc"],
             ("batch.volcano.sh", "jobs") => &["vcjob", "vj"],
             _ => &[],
         }
@@ -73,8 +77,8 @@ impl KindSpec {
     }
 }
 
-/// The kinds a fresh emulator serves: what the tracer and its tests use, plus what kubectl needs
-/// to apply the deployment manifests.
+/// The kinds a fresh emulator serves: what the tracer and its tests use, what kubectl needs to
+/// apply the deployment manifests, and what `kubectl create <generator>` creates.
 pub fn built_in() -> Vec<KindSpec> {
     let mut kinds = vec![
         KindSpec::new("", "v1", "Pod", "pods", true),
@@ -82,6 +86,8 @@ pub fn built_in() -> Vec<KindSpec> {
         KindSpec::new("", "v1", "ConfigMap", "configmaps", true),
         KindSpec::new("", "v1", "Service", "services", true),
         KindSpec::new("", "v1", "ServiceAccount", "serviceaccounts", true),
+        KindSpec::new("", "v1", "Secret", "secrets", true),
+        KindSpec::new("", "v1", "ResourceQuota", "resourcequotas", true),
         KindSpec::new("apps", "v1", "Deployment", "deployments", true),
         KindSpec::new("apps", "v1", "ReplicaSet", "replicasets", true),
         KindSpec::new("apps", "v1", "StatefulSet", "statefulsets", true),
@@ -90,6 +96,11 @@ pub fn built_in() -> Vec<KindSpec> {
         KindSpec::new("batch", "v1", "CronJob", "cronjobs", true),
         KindSpec::new("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", false),
         KindSpec::new("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", false),
+        KindSpec::new("rbac.authorization.k8s.io", "v1", "Role", "roles", true),
+        KindSpec::new("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", true),
+        KindSpec::new("networking.k8s.io", "v1", "Ingress", "ingresses", true),
+        KindSpec::new("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", true),
+        KindSpec::new("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", false),
     ];
     for k in kinds.iter_mut() {
         k.scale = matches!(k.kind.as_str(), "Deployment" | "ReplicaSet" | "StatefulSet");
