@@ -1,10 +1,14 @@
 //! kubectl against the `kube-emulator` binary: create, apply twice (create, then a strategic
 //! merge update), scale, patch of the status subresource, get with selectors and chunking, get -w,
-//! delete. Skipped (with a note) where kubectl is not installed.
+//! delete; and every `kubectl create <generator>`, whose bodies are protobuf. Skipped (with a note)
+//! where kubectl is not installed.
 
 use std::io::Write;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use base64::Engine;
+use serde_json::Value;
 
 struct Server {
     child: Child,
@@ -44,7 +48,8 @@ fn start() -> Server {
 impl Server {
     fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> Output {
         let mut cmd = Command::new("kubectl");
-        cmd.args(args).arg("--request-timeout=10s").env("KUBECONFIG", self.kubeconfig.path());
+        // Before the arguments: after a `--` it would be part of a container's command.
+        cmd.arg("--request-timeout=10s").args(args).env("KUBECONFIG", self.kubeconfig.path());
         cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap();
         if let Some(input) = stdin {
@@ -142,4 +147,176 @@ fn kubectl_works_against_the_binary() {
     assert!(seen.matches("configmap/cm1").count() >= 2, "the label change shows: {seen}");
     assert!(seen.matches("configmap/cm5").count() >= 2, "the deletion shows: {seen}");
     assert!(s.kubectl(&["get", "cm", "cm5"], None).status.code() != Some(0));
+}
+
+/// `kubectl create` arguments, the kind and name to get, and a field of the object that only the
+/// request body can have set, with its value.
+const GENERATORS: &[(&[&str], &str, &str, &str, &str)] = &[
+    (&["namespace", "team-a"], "namespace", "team-a", "/metadata/name", "\"team-a\""),
+    (
+        &["deployment", "web", "--image=nginx:1.27", "--replicas=0", "--port=8080"],
+        "deployment",
+        "web",
+        "/spec/template/spec/containers/0",
+        r#"{"name":"nginx","image":"nginx:1.27","ports":[{"containerPort":8080}],"resources":{}}"#,
+    ),
+    (
+        &["job", "once", "--image=busybox", "--", "echo", "hi"],
+        "job",
+        "once",
+        "/spec/template/spec/containers/0/command",
+        r#"["echo","hi"]"#,
+    ),
+    (
+        &["cronjob", "nightly", "--image=busybox", "--schedule=0 3 * * *", "--restart=OnFailure", "--", "date"],
+        "cronjob",
+        "nightly",
+        "/spec/schedule",
+        "\"0 3 * * *\"",
+    ),
+    (
+        &["configmap", "settings", "--from-literal=mode=fast", "--from-literal=level=3"],
+        "configmap",
+        "settings",
+        "/data",
+        r#"{"level":"3","mode":"fast"}"#,
+    ),
+    (&["secret", "generic", "token", "--from-literal=key=s3cret"], "secret", "token", "/data/key", "\"czNjcmV0\""),
+    (
+        &[
+            "secret",
+            "docker-registry",
+            "pull",
+            "--docker-server=registry.test",
+            "--docker-username=u",
+            "--docker-password=p",
+        ],
+        "secret",
+        "pull",
+        "/type",
+        "\"kubernetes.io/dockerconfigjson\"",
+    ),
+    (&["service", "clusterip", "api", "--tcp=80:8080"], "service", "api", "/spec/ports/0/targetPort", "8080"),
+    (
+        &["service", "nodeport", "edge", "--tcp=80:8080", "--node-port=30080"],
+        "service",
+        "edge",
+        "/spec/ports/0/nodePort",
+        "30080",
+    ),
+    (&["service", "loadbalancer", "front", "--tcp=443:8443"], "service", "front", "/spec/type", "\"LoadBalancer\""),
+    (
+        &["service", "externalname", "db", "--external-name=db.example.test"],
+        "service",
+        "db",
+        "/spec/externalName",
+        "\"db.example.test\"",
+    ),
+    (&["serviceaccount", "robot"], "serviceaccount", "robot", "/metadata/name", "\"robot\""),
+    (
+        &["clusterrole", "reader", "--verb=get,list", "--resource=pods"],
+        "clusterrole",
+        "reader",
+        "/rules",
+        r#"[{"apiGroups":[""],"resources":["pods"],"verbs":["get","list"]}]"#,
+    ),
+    (
+        &["clusterrolebinding", "read-all", "--clusterrole=reader", "--user=alice"],
+        "clusterrolebinding",
+        "read-all",
+        "/subjects",
+        r#"[{"apiGroup":"rbac.authorization.k8s.io","kind":"User","name":"alice"}]"#,
+    ),
+    (
+        &["role", "cm-reader", "--verb=get", "--resource=configmaps"],
+        "role",
+        "cm-reader",
+        "/rules/0/resources",
+        r#"["configmaps"]"#,
+    ),
+    (
+        &["rolebinding", "robot-reads", "--role=cm-reader", "--serviceaccount=default:robot"],
+        "rolebinding",
+        "robot-reads",
+        "/subjects/0",
+        r#"{"kind":"ServiceAccount","name":"robot","namespace":"default"}"#,
+    ),
+    // A value without `omitempty`: zero is kept.
+    (&["priorityclass", "low", "--value=0", "--description=batch work"], "priorityclass", "low", "/value", "0"),
+    (
+        &["quota", "small", "--hard=pods=10,requests.cpu=500m"],
+        "resourcequota",
+        "small",
+        "/spec/hard",
+        r#"{"pods":"10","requests.cpu":"500m"}"#,
+    ),
+    (
+        &["poddisruptionbudget", "web", "--selector=app=web", "--min-available=50%"],
+        "poddisruptionbudget",
+        "web",
+        "/spec/minAvailable",
+        "\"50%\"",
+    ),
+    (
+        &["ingress", "site", "--rule=site.test/app*=api:80"],
+        "ingress",
+        "site",
+        "/spec/rules/0/http/paths/0",
+        r#"{"backend":{"service":{"name":"api","port":{"number":80}}},"path":"/app","pathType":"Prefix"}"#,
+    ),
+];
+
+/// What the server adds to an object: left out where objects are compared.
+fn without_server_fields(mut obj: Value, keep_namespace: bool) -> Value {
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        for field in ["uid", "resourceVersion", "generation", "creationTimestamp", "managedFields"] {
+            meta.remove(field);
+        }
+        if !keep_namespace {
+            meta.remove("namespace");
+        }
+    }
+    obj
+}
+
+#[test]
+fn kubectl_create_generators_send_protobuf_and_the_objects_are_what_kubectl_meant() {
+    if !kubectl_present() {
+        eprintln!("skipped: kubectl is not installed");
+        return;
+    }
+    let s = start();
+    let tls = rcgen::generate_simple_self_signed(vec!["site.test".to_string()]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
+    std::fs::write(&cert, tls.cert.pem()).unwrap();
+    std::fs::write(&key, tls.signing_key.serialize_pem()).unwrap();
+    let cert_arg = format!("--cert={}", cert.display());
+    let key_arg = format!("--key={}", key.display());
+    let tls_args = ["secret", "tls", "site-tls", cert_arg.as_str(), key_arg.as_str()];
+    let tls_crt = Value::from(base64::engine::general_purpose::STANDARD.encode(tls.cert.pem())).to_string();
+    let mut cases: Vec<(&[&str], &str, &str, &str, &str)> = GENERATORS.to_vec();
+    cases.push((&tls_args, "secret", "site-tls", "/data/tls.crt", &tls_crt));
+
+    for (args, kind, name, pointer, expected) in cases {
+        // kubectl's own JSON of the object it builds, before any server sees it.
+        let dry: Value =
+            serde_json::from_str(&s.ok(&[&["create", "--dry-run=client", "-o", "json"], args].concat(), None)).unwrap();
+        let out = s.kubectl(&[&["create", "-v=8"], args].concat(), None);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "kubectl create {args:?}: {stderr}");
+        assert!(
+            stderr.contains("Content-Type: application/vnd.kubernetes.protobuf"),
+            "kubectl create {args:?} sent protobuf: {stderr}"
+        );
+
+        let got: Value = serde_json::from_str(&s.ok(&["get", kind, name, "-o", "json"], None)).unwrap();
+        let expected: Value = serde_json::from_str(expected).unwrap();
+        assert_eq!(got.pointer(pointer), Some(&expected), "{kind} {name} at {pointer}: {got}");
+        assert_eq!(got["metadata"]["uid"].as_str().map(str::is_empty), Some(false), "{got}");
+        let keep_namespace = dry.pointer("/metadata/namespace").is_some();
+        assert_eq!(without_server_fields(got, keep_namespace), without_server_fields(dry, true), "{kind} {name}");
+    }
+    // Zero kept where Go keeps it: a Deployment of no replicas is not one of the default one.
+    assert_eq!(s.ok(&["get", "deploy", "web", "-o", "jsonpath={.spec.replicas}"], None), "0");
 }
