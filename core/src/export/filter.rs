@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::store::{Candidate, ObjectFilter};
+use super::candidate::{Candidate, ObjectFilter};
 use crate::tracer_config::TracerConfig;
 
 use super::ExportRequestError;

@@ -2,23 +2,29 @@
 //! ([`filter`]), cutting and encoding the window, the bound on exports in progress ([`limit`]),
 //! and delivery through an exporter ([`deliver`]); [`ExportService`] runs them in that order.
 //!
-//! The window semantics live in [`crate::store::Snapshot::cut`]; filters are plugins, one file
+//! The window semantics live in [`window`] (`Snapshot::cut`); filters are plugins, one file
 //! each in the plugins crate, registered with `inventory::submit!` and named by the request's
 //! `filters` keys; exporters are plugins of the exporters crate.
 
+mod candidate;
 pub mod deliver;
 mod filter;
 pub mod limit;
 mod request;
 mod service;
+mod window;
+#[cfg(test)]
+mod window_model;
 
+pub use candidate::{Candidate, KeepAll, ObjectFilter};
 pub use deliver::{Delivered, Destinations, ExportError, Exporter};
 pub use filter::{build_filters, AllOf, BoxedFilter, FilterPlugin};
 pub use limit::ExportLimiter;
 pub use request::{ExportRequest, ExportRequestError, TraceFormat};
 pub use service::{ExportFailure, ExportService, Performed};
+pub use window::{Window, WindowError};
 
-use crate::store::{Snapshot, Window};
+use crate::store::Snapshot;
 use crate::trace::{simkube_v2, v1, Trace, TraceChunks, TraceView};
 use crate::tracer_config::TracerConfig;
 

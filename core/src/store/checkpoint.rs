@@ -14,8 +14,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use xxhash_rust::xxh64::xxh64;
 
-use super::lifecycles::{LaunchKey, Lifecycles};
 use super::{InEvent, Live, State, StoredEvent, StoredObject, CHUNK_EVENTS};
+use crate::trace::lifecycles::{LaunchKey, Lifecycles};
 use crate::trace::{EncodedObject, ObjectIdentity, PodLifecycle, TrackedKey};
 
 pub const MAGIC: &[u8; 8] = b"SKTRCKPT";
@@ -358,7 +358,8 @@ pub fn verify(bytes: &[u8]) -> Result<&[u8], CheckpointError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{KeepAll, Store, Window};
+    use crate::export::{KeepAll, Window};
+    use crate::store::Store;
     use crate::TracerConfig;
     use serde_json::json;
 

@@ -7,11 +7,12 @@
 //! Sealed chunks of events are immutable and shared, so a snapshot for export copies a few
 //! pointers and ingest never waits for an export. Retention folds the oldest events into a base
 //! state, so a later export still knows every object alive at its start.
+//!
+//! The store keeps recorded state only: what a window of it looks like is the export's
+//! (`crate::export`), and the lifecycle table's type is the trace model's
+//! (`crate::trace::lifecycles`).
 
-mod candidate;
 mod checkpoint;
-mod lifecycles;
-mod window;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -19,10 +20,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::gvk::Gvk;
 use crate::trace::{EncodedObject, MetadataRef, MetadataSpans, ObjectIdentity, PodLifecycle, TrackedKey};
 
-pub use candidate::{Candidate, KeepAll, ObjectFilter};
+pub use crate::trace::lifecycles::{Launches, Lifecycles, OwnerLifecycles, SharedLifecycles, SharedOwner};
 pub use checkpoint::{verify as verify_checkpoint, CheckpointError, CheckpointState};
-pub use lifecycles::{Launches, Lifecycles, OwnerLifecycles, SharedLifecycles, SharedOwner};
-pub use window::{deletion_record, Window, WindowError};
 
 /// Events per sealed chunk: small enough that a snapshot copies little of the open chunk, large
 /// enough that the chunk list stays short.
@@ -136,9 +135,9 @@ pub struct Snapshot {
     chunks: Vec<Arc<[StoredEvent]>>,
     first_skip: usize,
     open: Vec<StoredEvent>,
-    lifecycles: SharedLifecycles,
+    pub(crate) lifecycles: SharedLifecycles,
     /// At least the number of distinct objects the snapshot holds.
-    identities: usize,
+    pub(crate) identities: usize,
 }
 
 impl Snapshot {
@@ -150,7 +149,7 @@ impl Snapshot {
 
     /// Every owner's lifecycles by pod hash, in launch order.
     pub fn lifecycles(&self) -> BTreeMap<TrackedKey, BTreeMap<u64, Vec<PodLifecycle>>> {
-        lifecycles::table(&self.lifecycles)
+        crate::trace::lifecycles::table(&self.lifecycles)
     }
 }
 
@@ -432,5 +431,3 @@ fn fold_into_base(st: &mut State, ev: &StoredEvent) {
 
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod window_model;

@@ -3,6 +3,7 @@ use std::collections::HashSet;
 use serde_json::{json, Value};
 
 use super::*;
+use crate::export::{Candidate, KeepAll, ObjectFilter, Window, WindowError};
 use crate::stable_hash;
 use crate::trace::TraceEvent;
 use crate::tracer_config::TracerConfig;

@@ -7,6 +7,8 @@ pub mod chunks;
 pub mod decode;
 mod field_bytes;
 mod file_shapes;
+pub mod key_ref;
+pub mod lifecycles;
 pub mod object;
 pub mod simkube_v2;
 pub mod summary;
@@ -22,6 +24,7 @@ use crate::tracer_config::TracerConfig;
 
 pub use chunks::{ChunkWriter, TraceChunks, TraceSink};
 pub use decode::{decode, decode_any, TraceDecodeError};
+pub use key_ref::KeyRef;
 pub use object::{namespaced_name, EncodedObject, MetadataRef, MetadataSpans, ObjectIdentity};
 pub use view::TraceView;
 

@@ -184,3 +184,15 @@ pub fn namespaced_name(namespace: &str, name: &str) -> String {
         format!("{namespace}/{name}")
     }
 }
+
+/// The identity-only form in which a deletion is recorded.
+pub fn deletion_record(id: &ObjectIdentity) -> EncodedObject {
+    let mut meta = serde_json::Map::new();
+    if !id.namespace.is_empty() {
+        meta.insert("namespace".into(), id.namespace.clone().into());
+    }
+    meta.insert("name".into(), id.name.clone().into());
+    EncodedObject::from_json(&serde_json::json!({
+        "apiVersion": id.gvk.api_version(), "kind": id.gvk.kind, "metadata": meta,
+    }))
+}

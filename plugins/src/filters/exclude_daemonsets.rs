@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 use sk_core::export::{BoxedFilter, FilterPlugin};
-use sk_core::store::{Candidate, ObjectFilter};
+use sk_core::export::{Candidate, ObjectFilter};
 use sk_core::TracerConfig;
 
 struct ExcludeDaemonSets(bool);

@@ -4,8 +4,8 @@
 
 use serde_json::Value;
 use sk_core::export::{BoxedFilter, FilterPlugin};
+use sk_core::export::{Candidate, ObjectFilter};
 use sk_core::label_selector::{LabelSelector, LabelSelectorSpec};
-use sk_core::store::{Candidate, ObjectFilter};
 use sk_core::TracerConfig;
 
 struct ExcludedLabels(Vec<LabelSelector>);

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 use sk_core::export::{BoxedFilter, FilterPlugin};
-use sk_core::store::{Candidate, ObjectFilter};
+use sk_core::export::{Candidate, ObjectFilter};
 use sk_core::TracerConfig;
 
 /// Sorted: a search costs a few comparisons of short names, where hashing would cost more.

@@ -10,7 +10,8 @@ mod owned_by_tracked;
 pub(crate) mod test_support {
     use std::sync::Arc;
 
-    use sk_core::store::{Candidate, StoredObject};
+    use sk_core::export::Candidate;
+    use sk_core::store::StoredObject;
     use sk_core::trace::{EncodedObject, ObjectIdentity};
 
     pub fn stored(obj: serde_json::Value) -> StoredObject {

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 use sk_core::export::{BoxedFilter, FilterPlugin};
-use sk_core::store::{Candidate, ObjectFilter};
+use sk_core::export::{Candidate, ObjectFilter};
 use sk_core::{Gvk, TracerConfig};
 
 /// The tracked kinds: few, so a scan compares a handful of short strings, with no `Gvk` built

@@ -3,8 +3,8 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use super::*;
+use crate::export::{KeepAll, Window};
 use crate::pipeline::SanitiserChain;
-use crate::store::{KeepAll, Window};
 use crate::trace::{PodLifecycle, TrackedKey};
 use crate::tracer::Pipeline;
 

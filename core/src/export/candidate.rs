@@ -1,7 +1,7 @@
 //! What export filters judge: one stored object version, with its metadata read once for all of
 //! them.
 
-use super::StoredObject;
+use crate::store::StoredObject;
 use crate::trace::{MetadataRef, ObjectIdentity};
 
 /// Which objects a window keeps; the export filters implement it.

@@ -3,13 +3,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use super::key_ref::KeyRef;
+use super::{PodLifecycle, TrackedKey};
 use crate::lifecycle::advance;
-use crate::trace::view::KeyRef;
-use crate::trace::{PodLifecycle, TrackedKey};
 
 /// Launch order is start time, ties broken by the order pods were first seen; the key never
 /// changes because a recorded start never changes.
-pub(super) type LaunchKey = (i64, u64);
+pub(crate) type LaunchKey = (i64, u64);
 
 /// One lifecycle of an owner: its pod hash, the order its pod was first seen in, and its times.
 /// Its launch key is its start and that order; the start is not held twice.
@@ -263,7 +263,7 @@ impl Lifecycles {
     }
 
     /// Every entry, with its launch key, for a checkpoint.
-    pub(super) fn entries(&self) -> Vec<(TrackedKey, u64, LaunchKey, PodLifecycle)> {
+    pub(crate) fn entries(&self) -> Vec<(TrackedKey, u64, LaunchKey, PodLifecycle)> {
         let mut out = Vec::with_capacity(self.len());
         for (owner, by_hash) in &self.table {
             out.extend(by_hash.0.iter().map(|e| (owner.0.key.clone(), e.0, launch_key(e), e.2)));
@@ -272,12 +272,12 @@ impl Lifecycles {
     }
 
     /// Pods not yet deleted and where their entries are, for a checkpoint.
-    pub(super) fn pods(&self) -> Vec<(String, TrackedKey, u64, LaunchKey)> {
+    pub(crate) fn pods(&self) -> Vec<(String, TrackedKey, u64, LaunchKey)> {
         self.pods.iter().map(|(uid, (owner, hash, key))| (uid.to_string(), owner.0.key.clone(), *hash, *key)).collect()
     }
 
     /// Rebuilds the table from a checkpoint's entries and pods.
-    pub(super) fn restore(
+    pub(crate) fn restore(
         entries: Vec<(TrackedKey, u64, LaunchKey, PodLifecycle)>,
         pods: Vec<(String, TrackedKey, u64, LaunchKey)>,
     ) -> Self {

@@ -8,7 +8,9 @@ use proptest::prelude::*;
 use serde_json::json;
 
 use super::*;
-use crate::trace::{v1, Trace, TraceEvent};
+use crate::store::*;
+use crate::trace::object::deletion_record;
+use crate::trace::{v1, EncodedObject, ObjectIdentity, PodLifecycle, Trace, TraceEvent, TrackedKey};
 use crate::tracer_config::TracerConfig;
 
 const T: i64 = 1_764_000_000;

@@ -3,9 +3,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use super::{Candidate, ObjectFilter, Snapshot, StoredObject};
-use crate::trace::view::{Deleted, EventView, KeyRef, LifecyclesRef};
-use crate::trace::{EncodedObject, ObjectIdentity, Trace, TraceView};
+use super::candidate::{Candidate, ObjectFilter};
+use crate::store::{Snapshot, StoredObject};
+use crate::trace::view::{Deleted, EventView, LifecyclesRef};
+use crate::trace::{KeyRef, ObjectIdentity, Trace, TraceView};
 use crate::tracer_config::TracerConfig;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,18 +21,6 @@ pub struct Window {
 pub enum WindowError {
     #[error("the window is empty: end_ts {end} must be after start_ts {start}")]
     Empty { start: i64, end: i64 },
-}
-
-/// The identity-only form in which a deletion is recorded.
-pub fn deletion_record(id: &ObjectIdentity) -> EncodedObject {
-    let mut meta = serde_json::Map::new();
-    if !id.namespace.is_empty() {
-        meta.insert("namespace".into(), id.namespace.clone().into());
-    }
-    meta.insert("name".into(), id.name.clone().into());
-    EncodedObject::from_json(&serde_json::json!({
-        "apiVersion": id.gvk.api_version(), "kind": id.gvk.kind, "metadata": meta,
-    }))
 }
 
 /// Maps keyed by the addresses of the snapshot's identities: a fast hash, seeded per process so
