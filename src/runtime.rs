@@ -76,8 +76,24 @@ impl Runtime {
             s3_endpoint: config.export.s3_endpoint.clone(),
             request_timeout: Some(config.export.request_timeout),
             object_store_options: config.export.object_store.clone(),
+            sections: config.export.exporters.clone(),
         };
         exporters.validate().map_err(|e| invalid("export.objectStore".into(), e))?;
+        for name in config.export.exporters.keys() {
+            let key = format!("export.{}", sk_config::quote_key(name));
+            let Some(plugin) = sk_exporters::ExporterPlugin::find(name) else {
+                let names: Vec<&str> = sk_exporters::all().iter().map(|p| p.name).collect();
+                return Err(invalid(
+                    key,
+                    format!(
+                        "unknown setting or exporter `{name}` (settings: localDir, filters, s3Endpoint, requestTimeout, \
+                         objectStore; exporters: {})",
+                        names.join(", ")
+                    ),
+                ));
+            };
+            plugin.build_from(&exporters).map_err(|e| invalid(key, e.to_string()))?;
+        }
         let export_filters = config.export.filters_map();
         sk_core::export::build_filters(&export_filters, &serde_json::Map::new(), &config.tracer)
             .map_err(|e| invalid("export.filters".into(), e.to_string()))?;
@@ -145,6 +161,8 @@ mod tests {
             ("export:\n  objectStore: {aws_colour: red}\n", "config file F: export.objectStore: unknown object store options: aws_colour"),
             ("exports:\n  - {every: 1h, window: 1h, to: 'ftp://x/y'}\n", "config file F: exports[0].to:"),
             ("export:\n  filters: {excluded_colours: [red]}\n", "config file F: export.filters:"),
+            ("export:\n  localdir: /tmp\n", "config file F: export.localdir: unknown setting or exporter `localdir`"),
+            ("export:\n  file: {root: /}\n", "config file F: export.file: exporter `file`: bad options: it takes no section"),
         ];
         for (extra, expected) in cases {
             let err = load(&format!("{KINDS}{extra}")).err().unwrap_or_else(|| panic!("{extra} was accepted"));

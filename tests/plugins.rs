@@ -17,8 +17,8 @@ fn lists_every_built_in_stage_and_exporter() {
         "filter excluded-namespaces (filters.excluded_namespaces)",
         "filter excluded-labels (filters.excluded_labels)",
         "filter owned-by-tracked (always on)",
-        "exporter file",
-        "exporter s3, gs, az, azure, memory",
+        "exporter file (file://)",
+        "exporter object-store (s3://, gs://, az://, azure://, memory://)",
     ] {
         assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
     }

@@ -1,4 +1,5 @@
-//! `export`: where local exports may go and which filters every export applies.
+//! `export`: where local exports may go, which filters every export applies, the object stores'
+//! settings, and each exporter's own section (`export.<exporter name>`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -6,7 +7,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct ExportConfig {
     /// Exports to `file://` URLs and plain paths are written under this directory only; without
     /// it, local exports are refused.
@@ -26,6 +27,11 @@ pub struct ExportConfig {
     /// `azure_storage_account_name`...), over the environment.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub object_store: BTreeMap<String, String>,
+    /// Every other key: an exporter's own options, under the exporter's name. Which exporters
+    /// exist is known only once plugins are linked, so the names and options are checked where
+    /// the exporters are built (`check-config` and `run` alike), not here.
+    #[serde(flatten)]
+    pub exporters: BTreeMap<String, serde_json::Value>,
 }
 
 fn default_request_timeout() -> std::time::Duration {
@@ -46,6 +52,7 @@ impl Default for ExportConfig {
             s3_endpoint: None,
             request_timeout: default_request_timeout(),
             object_store: BTreeMap::new(),
+            exporters: BTreeMap::new(),
         }
     }
 }

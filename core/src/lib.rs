@@ -10,6 +10,7 @@ pub mod label_selector;
 pub mod lifecycle;
 pub mod ownership;
 pub mod pipeline;
+pub mod plugin_options;
 pub mod pod_template_path;
 pub mod sources;
 pub mod store;

@@ -162,12 +162,13 @@ impl Exporter for FileExporter {
     }
 }
 
-fn build(settings: &ExporterSettings) -> Result<Box<dyn Exporter>, ExportError> {
+fn build(settings: &ExporterSettings, section: &serde_json::Value) -> Result<Box<dyn Exporter>, ExportError> {
+    crate::no_section("file", section, "export.localDir")?;
     Ok(Box::new(FileExporter { root: settings.local_dir.clone() }))
 }
 
 inventory::submit! {
-    ExporterPlugin { schemes: &["file"], describe: "a file under the export directory (file:///path or a plain path)", build }
+    ExporterPlugin { name: "file", schemes: &["file"], describe: "a file under the export directory (file:///path or a plain path)", build }
 }
 
 #[cfg(test)]

@@ -21,6 +21,8 @@ pub struct ExporterSettings {
     /// `allow_http`, ...). They override the environment. One map serves every provider: a key
     /// is applied where the destination's provider knows it; see [`ExporterSettings::validate`].
     pub object_store_options: BTreeMap<String, String>,
+    /// Each exporter's own section of the config (`export.<name>`), by exporter name.
+    pub sections: BTreeMap<String, serde_json::Value>,
 }
 
 impl ExporterSettings {
@@ -36,14 +38,47 @@ impl ExporterSettings {
     }
 }
 
-/// The registration of an exporter.
+/// The registration of an exporter: submit one with `inventory::submit!` from the exporter's
+/// file (or from another crate linked into the binary).
 pub struct ExporterPlugin {
+    /// The exporter's name, which also names its section of the config: `export.<name>`.
+    pub name: &'static str,
     /// URL schemes served, e.g. `["s3", "gs"]`; the local exporter also takes plain paths under
     /// the scheme `file`.
     pub schemes: &'static [&'static str],
     /// One line for `sk-tracer plugins`.
     pub describe: &'static str,
-    pub build: fn(&ExporterSettings) -> Result<Box<dyn Exporter>, ExportError>,
+    /// Builds the exporter from the shared settings and its own section (`null` when the config
+    /// has none), read with [`sk_core::plugin_options::plugin_options`] into a type that refuses
+    /// unknown fields.
+    pub build: BuildExporter,
+}
+
+/// How an exporter is built: from the shared settings and its own section.
+pub type BuildExporter = fn(&ExporterSettings, &serde_json::Value) -> Result<Box<dyn Exporter>, ExportError>;
+
+impl ExporterPlugin {
+    /// The exporter registered under `name`.
+    pub fn find(name: &str) -> Option<&'static ExporterPlugin> {
+        inventory::iter::<ExporterPlugin>.into_iter().find(|p| p.name == name)
+    }
+
+    /// Builds it as an export would, from `settings` and its section there.
+    pub fn build_from(&self, settings: &ExporterSettings) -> Result<Box<dyn Exporter>, ExportError> {
+        (self.build)(settings, settings.sections.get(self.name).unwrap_or(&serde_json::Value::Null))
+    }
+}
+
+/// For exporters whose settings are the shared ones: a section of their own is a mistake.
+pub fn no_section(exporter: &'static str, section: &serde_json::Value, instead: &str) -> Result<(), ExportError> {
+    if section.is_null() {
+        Ok(())
+    } else {
+        Err(ExportError::Options {
+            exporter,
+            message: format!("it takes no section of its own; its settings are {instead}"),
+        })
+    }
 }
 
 inventory::collect!(ExporterPlugin);
@@ -68,7 +103,7 @@ fn scheme(destination: &str) -> &str {
 /// Every registered exporter.
 pub fn all() -> Vec<&'static ExporterPlugin> {
     let mut all: Vec<_> = inventory::iter::<ExporterPlugin>.into_iter().collect();
-    all.sort_by_key(|p| p.schemes.first().copied().unwrap_or(""));
+    all.sort_by_key(|p| p.name);
     all
 }
 
@@ -83,7 +118,7 @@ pub fn resolve(destination: &str, settings: &ExporterSettings) -> Result<Box<dyn
             why: format!("unknown scheme `{scheme}` (known: {})", known.join(", ")),
         }
     })?;
-    (plugin.build)(settings)
+    plugin.build_from(settings)
 }
 
 impl Destinations for ExporterSettings {

@@ -173,12 +173,14 @@ impl Exporter for ObjectStoreExporter {
     }
 }
 
-fn build(settings: &ExporterSettings) -> Result<Box<dyn Exporter>, ExportError> {
+fn build(settings: &ExporterSettings, section: &serde_json::Value) -> Result<Box<dyn Exporter>, ExportError> {
+    crate::no_section("object-store", section, "export.objectStore, export.s3Endpoint and export.requestTimeout")?;
     Ok(Box::new(ObjectStoreExporter { settings: settings.clone() }))
 }
 
 inventory::submit! {
     ExporterPlugin {
+        name: "object-store",
         schemes: &["s3", "gs", "az", "azure", "memory"],
         describe: "object stores: S3 and S3-compatible, Google Cloud Storage, Azure Blob Storage; memory:// is in-process and does not persist (tests)",
         build,

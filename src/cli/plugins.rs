@@ -30,7 +30,9 @@ fn rows() -> Vec<Row> {
         rows.push(Row { kind: "filter", name, describe: p.describe });
     }
     for p in sk_exporters::all() {
-        rows.push(Row { kind: "exporter", name: p.schemes.join(", "), describe: p.describe });
+        let schemes: Vec<String> = p.schemes.iter().map(|s| format!("{s}://")).collect();
+        let name = format!("{} ({})", p.name, schemes.join(", "));
+        rows.push(Row { kind: "exporter", name, describe: p.describe });
     }
     rows
 }

@@ -21,9 +21,8 @@ fn status(failure: &ExportFailure) -> StatusCode {
         }
         ExportFailure::Delivery(ExportError::Forbidden { .. }) => StatusCode::FORBIDDEN,
         ExportFailure::Delivery(ExportError::Storage { .. }) => StatusCode::BAD_GATEWAY,
-        ExportFailure::Delivery(ExportError::Internal(_)) | ExportFailure::Internal(_) => {
-            StatusCode::INTERNAL_SERVER_ERROR
-        }
+        ExportFailure::Delivery(ExportError::Internal(_) | ExportError::Options { .. })
+        | ExportFailure::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 

@@ -24,6 +24,10 @@ pub enum ExportError {
     /// The storage provider failed (502); nothing was lost, the export can be retried.
     #[error("{provider} failed to store `{destination}`: {message}")]
     Storage { provider: &'static str, destination: String, message: String },
+    /// An exporter's options (its `export.<name>` section) are wrong; found when the config is
+    /// checked, before any export.
+    #[error("exporter `{exporter}`: bad options: {message}")]
+    Options { exporter: &'static str, message: String },
     /// Anything else (500).
     #[error("{0}")]
     Internal(String),

@@ -1,5 +1,7 @@
-//! The custom binary lists its plugin beside the built-ins, and applies it when the config names
-//! it: a tracer run against the API emulator records objects without the dropped annotations.
+//! The custom binary lists its plugins beside the built-ins, and uses them when the config names
+//! them: a tracer run against the API emulator records objects without the dropped annotations,
+//! and delivers an export to `stdout://` through the custom exporter with the options its config
+//! section gives.
 
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -19,6 +21,27 @@ fn plugins_lists_the_custom_sanitiser_next_to_the_built_ins() {
         text.contains("drop-annotations") && text.contains("pod-hash") && text.contains("excluded-labels"),
         "{text}"
     );
+    assert!(text.contains("stdout (stdout://)") && text.contains("object-store (s3://"), "{text}");
+}
+
+#[test]
+fn check_config_names_the_exporters_bad_options() {
+    let dir = tempfile::tempdir().unwrap();
+    for (section, expected) in [
+        (
+            "stdout: {lengthPrefix: yes-please}",
+            "export.stdout: exporter `stdout`: bad options: lengthPrefix: invalid type",
+        ),
+        ("stdout: {colour: red}", "export.stdout: exporter `stdout`: bad options: unknown field `colour`"),
+        ("stdoot: {}", "export.stdoot: unknown setting or exporter `stdoot`"),
+    ] {
+        let path = dir.path().join("config.yaml");
+        std::fs::write(&path, format!("trackedObjects:\n  apps/v1.Deployment: {{}}\nexport:\n  {section}\n")).unwrap();
+        let out = Command::new(BIN).arg("check-config").arg(&path).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{section} was accepted");
+        assert!(err.contains(&format!("config file {}: {expected}", path.display())), "{section}: {err}");
+    }
 }
 
 fn get(port: u16, method: &str, path: &str, body: &str) -> (u16, Vec<u8>) {
@@ -49,6 +72,8 @@ pipeline:
   sanitisers: [metadata, status, node-name, drop-annotations]
   options:
     drop-annotations: {keys: ['ci.example.com/*']}
+export:
+  stdout: {lengthPrefix: true}
 ";
     std::fs::write(dir.path().join("config.yaml"), config).unwrap();
     let check = Command::new(BIN).arg("check-config").arg(dir.path().join("config.yaml")).output().unwrap();
@@ -62,6 +87,7 @@ pipeline:
         .arg(dir.path().join("kubeconfig"))
         .args(["--port", &port.to_string()])
         .stderr(Stdio::null())
+        .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     emu.create(json!({"apiVersion": "apps/v1", "kind": "Deployment",
@@ -82,8 +108,30 @@ pipeline:
         assert!(Instant::now() < deadline, "the deployment was not recorded");
         std::thread::sleep(Duration::from_millis(100));
     };
+
+    // The same window through the custom exporter and in a response; changes recorded from now on
+    // fall after the window, so both hold the same trace.
+    let end = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    std::thread::sleep(Duration::from_millis(1100));
+    let window = format!(r#""start_ts": 0, "end_ts": {end}"#);
+    let (status, body) = get(port, "POST", "/export", &format!(r#"{{{window}, "export_path": "stdout://"}}"#));
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let delivered: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(delivered["location"], "stdout://");
+    let (status, in_response) = get(port, "POST", "/export", &format!("{{{window}}}"));
+    assert_eq!(status, 200);
+
     let _ = child.kill();
     let _ = child.wait();
+    let mut written = Vec::new();
+    child.stdout.take().unwrap().read_to_end(&mut written).unwrap();
+    assert!(written.len() >= 8, "nothing was written to standard output");
+    let (length, trace) = written.split_at(8);
+    let length = u64::from_be_bytes(length.try_into().unwrap());
+    assert_eq!(length, delivered["bytes"].as_u64().unwrap());
+    assert_eq!(trace.len() as u64, length, "one trace, preceded by its length");
+    assert_eq!(trace, in_response.as_slice(), "the exporter got the trace the response carries");
+
     assert_eq!(recorded["metadata"]["annotations"], json!({"team": "payments"}));
     assert!(recorded["spec"]["template"]["metadata"].get("annotations").is_none(), "templates too: {recorded}");
 }
