@@ -49,12 +49,12 @@ pub fn export(
     Ok(encode_view(&view, request.format))
 }
 
-/// Encodes a view: v1 straight from it; SimKube's format from a trace built from it (which shares
-/// the objects, as the chunks do).
+/// Encodes a view in either format, each written straight from it: the chunks share the stored
+/// objects rather than copying them.
 pub fn encode_view(view: &TraceView<'_>, format: TraceFormat) -> Encoded {
     let trace = match format {
         TraceFormat::V1 => v1::encode_to_chunks(view),
-        TraceFormat::SimkubeV2 => simkube_v2::encode_to_chunks(&view.to_trace()),
+        TraceFormat::SimkubeV2 => simkube_v2::encode_to_chunks(view),
     };
     Encoded { trace, events: view.events.len(), objects: view.objects() }
 }

@@ -14,9 +14,8 @@ use rmp::encode as mp;
 use serde::Deserialize;
 
 use super::file_shapes::{self, FileConfig, FileIndexEntry, FileLifecycles, FileOwner};
-use super::v1::{kinds_by_name, write_event, EncodeError};
-use super::view::EventView;
-use super::{ChunkWriter, TraceChunks, TraceSink};
+use super::v1::{kinds_by_name, len32, push_int, write_event, write_name, write_owner_with, EncodeError};
+use super::{ChunkWriter, KeyRef, TraceChunks, TraceSink, TraceView};
 use super::{PodLifecycle, Trace, TraceEvent, TrackedKey};
 use crate::gvk::Gvk;
 use crate::pod_template_path::PodTemplatePath;
@@ -70,73 +69,86 @@ fn gvk_string(key: &TrackedKey) -> String {
     key.gvk.as_ref().map(Gvk::to_string).unwrap_or_default()
 }
 
-fn write_lifecycle(w: &mut impl Write, lc: &PodLifecycle) -> Result<(), EncodeError> {
-    mp::write_map_len(w, 1)?;
-    match lc.end_ts {
-        None => {
-            mp::write_str(w, "Running")?;
-            mp::write_sint(w, lc.start_ts)?;
-        }
-        Some(end) => {
-            mp::write_str(w, "Finished")?;
-            mp::write_array_len(w, 2)?;
-            mp::write_sint(w, lc.start_ts)?;
-            mp::write_sint(w, end)?;
-        }
-    }
-    Ok(())
+fn kind_of(key: &KeyRef<'_>) -> String {
+    key.gvk.map(Gvk::to_string).unwrap_or_default()
 }
 
-pub fn encode(trace: &Trace, w: &mut impl TraceSink) -> Result<(), EncodeError> {
+/// SimKube's `PodLifecycleData`, externally tagged: `{"Running": start}` or
+/// `{"Finished": [start, end]}`.
+fn push_lifecycle(out: &mut Vec<u8>, lc: &PodLifecycle) {
+    match lc.end_ts {
+        None => {
+            out.extend_from_slice(b"\x81\xa7Running");
+            push_int(out, lc.start_ts);
+        }
+        Some(end) => {
+            out.extend_from_slice(b"\x81\xa8Finished\x92");
+            push_int(out, lc.start_ts);
+            push_int(out, end);
+        }
+    }
+}
+
+/// Writes the trace in the simkube-v2 format, from the same view the v1 writer reads: a window
+/// of the store as it is, or a [`Trace`].
+pub fn write(view: &TraceView<'_>, w: &mut impl TraceSink) -> Result<(), EncodeError> {
     mp::write_map_len(w, 5)?;
     mp::write_str(w, "version")?;
     mp::write_uint(w, 2)?;
     mp::write_str(w, "config")?;
-    write_config(w, &trace.config)?;
+    write_config(w, view.config)?;
     mp::write_str(w, "events")?;
-    mp::write_array_len(w, trace.events.len() as u32)?;
-    for ev in &trace.events {
-        write_event(w, &EventView::of(ev))?;
+    mp::write_array_len(w, len32(view.events.len())?)?;
+    for ev in &view.events {
+        write_event(w, ev)?;
     }
 
+    // The view is in name order, kinds within a name; SimKube's index is by kind, then name.
     mp::write_str(w, "index")?;
-    let mut index: BTreeMap<String, Vec<(&str, u64)>> = BTreeMap::new();
-    for (key, hash) in &trace.index {
-        index.entry(gvk_string(key)).or_default().push((&key.name, *hash));
+    let mut by_kind: BTreeMap<String, Vec<&(KeyRef<'_>, u64)>> = BTreeMap::new();
+    for entry in &view.index {
+        by_kind.entry(kind_of(&entry.0)).or_default().push(entry);
     }
-    mp::write_map_len(w, index.len() as u32)?;
-    for (gvk, entries) in index {
-        mp::write_str(w, &gvk)?;
-        mp::write_map_len(w, entries.len() as u32)?;
-        for (name, hash) in entries {
-            mp::write_str(w, name)?;
-            mp::write_uint(w, hash)?;
+    mp::write_map_len(w, len32(by_kind.len())?)?;
+    for (kind, entries) in by_kind {
+        mp::write_str(w, &kind)?;
+        mp::write_map_len(w, len32(entries.len())?)?;
+        for (key, hash) in entries {
+            write_name(w, key)?;
+            mp::write_uint(w, *hash)?;
         }
     }
 
+    // Owners by kind, then name, as a trace's table orders them.
     mp::write_str(w, "pod_lifecycles")?;
-    mp::write_map_len(w, trace.pod_lifecycles.len() as u32)?;
-    for (owner, by_hash) in &trace.pod_lifecycles {
-        mp::write_array_len(w, 2)?;
-        mp::write_str(w, &gvk_string(owner))?;
-        mp::write_str(w, &owner.name)?;
-        mp::write_map_len(w, by_hash.len() as u32)?;
-        for (hash, lcs) in by_hash {
-            mp::write_uint(w, *hash)?;
-            mp::write_array_len(w, lcs.len() as u32)?;
-            for lc in lcs {
-                write_lifecycle(w, lc)?;
-            }
+    let mut owners: Vec<_> = view.pod_lifecycles.iter().collect();
+    owners.sort_by(|a, b| a.0.gvk.cmp(&b.0.gvk).then_with(|| a.0.cmp_names(&b.0)));
+    let mut section = Vec::new();
+    let mut written = 0;
+    for (owner, lcs) in owners {
+        let key = |out: &mut Vec<u8>| {
+            mp::write_array_len(out, 2)?;
+            mp::write_str(out, &kind_of(owner))?;
+            write_name(out, owner)
+        };
+        if write_owner_with(&mut section, key, *lcs, lcs.keeps_empty(), push_lifecycle)? {
+            written += 1;
         }
     }
+    mp::write_map_len(w, len32(written)?)?;
+    w.write_buffer(section)?;
     Ok(())
 }
 
-/// The trace in chunks that share its objects' bytes, as an export delivers it.
-pub fn encode_to_chunks(trace: &Trace) -> TraceChunks {
-    let mut out = ChunkWriter::new();
+pub fn encode(trace: &Trace, w: &mut impl TraceSink) -> Result<(), EncodeError> {
+    write(&TraceView::of(trace), w)
+}
+
+/// The view in the simkube-v2 format, in chunks that share the objects' bytes with the store.
+pub fn encode_to_chunks(view: &TraceView<'_>) -> TraceChunks {
+    let mut out = ChunkWriter::for_objects(view.objects());
     // As for a Vec: nothing fails short of 2^32 entries in one container.
-    let _ = encode(trace, &mut out);
+    let _ = write(view, &mut out);
     out.finish()
 }
 
@@ -247,7 +259,7 @@ mod tests {
     #[test]
     fn round_trips_and_is_recognised() {
         let trace = sample_trace();
-        let bytes = encode_to_chunks(&trace).into_bytes();
+        let bytes = encode_to_chunks(&TraceView::of(&trace)).into_bytes();
         let mut flat = Vec::new();
         encode(&trace, &mut flat).unwrap();
         assert_eq!(bytes, flat, "chunks join into what a plain writer writes");
@@ -265,7 +277,7 @@ mod tests {
             .tracked_objects
             .values_mut()
             .for_each(|c| c.pod_spec_template_paths = vec!["/spec/other".parse().unwrap()]);
-        let bytes = encode_to_chunks(&trace).into_bytes();
+        let bytes = encode_to_chunks(&TraceView::of(&trace)).into_bytes();
         type Lifecycles = BTreeMap<(String, String), BTreeMap<u64, Vec<BTreeMap<String, serde_json::Value>>>>;
         #[derive(Deserialize)]
         struct Loose {

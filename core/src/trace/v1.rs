@@ -34,7 +34,7 @@ impl From<mp::ValueWriteError> for EncodeError {
 }
 
 #[inline]
-fn len32(n: usize) -> Result<u32, EncodeError> {
+pub(super) fn len32(n: usize) -> Result<u32, EncodeError> {
     u32::try_from(n)
         .map_err(|_| EncodeError::Io(std::io::Error::other("more than 2^32 entries in one msgpack container")))
 }
@@ -70,7 +70,7 @@ fn push_lifecycle(out: &mut Vec<u8>, lc: &PodLifecycle) {
 
 /// An integer as `rmp::encode::write_sint` writes it (the smallest form), with the form of
 /// timestamps of this century first.
-fn push_int(out: &mut Vec<u8>, n: i64) {
+pub(super) fn push_int(out: &mut Vec<u8>, n: i64) {
     if (1 << 16..1 << 32).contains(&n) {
         out.push(0xce);
         out.extend_from_slice(&(n as u32).to_be_bytes());
@@ -92,7 +92,7 @@ fn push_uint(out: &mut Vec<u8>, n: u64) {
     }
 }
 
-fn write_name(w: &mut impl Write, key: &KeyRef<'_>) -> Result<(), EncodeError> {
+pub(super) fn write_name(w: &mut impl Write, key: &KeyRef<'_>) -> Result<(), EncodeError> {
     mp::write_str_len(w, len32(key.name_len())?)?;
     for piece in key.name_pieces() {
         w.write_all(piece.as_bytes())?;
@@ -154,8 +154,20 @@ fn write_owner(
     lcs: LifecyclesRef<'_>,
     keeps_empty: bool,
 ) -> Result<bool, EncodeError> {
+    write_owner_with(out, |out| write_name(out, owner), lcs, keeps_empty, push_lifecycle)
+}
+
+/// [`write_owner`] in any format: `write_key` writes the owner's map key and `push` one lifecycle;
+/// the lengths in between are msgpack's, filled in once known.
+pub(super) fn write_owner_with(
+    out: &mut Vec<u8>,
+    write_key: impl FnOnce(&mut Vec<u8>) -> Result<(), EncodeError>,
+    lcs: LifecyclesRef<'_>,
+    keeps_empty: bool,
+    push: impl Fn(&mut Vec<u8>, &PodLifecycle),
+) -> Result<bool, EncodeError> {
     let owner_start = out.len();
-    write_name(out, owner)?;
+    write_key(out)?;
     let map_at = out.len();
     out.push(0);
     let mut written = 0;
@@ -165,7 +177,7 @@ fn write_owner(
         push_uint(out, hash);
         let array_at = out.len();
         out.push(0);
-        let n = launches.map(|lc| push_lifecycle(out, &lc)).count();
+        let n = launches.map(|lc| push(out, &lc)).count();
         if n > 0 || keeps_empty {
             written += 1;
             if result.is_ok() {
