@@ -43,9 +43,7 @@ pub fn export(
     request: &ExportRequest,
     filters: &AllOf,
 ) -> Result<Encoded, ExportRequestError> {
-    let view = snapshot
-        .cut(config, Window { start: request.start_ts, end: request.end_ts }, filters)
-        .map_err(|e| ExportRequestError::Invalid(e.to_string()))?;
+    let view = snapshot.cut(config, request.window()?, filters);
     Ok(encode_view(&view, request.format))
 }
 

@@ -2,6 +2,8 @@
 
 use serde::Deserialize;
 
+use super::window::Window;
+
 pub use crate::trace::TraceFormat;
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -42,13 +44,12 @@ impl ExportRequest {
                 ExportRequestError::Malformed(format!("{path}: {inner}"))
             }
         })?;
-        if req.end_ts <= req.start_ts {
-            return Err(ExportRequestError::Invalid(format!(
-                "end_ts ({}) must be after start_ts ({})",
-                req.end_ts, req.start_ts
-            )));
-        }
         Ok(req)
+    }
+
+    /// The window asked for; the one check that it is not empty.
+    pub fn window(&self) -> Result<Window, ExportRequestError> {
+        Window::new(self.start_ts, self.end_ts).map_err(|e| ExportRequestError::Invalid(e.to_string()))
     }
 
     /// The destination, or `None` for the response body.
@@ -83,7 +84,8 @@ mod tests {
         assert!(err(r#"{"start_ts": 1, "end_ts": 2, "colour": "red"}"#).contains("unknown field `colour`"));
         assert!(err(r#"{"start_ts": "yesterday", "end_ts": 2}"#).contains("start_ts: invalid type"));
         assert!(err(r#"{"end_ts": 2}"#).contains("missing field `start_ts`"));
-        assert!(err(r#"{"start_ts": 5, "end_ts": 5}"#).contains("end_ts (5) must be after start_ts (5)"));
+        let empty = ExportRequest::parse(br#"{"start_ts": 5, "end_ts": 5}"#).unwrap().window().unwrap_err().to_string();
+        assert!(empty.contains("end_ts (5) must be after start_ts (5)"), "{empty}");
         assert!(err(r#"{"start_ts": 1, "end_ts": 2, "format": "v3"}"#).contains("format: unknown variant `v3`"));
     }
 }

@@ -9,18 +9,37 @@ use crate::trace::view::{Deleted, EventView, LifecyclesRef};
 use crate::trace::{KeyRef, ObjectIdentity, Trace, TraceView};
 use crate::tracer_config::TracerConfig;
 
+/// A window `[start, end)` of unix seconds; never empty, since [`Window::new`] is the one way to
+/// make one and the one place it is checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Window {
-    /// Unix seconds, inclusive.
-    pub start: i64,
-    /// Unix seconds, exclusive.
-    pub end: i64,
+    start: i64,
+    end: i64,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum WindowError {
-    #[error("the window is empty: end_ts {end} must be after start_ts {start}")]
+    #[error("end_ts ({end}) must be after start_ts ({start})")]
     Empty { start: i64, end: i64 },
+}
+
+impl Window {
+    pub fn new(start: i64, end: i64) -> Result<Self, WindowError> {
+        if end <= start {
+            return Err(WindowError::Empty { start, end });
+        }
+        Ok(Window { start, end })
+    }
+
+    /// Unix seconds, inclusive.
+    pub fn start(&self) -> i64 {
+        self.start
+    }
+
+    /// Unix seconds, exclusive.
+    pub fn end(&self) -> i64 {
+        self.end
+    }
 }
 
 /// Maps keyed by the addresses of the snapshot's identities: a fast hash, seeded per process so
@@ -34,20 +53,12 @@ impl Snapshot {
     /// of exported owners that overlap the window: a start before the window is clipped to
     /// `start`, and an end at or after `end` is not yet known inside the window, so it is left
     /// open. A window reaching back before the retained history begins at the retention boundary.
-    pub fn window(&self, config: &TracerConfig, w: Window, filter: &dyn ObjectFilter) -> Result<Trace, WindowError> {
-        Ok(self.cut(config, w, filter)?.to_trace())
+    pub fn window(&self, config: &TracerConfig, w: Window, filter: &dyn ObjectFilter) -> Trace {
+        self.cut(config, w, filter).to_trace()
     }
 
     /// [`Snapshot::window`] borrowed from the snapshot, for the encoders to write as it is.
-    pub fn cut<'a>(
-        &'a self,
-        config: &'a TracerConfig,
-        w: Window,
-        filter: &dyn ObjectFilter,
-    ) -> Result<TraceView<'a>, WindowError> {
-        if w.end <= w.start {
-            return Err(WindowError::Empty { start: w.start, end: w.end });
-        }
+    pub fn cut<'a>(&'a self, config: &'a TracerConfig, w: Window, filter: &dyn ObjectFilter) -> TraceView<'a> {
         let start = w.start.max(self.base_ts.unwrap_or(i64::MIN));
         let mut events_in = self.events().take_while(|ev| ev.ts < w.end).peekable();
 
@@ -124,7 +135,7 @@ impl Snapshot {
                 owners.next();
             }
         }
-        Ok(TraceView { config, events, index, pod_lifecycles })
+        TraceView { config, events, index, pod_lifecycles }
     }
 }
 

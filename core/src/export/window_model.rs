@@ -16,11 +16,11 @@ use crate::tracer_config::TracerConfig;
 const T: i64 = 1_764_000_000;
 
 fn model(snap: &Snapshot, config: &TracerConfig, w: Window, filter: &dyn ObjectFilter) -> Trace {
-    let start = w.start.max(snap.base_ts.unwrap_or(i64::MIN));
+    let start = w.start().max(snap.base_ts.unwrap_or(i64::MIN));
     let mut alive: BTreeMap<ObjectIdentity, StoredObject> =
         snap.base.iter().map(|(k, v)| ((**k).clone(), v.clone())).collect();
     let mut inside = Vec::new();
-    for ev in snap.events().take_while(|ev| ev.ts < w.end) {
+    for ev in snap.events().take_while(|ev| ev.ts < w.end()) {
         if ev.ts <= start {
             for obj in &ev.applied {
                 alive.insert((*obj.id).clone(), obj.clone());
@@ -70,10 +70,10 @@ fn model(snap: &Snapshot, config: &TracerConfig, w: Window, filter: &dyn ObjectF
             .map(|(h, lcs)| {
                 let lcs = lcs
                     .into_iter()
-                    .filter(|lc| lc.start_ts < w.end && lc.end_ts.is_none_or(|e| e >= start))
+                    .filter(|lc| lc.start_ts < w.end() && lc.end_ts.is_none_or(|e| e >= start))
                     .map(|lc| PodLifecycle {
                         start_ts: lc.start_ts.max(start),
-                        end_ts: lc.end_ts.filter(|e| *e < w.end),
+                        end_ts: lc.end_ts.filter(|e| *e < w.end()),
                     })
                     .collect::<Vec<_>>();
                 (h, lcs)
@@ -193,11 +193,11 @@ proptest! {
     ) {
         let snap = play(&ops).snapshot();
         let config = TracerConfig::default();
-        let w = Window { start: T + start, end: T + start + len };
+        let w = Window::new(T + start, T + start + len).unwrap();
         let filter: &dyn ObjectFilter = if filtered { &NotSkipped } else { &KeepAll };
-        let trace = snap.window(&config, w, filter).unwrap();
+        let trace = snap.window(&config, w, filter);
         prop_assert_eq!(&trace, &model(&snap, &config, w, filter));
-        let cut = snap.cut(&config, w, filter).unwrap();
+        let cut = snap.cut(&config, w, filter);
         prop_assert_eq!(v1::encode_to_chunks(&cut).into_bytes(), v1::encode_to_vec(&trace));
         // SimKube's format is written from the cut too, and must say what the model's trace says.
         let mut v2 = Vec::new();

@@ -402,7 +402,7 @@ mod tests {
     }
 
     fn everything(store: &Store) -> crate::Trace {
-        store.snapshot().window(&config(), Window { start: 0, end: i64::MAX }, &KeepAll).unwrap()
+        store.snapshot().window(&config(), Window::new(0, i64::MAX).unwrap(), &KeepAll)
     }
 
     #[test]

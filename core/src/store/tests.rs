@@ -40,7 +40,7 @@ fn all_events(store: &Store) -> Vec<StoredEvent> {
 }
 
 fn everything() -> Window {
-    Window { start: 0, end: i64::MAX }
+    Window::new(0, i64::MAX).unwrap()
 }
 
 #[test]
@@ -161,7 +161,7 @@ fn workload() -> Store {
 #[test]
 fn a_window_starts_with_everything_alive_and_excludes_its_end() {
     let snap = workload().snapshot();
-    let t = snap.window(&TracerConfig::default(), Window { start: T + 20, end: T + 50 }, &KeepAll).unwrap();
+    let t = snap.window(&TracerConfig::default(), Window::new(T + 20, T + 50).unwrap(), &KeepAll);
     assert_eq!(
         trace_events(&t),
         vec![
@@ -176,10 +176,8 @@ fn a_window_starts_with_everything_alive_and_excludes_its_end() {
         t.index[&TrackedKey::new("apps/v1.Deployment".parse().unwrap(), "d/a")],
         stable_hash(&obj("Deployment", "a", 3))
     );
-    assert!(matches!(
-        snap.window(&TracerConfig::default(), Window { start: 5, end: 5 }, &KeepAll),
-        Err(WindowError::Empty { .. })
-    ));
+    assert_eq!(Window::new(5, 5), Err(WindowError::Empty { start: 5, end: 5 }));
+    assert_eq!(Window::new(6, 5), Err(WindowError::Empty { start: 6, end: 5 }));
 }
 
 struct NotNamed(&'static str);
@@ -192,7 +190,7 @@ impl ObjectFilter for NotNamed {
 #[test]
 fn filtered_objects_leave_out_their_versions_and_deletions() {
     let snap = workload().snapshot();
-    let t = snap.window(&TracerConfig::default(), Window { start: T + 15, end: T + 100 }, &NotNamed("b")).unwrap();
+    let t = snap.window(&TracerConfig::default(), Window::new(T + 15, T + 100).unwrap(), &NotNamed("b"));
     assert_eq!(
         trace_events(&t),
         vec![(15, vec!["a@2".into()], vec![]), (30, vec!["a@3".into()], vec![]), (50, vec!["after@1".into()], vec![])]
@@ -211,7 +209,7 @@ fn lifecycles_overlapping_the_window_are_clipped() {
     store.record_lifecycle("p5", owner.clone(), 8, lc(60, None)); // starts after the window
     store.record_lifecycle("orphan", TrackedKey::new("apps/v1.Deployment".parse().unwrap(), "d/none"), 1, lc(25, None));
     store.pod_deleted("p2", T + 28);
-    let t = store.snapshot().window(&TracerConfig::default(), Window { start: T + 20, end: T + 50 }, &KeepAll).unwrap();
+    let t = store.snapshot().window(&TracerConfig::default(), Window::new(T + 20, T + 50).unwrap(), &KeepAll);
     assert_eq!(t.pod_lifecycles.len(), 1, "owners outside the export are left out");
     let by_hash = &t.pod_lifecycles[&owner];
     assert_eq!(by_hash[&7], vec![lc(20, Some(28)), lc(25, Some(45))]);
@@ -248,20 +246,20 @@ fn retention_folds_old_events_into_the_base_state() {
     assert_eq!(after.evicted_events, 3);
     let snap = store.snapshot();
     // An export from the beginning starts at the retention boundary and still knows `a`.
-    let t = snap.window(&TracerConfig::default(), Window { start: 0, end: T + 25 }, &KeepAll).unwrap();
+    let t = snap.window(&TracerConfig::default(), Window::new(0, T + 25).unwrap(), &KeepAll);
     assert_eq!(trace_events(&t), vec![(15, vec!["a@2".into()], vec![]), (20, vec!["b@1".into()], vec![])]);
     assert_eq!(snap.lifecycles()[&owner][&1].len(), 1, "lifecycles that ended before the boundary are forgotten");
 
     // A byte budget evicts down to it, but never the latest event.
     assert!(store.evict(T + 50, Retention { max_age_secs: i64::MAX / 2, max_bytes: 0 }) > 0);
     assert_eq!(store.stats().events, 1);
-    let t = store.snapshot().window(&TracerConfig::default(), everything(), &KeepAll).unwrap();
+    let t = store.snapshot().window(&TracerConfig::default(), everything(), &KeepAll);
     assert_eq!(trace_events(&t)[0].1, vec!["a@3".to_string()]);
 }
 
 #[test]
 fn a_window_round_trips_through_the_v1_format() {
-    let t = workload().snapshot().window(&TracerConfig::default(), everything(), &KeepAll).unwrap();
+    let t = workload().snapshot().window(&TracerConfig::default(), everything(), &KeepAll);
     let bytes = crate::trace::v1::encode_to_vec(&t);
     assert_eq!(crate::trace::decode(&bytes).unwrap().events, t.events);
 }

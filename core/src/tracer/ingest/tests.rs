@@ -57,7 +57,7 @@ fn running(at: &str) -> Value {
 }
 
 fn export(store: &Store, cfg: &TracerConfig) -> crate::Trace {
-    store.snapshot().window(cfg, Window { start: T, end: i64::MAX }, &KeepAll).unwrap()
+    store.snapshot().window(cfg, Window::new(T, i64::MAX).unwrap(), &KeepAll)
 }
 
 fn rs_meta(uid: &str, name: &str, deployment: (&str, &str)) -> Change {
