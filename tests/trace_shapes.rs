@@ -353,7 +353,7 @@ fn malformed_variants_are_refused_with_their_location() {
                 json!({}),
                 lifecycles(json!([{"Paused": T0}])),
             ),
-            &["pod_lifecycles.?.11[0]", "unknown field `Paused`"],
+            &["pod_lifecycles.[apps/v1.Deployment, demo/web].11[0]: unknown field `Paused`"],
         ),
         (
             "lifecycle-finished-one-time",
@@ -363,7 +363,7 @@ fn malformed_variants_are_refused_with_their_location() {
                 json!({}),
                 lifecycles(json!([{"Finished": [T0]}])),
             ),
-            &["pod_lifecycles.?.11[0].Finished", "invalid length 1"],
+            &["pod_lifecycles.[apps/v1.Deployment, demo/web].11[0].Finished: invalid length 1"],
         ),
         (
             "v1-lifecycle-start-a-string",

@@ -95,13 +95,27 @@ fn read<T: serde::de::DeserializeOwned>(bytes: &[u8], location: fn(&str) -> Stri
             rmp_serde::decode::Error::TypeMismatch(marker) => {
                 TraceDecodeError::Malformed { at, message: format!("wrong type: found {}", describe(marker)) }
             }
-            inner => TraceDecodeError::Malformed { at, message: inner.to_string() },
+            inner => {
+                let message = inner.to_string();
+                match owner_in_message(&at, &message) {
+                    Some((at, message)) => TraceDecodeError::Malformed { at, message },
+                    None => TraceDecodeError::Malformed { at, message },
+                }
+            }
         }
     })?;
     if !rest.is_empty() {
         return Err(TraceDecodeError::TrailingBytes { count: rest.len() });
     }
     Ok(value)
+}
+
+/// A location cannot show an array map key (`?`); where the message names the owner whose
+/// lifecycles were wrong (simkube-v2's `[gvk, ns/name]` keys), it takes the key's place.
+fn owner_in_message(at: &str, message: &str) -> Option<(String, String)> {
+    let rest = message.strip_prefix("owner [")?;
+    let (owner, message) = rest.split_once("]: ")?;
+    at.contains(".?").then(|| (at.replacen(".?", &format!(".[{owner}]"), 1), message.to_string()))
 }
 
 fn decode_v1(bytes: &[u8]) -> Result<Trace, TraceDecodeError> {

@@ -208,6 +208,42 @@ impl Ord for FileOwner {
     }
 }
 
+impl fmt::Display for FileOwner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FileOwner::Kinded(gvk, name) => write!(f, "[{gvk}, {name}]"),
+            FileOwner::Name(name) => f.write_str(name),
+        }
+    }
+}
+
+/// simkube-v2's lifecycle table. Its keys are arrays, which an error's location cannot show, so an
+/// error in an owner's lifecycles names the owner in its message.
+#[derive(Default)]
+pub(super) struct FileLifecycleTable(pub(super) BTreeMap<FileOwner, FileLifecycles>);
+
+impl<'de> Deserialize<'de> for FileLifecycleTable {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct TableVisitor;
+        impl<'de> Visitor<'de> for TableVisitor {
+            type Value = FileLifecycleTable;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map from owners to their lifecycles by pod hash")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FileLifecycleTable, A::Error> {
+                let mut table = BTreeMap::new();
+                while let Some(owner) = map.next_key::<FileOwner>()? {
+                    let lifecycles: FileLifecycles =
+                        map.next_value().map_err(|e| de::Error::custom(format_args!("owner {owner}: {e}")))?;
+                    table.insert(owner, lifecycles);
+                }
+                Ok(FileLifecycleTable(table))
+            }
+        }
+        d.deserialize_map(TableVisitor)
+    }
+}
+
 impl FileOwner {
     fn parts(&self) -> (Option<&str>, &str) {
         match self {

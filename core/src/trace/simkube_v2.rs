@@ -13,7 +13,7 @@ use std::io::Write;
 use rmp::encode as mp;
 use serde::Deserialize;
 
-use super::file_shapes::{self, FileConfig, FileIndexEntry, FileLifecycles, FileOwner};
+use super::file_shapes::{self, FileConfig, FileIndexEntry, FileLifecycleTable, FileOwner};
 use super::v1::{kinds_by_name, len32, push_int, write_event, write_name, write_owner_with, EncodeError};
 use super::{ChunkWriter, KeyRef, TraceChunks, TraceSink, TraceView};
 use super::{PodLifecycle, Trace, TraceEvent, TrackedKey};
@@ -166,7 +166,7 @@ pub(super) struct V2File {
     #[serde(default)]
     index: BTreeMap<String, FileIndexEntry>,
     #[serde(default)]
-    pod_lifecycles: BTreeMap<FileOwner, FileLifecycles>,
+    pod_lifecycles: FileLifecycleTable,
 }
 
 fn key(gvk: String, name: String) -> TrackedKey {
@@ -196,6 +196,7 @@ impl V2File {
         }
         let pod_lifecycles = self
             .pod_lifecycles
+            .0
             .into_iter()
             .map(|(owner, by_hash)| {
                 let owner = match owner {
