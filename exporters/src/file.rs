@@ -162,7 +162,7 @@ impl Exporter for FileExporter {
     }
 }
 
-fn build(settings: &ExporterSettings, section: &serde_json::Value) -> Result<Box<dyn Exporter>, ExportError> {
+fn build(section: &serde_json::Value, settings: &ExporterSettings) -> Result<Box<dyn Exporter>, ExportError> {
     crate::no_section("file", section, "export.localDir")?;
     Ok(Box::new(FileExporter { root: settings.local_dir.clone() }))
 }

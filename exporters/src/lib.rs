@@ -48,14 +48,15 @@ pub struct ExporterPlugin {
     pub schemes: &'static [&'static str],
     /// One line for `sk-tracer plugins`.
     pub describe: &'static str,
-    /// Builds the exporter from the shared settings and its own section (`null` when the config
-    /// has none), read with [`sk_core::plugin_options::plugin_options`] into a type that refuses
-    /// unknown fields.
+    /// Builds the exporter from its options, its own section of the config (`null` when the
+    /// config has none), read with [`sk_core::plugin_options::plugin_options`] into a type that
+    /// refuses unknown fields, and the settings every exporter shares. Like a sanitiser's or a
+    /// filter's build: options first, then what the plugin's kind provides.
     pub build: BuildExporter,
 }
 
-/// How an exporter is built: from the shared settings and its own section.
-pub type BuildExporter = fn(&ExporterSettings, &serde_json::Value) -> Result<Box<dyn Exporter>, ExportError>;
+/// How an exporter is built: from its section, and the shared settings.
+pub type BuildExporter = fn(&serde_json::Value, &ExporterSettings) -> Result<Box<dyn Exporter>, ExportError>;
 
 impl ExporterPlugin {
     /// The exporter registered under `name`.
@@ -65,7 +66,7 @@ impl ExporterPlugin {
 
     /// Builds it as an export would, from `settings` and its section there.
     pub fn build_from(&self, settings: &ExporterSettings) -> Result<Box<dyn Exporter>, ExportError> {
-        (self.build)(settings, settings.sections.get(self.name).unwrap_or(&serde_json::Value::Null))
+        (self.build)(settings.sections.get(self.name).unwrap_or(&serde_json::Value::Null), settings)
     }
 }
 

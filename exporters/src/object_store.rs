@@ -173,7 +173,7 @@ impl Exporter for ObjectStoreExporter {
     }
 }
 
-fn build(settings: &ExporterSettings, section: &serde_json::Value) -> Result<Box<dyn Exporter>, ExportError> {
+fn build(section: &serde_json::Value, settings: &ExporterSettings) -> Result<Box<dyn Exporter>, ExportError> {
     crate::no_section("object-store", section, "export.objectStore, export.s3Endpoint and export.requestTimeout")?;
     Ok(Box::new(ObjectStoreExporter { settings: settings.clone() }))
 }

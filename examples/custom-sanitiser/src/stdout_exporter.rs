@@ -58,7 +58,7 @@ impl Exporter for StdoutExporter {
     }
 }
 
-fn build(_settings: &ExporterSettings, section: &serde_json::Value) -> Result<Box<dyn Exporter>, ExportError> {
+fn build(section: &serde_json::Value, _settings: &ExporterSettings) -> Result<Box<dyn Exporter>, ExportError> {
     let options: Options =
         plugin_options(section).map_err(|message| ExportError::Options { exporter: "stdout", message })?;
     Ok(Box::new(StdoutExporter { length_prefix: options.length_prefix }))

@@ -1,7 +1,7 @@
 use super::*;
 
 fn exporter(root: &Path) -> Box<dyn Exporter> {
-    build(&ExporterSettings { local_dir: Some(root.to_path_buf()), ..Default::default() }, &serde_json::Value::Null)
+    build(&serde_json::Value::Null, &ExporterSettings { local_dir: Some(root.to_path_buf()), ..Default::default() })
         .unwrap()
 }
 
@@ -138,7 +138,7 @@ async fn malformed_destinations_are_bad_requests() {
 
 #[tokio::test]
 async fn without_an_export_directory_local_exports_are_refused() {
-    let off = build(&ExporterSettings::default(), &serde_json::Value::Null).unwrap();
+    let off = build(&serde_json::Value::Null, &ExporterSettings::default()).unwrap();
     let err = off.deliver("a.sktrace", vec![Bytes::new()]).await.err().unwrap();
     assert!(matches!(err, ExportError::Forbidden { .. }), "{err}");
     assert!(err.to_string().contains("set export.localDir"), "{err}");

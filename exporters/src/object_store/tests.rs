@@ -18,7 +18,7 @@ fn s3_settings(endpoint: String) -> ExporterSettings {
 
 #[tokio::test]
 async fn memory_round_trip_and_large_uploads_in_parts() {
-    let e = build(&ExporterSettings::default(), &serde_json::Value::Null).unwrap();
+    let e = build(&serde_json::Value::Null, &ExporterSettings::default()).unwrap();
     let small = Bytes::from_static(b"trace");
     let d = e.deliver("memory:///dir/small.sktrace", vec![small.clone()]).await.unwrap();
     assert_eq!(d, Delivered { location: "memory:///dir/small.sktrace".into(), bytes: 5 });
@@ -45,7 +45,7 @@ async fn memory_round_trip_and_large_uploads_in_parts() {
 async fn an_unreachable_store_fails_quickly_as_a_storage_error() {
     // A port nothing listens on: every connection is refused at once.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let e = build(&s3_settings(format!("http://127.0.0.1:{port}")), &serde_json::Value::Null).unwrap();
+    let e = build(&serde_json::Value::Null, &s3_settings(format!("http://127.0.0.1:{port}"))).unwrap();
     let started = Instant::now();
     let err = e.deliver("s3://bucket/t.sktrace", vec![Bytes::from_static(b"x")]).await.err().unwrap();
     assert!(matches!(err, ExportError::Storage { provider: "s3", .. }), "{err}");
