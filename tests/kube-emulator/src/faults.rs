@@ -1,7 +1,7 @@
 //! Fault injection and request counting: what tests use to make the apiserver misbehave, and to
 //! measure how much a client asks of it.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -16,6 +16,9 @@ pub struct Faults {
     fail_next: Mutex<(u32, u16)>,
     /// `group/version/plural` keys answered with 403.
     forbidden: Mutex<HashSet<String>>,
+    /// `group/version/plural` keys whose writes (create, update, patch, delete) get this status,
+    /// while reads still succeed: a lease holder that can no longer renew.
+    failing_writes: Mutex<HashMap<String, u16>>,
     delay: Mutex<Duration>,
 }
 
@@ -44,6 +47,18 @@ impl Faults {
 
     pub fn is_forbidden(&self, key: &str) -> bool {
         lock(&self.forbidden).contains(key)
+    }
+
+    pub fn fail_writes(&self, key: String, status: u16) {
+        lock(&self.failing_writes).insert(key, status);
+    }
+
+    pub fn allow_writes(&self, key: &str) {
+        lock(&self.failing_writes).remove(key);
+    }
+
+    pub fn write_failure(&self, key: &str) -> Option<u16> {
+        lock(&self.failing_writes).get(key).copied()
     }
 
     pub fn set_delay(&self, d: Duration) {

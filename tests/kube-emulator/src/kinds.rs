@@ -101,6 +101,8 @@ pub fn built_in() -> Vec<KindSpec> {
         KindSpec::new("networking.k8s.io", "v1", "Ingress", "ingresses", true),
         KindSpec::new("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", true),
         KindSpec::new("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", false),
+        // What leader election holds: a conflict (409) on a stale resourceVersion is the protocol.
+        KindSpec::new("coordination.k8s.io", "v1", "Lease", "leases", true),
     ];
     for k in kinds.iter_mut() {
         k.scale = matches!(k.kind.as_str(), "Deployment" | "ReplicaSet" | "StatefulSet");

@@ -26,7 +26,8 @@
 //! - controllers and the kubelet, in [`controllers`]: Deployments with their ReplicaSets and pods,
 //!   rollouts, Jobs, CronJobs, a Volcano-style job, pod lifecycles;
 //! - faults: [`Emulator::close_watches`], [`Emulator::fail_next`], [`Emulator::forbid_kind`],
-//!   [`Emulator::set_delay`], [`Emulator::compact`] (also over HTTP under `/admin/`);
+//!   [`Emulator::set_delay`], [`Emulator::compact`] (also over HTTP under `/admin/`), and
+//!   [`Emulator::fail_writes`] (writes to one kind fail while reads go on);
 //! - load: [`Emulator::request_count`], [`Emulator::requests_by_verb`],
 //!   [`Emulator::requests_by_route`], [`Emulator::requests_for`].
 
@@ -295,6 +296,17 @@ impl Emulator {
     }
 
     /// Answers every request for the kind with 403 Forbidden, as missing RBAC would.
+    /// Answers every write to the kind (create, update, patch, delete) with `status` (403 as
+    /// Forbidden, anything else as an internal error) while reads go on; [`Emulator::allow_writes`]
+    /// ends it.
+    pub fn fail_writes(&self, group: &str, version: &str, plural: &str, status: u16) {
+        self.shared().faults.fail_writes(format!("{group}/{version}/{plural}"), status);
+    }
+
+    pub fn allow_writes(&self, group: &str, version: &str, plural: &str) {
+        self.shared().faults.allow_writes(&format!("{group}/{version}/{plural}"));
+    }
+
     pub fn forbid_kind(&self, group: &str, version: &str, plural: &str) {
         self.shared().faults.forbid(format!("{group}/{version}/{plural}"));
     }

@@ -264,6 +264,14 @@ fn resource(
             format!("{} is forbidden: User \"system:serviceaccount:sk-tracer:sk-tracer\" cannot {} resource \"{}\" in API group \"{}\" at the cluster scope", what.trim_end_matches('.'), verb.to_lowercase(), kind.plural, kind.group),
         ));
     }
+    let writes = matches!(verb, "POST" | "PUT" | "PATCH" | "DELETE" | "DELETECOLLECTION");
+    if let Some(status) = shared.faults.write_failure(&kind.key()).filter(|_| writes) {
+        let (reason, message) = match status {
+            403 => ("Forbidden", format!("{} {} is forbidden for this test", verb.to_lowercase(), kind.plural)),
+            _ => ("InternalError", format!("{} {} failed (injected)", verb.to_lowercase(), kind.plural)),
+        };
+        return error(&ApiError::new(status, reason, message));
+    }
     let metadata_only = accept.contains("as=PartialObjectMetadata");
     let ns = target.namespace.clone().unwrap_or_default();
     let dry = query.get("dryRun") == Some("All");

@@ -137,6 +137,46 @@ async fn errors_are_status_objects() {
     assert_eq!(a.get("/apis/nope.example/v1/things").await.status, 404);
 }
 
+/// Leases, as leader election uses them: an update based on a stale resourceVersion conflicts,
+/// and a fault fails writes to them while reads go on.
+#[tokio::test]
+async fn leases_conflict_on_stale_versions_and_their_writes_can_be_failed() {
+    let a = api().await;
+    let path = "/apis/coordination.k8s.io/v1/namespaces/sk/leases";
+    let lease = |holder: &str| {
+        json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "tracer", "namespace": "sk"},
+               "spec": {"holderIdentity": holder, "leaseDurationSeconds": 15}})
+    };
+    let created = a.call("POST", path, "application/json", Some(lease("a"))).await;
+    assert_eq!(created.status, 201, "{}", String::from_utf8_lossy(&created.body));
+    let first = created.json();
+
+    let mut renewed = first.clone();
+    renewed["spec"]["holderIdentity"] = json!("a");
+    renewed["spec"]["renewTime"] = json!("2026-12-04T10:00:00.000000Z");
+    let ok = a.call("PUT", &format!("{path}/tracer"), "application/json", Some(renewed)).await;
+    assert_eq!(ok.status, 200, "{}", String::from_utf8_lossy(&ok.body));
+    assert_ne!(ok.json()["metadata"]["resourceVersion"], first["metadata"]["resourceVersion"]);
+
+    // A second candidate that read the lease before the renewal loses the race.
+    let mut taken = first.clone();
+    taken["spec"]["holderIdentity"] = json!("b");
+    let lost = a.call("PUT", &format!("{path}/tracer"), "application/json", Some(taken)).await;
+    assert_eq!((lost.status, lost.json()["reason"].as_str()), (409, Some("Conflict")));
+
+    a.emu.fail_writes("coordination.k8s.io", "v1", "leases", 403);
+    let current = a.get(&format!("{path}/tracer")).await;
+    assert_eq!(current.status, 200, "reads go on");
+    let refused = a.call("PUT", &format!("{path}/tracer"), "application/json", Some(current.json())).await;
+    assert_eq!((refused.status, refused.json()["reason"].as_str()), (403, Some("Forbidden")));
+    a.emu.fail_writes("coordination.k8s.io", "v1", "leases", 500);
+    let failed = a.call("PUT", &format!("{path}/tracer"), "application/json", Some(current.json())).await;
+    assert_eq!(failed.status, 500);
+    a.emu.allow_writes("coordination.k8s.io", "v1", "leases");
+    let again = a.call("PUT", &format!("{path}/tracer"), "application/json", Some(current.json())).await;
+    assert_eq!(again.status, 200, "{}", String::from_utf8_lossy(&again.body));
+}
+
 #[tokio::test]
 async fn server_set_fields_on_write() {
     let a = api().await;
