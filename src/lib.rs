@@ -4,6 +4,7 @@
 pub mod checkpoint;
 pub mod cli;
 pub mod kube_client;
+pub mod lease;
 pub mod logging;
 pub mod runtime;
 pub mod schedule;
