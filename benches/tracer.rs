@@ -387,7 +387,7 @@ async fn ingest(emu: &Emulator, history: &History, store: Arc<Store>) -> Measure
                 let at = history.clock(m.resource_version.as_deref());
                 let payload = Payload::Meta {
                     uid: m.uid.unwrap_or_default(),
-                    info: sk_core::ownership::OwnerInfo {
+                    info: sk_core::ownership::KnownOwner {
                         gvk: gvk.clone(),
                         namespace: m.namespace.unwrap_or_default(),
                         name: m.name.unwrap_or_default(),
@@ -395,7 +395,7 @@ async fn ingest(emu: &Emulator, history: &History, store: Arc<Store>) -> Measure
                             .owner_references
                             .unwrap_or_default()
                             .into_iter()
-                            .map(|r| sk_core::ownership::OwnerRef {
+                            .map(|r| sk_core::ownership::OwnerReference {
                                 uid: r.uid,
                                 gvk: Gvk::from_api_version(&r.api_version, &r.kind),
                                 name: r.name,

@@ -1,6 +1,15 @@
-//! The sk-tracer core: the trace model and file formats, the sources that watch a cluster, the
-//! pipeline's stage traits, the store that records the trace, and exports from request to
-//! delivery; also pod-template paths, stable hashing and the tracked-kinds config model.
+//! The sk-tracer core: the trace model and file formats (`trace`), the watches (`sources`), owner
+//! resolution (`ownership`) and pod lifecycles (`lifecycle`), the pipeline's stage traits and the
+//! pod hasher (`pipeline`), the ingest loop (`tracer`), the store of recorded state (`store`), and
+//! exports from request to delivery (`export`); also bulk work below ingest's priority
+//! (`background`), plugin options, pod-template paths, label selectors, GVKs, the stable hash and
+//! the tracked-kinds config model.
+//!
+//! An object's identity has one name per form: [`trace::ObjectIdentity`] (kind, namespace, name,
+//! as the store holds it), [`TraceIdentity`] (as a trace file names it: kind where known,
+//! `namespace/name`), [`trace::IdentityRef`] (either, borrowed, with the ordering exports sort
+//! by), [`ownership::OwnerReference`] (one entry of `ownerReferences`) and
+//! [`ownership::KnownOwner`] (a possible owner as the owner cache knows it).
 
 pub mod background;
 pub mod export;
@@ -21,5 +30,5 @@ pub mod tracer_config;
 pub use gvk::Gvk;
 pub use hash::stable_hash;
 pub use pod_template_path::PodTemplatePath;
-pub use trace::{PodLifecycle, Trace, TraceEvent, TrackedKey};
+pub use trace::{PodLifecycle, Trace, TraceEvent, TraceIdentity};
 pub use tracer_config::{TracerConfig, TrackedObjectConfig};

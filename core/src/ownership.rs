@@ -10,29 +10,30 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use serde_json::Value;
 
 use crate::gvk::Gvk;
-use crate::trace::{namespaced_name, TrackedKey};
+use crate::trace::{namespaced_name, TraceIdentity};
 use crate::tracer_config::TracerConfig;
 
 /// Ownership chains are short (Pod → ReplicaSet → Deployment); a cycle or an absurd chain ends
 /// the walk here.
 const MAX_DEPTH: usize = 16;
 
+/// One entry of an object's `metadata.ownerReferences`: the owner's uid and identity.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OwnerRef {
+pub struct OwnerReference {
     pub uid: String,
     pub gvk: Gvk,
     pub name: String,
     pub controller: bool,
 }
 
-impl OwnerRef {
+impl OwnerReference {
     /// The ownerReferences of an object given as JSON; malformed entries are skipped.
-    pub fn of_object(obj: &Value) -> Vec<OwnerRef> {
+    pub fn of_object(obj: &Value) -> Vec<OwnerReference> {
         let refs = obj.pointer("/metadata/ownerReferences").and_then(Value::as_array);
         refs.into_iter()
             .flatten()
             .filter_map(|r| {
-                Some(OwnerRef {
+                Some(OwnerReference {
                     uid: r.get("uid")?.as_str()?.to_string(),
                     gvk: Gvk::from_api_version(r.get("apiVersion")?.as_str()?, r.get("kind")?.as_str()?),
                     name: r.get("name")?.as_str()?.to_string(),
@@ -44,16 +45,17 @@ impl OwnerRef {
 }
 
 /// The managing owner: the controller reference, else the first one.
-fn managing(refs: &[OwnerRef]) -> Option<&OwnerRef> {
+fn managing(refs: &[OwnerReference]) -> Option<&OwnerReference> {
     refs.iter().find(|r| r.controller).or_else(|| refs.first())
 }
 
+/// A possible owner as the cache knows it: its identity and its own owner references.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OwnerInfo {
+pub struct KnownOwner {
     pub gvk: Gvk,
     pub namespace: String,
     pub name: String,
-    pub owners: Vec<OwnerRef>,
+    pub owners: Vec<OwnerReference>,
 }
 
 /// Deleted owners remembered so that their pods, deleted after them, are known to have no owner
@@ -66,15 +68,15 @@ const MAX_GONE: usize = 65_536;
 #[derive(Debug, Default)]
 pub struct OwnerCache {
     /// Boxed: a hash table keeps up to half its slots empty, and an empty slot costs the size of
-    /// a value, which is a pointer rather than a whole `OwnerInfo`.
-    by_uid: HashMap<String, Box<OwnerInfo>>,
+    /// a value, which is a pointer rather than a whole `KnownOwner`.
+    by_uid: HashMap<String, Box<KnownOwner>>,
     gone: HashSet<String>,
     gone_order: VecDeque<String>,
     synced: HashSet<Gvk>,
 }
 
 impl OwnerCache {
-    pub fn upsert(&mut self, uid: String, info: OwnerInfo) {
+    pub fn upsert(&mut self, uid: String, info: KnownOwner) {
         self.by_uid.insert(uid, Box::new(info));
     }
 
@@ -129,13 +131,13 @@ impl OwnerCache {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Resolution {
     /// Record the pod's lifecycle under this owner.
-    Owner(TrackedKey),
+    Owner(TraceIdentity),
     /// No ancestor is tracked with `trackLifecycle`.
     Untracked,
     /// This ancestor is not (yet) in the cache: watch its kind, then try again when it arrives.
     /// Watches on different kinds are not ordered, so a pod may well arrive before its
     /// ReplicaSet, even after the ReplicaSets' initial list.
-    Waiting(OwnerRef),
+    Waiting(OwnerReference),
 }
 
 /// Finds the tracked object a pod's lifecycle is recorded under: the nearest ancestor whose kind is
@@ -145,13 +147,13 @@ pub enum Resolution {
 /// owners is its own owner when bare pods (`v1.Pod`) are tracked with `trackLifecycle`.
 pub fn resolve_owner(pod: &Value, config: &TracerConfig, cache: &OwnerCache) -> Resolution {
     let namespace = pod.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
-    let mut refs = OwnerRef::of_object(pod);
+    let mut refs = OwnerReference::of_object(pod);
     if refs.is_empty() {
         let own = Gvk::new("", "v1", "Pod");
         let name = pod.pointer("/metadata/name").and_then(Value::as_str);
         return match (config.get(&own), name) {
             (Some(cfg), Some(name)) if cfg.track_lifecycle => {
-                Resolution::Owner(TrackedKey::new(own, namespaced_name(namespace, name)))
+                Resolution::Owner(TraceIdentity::new(own, namespaced_name(namespace, name)))
             }
             _ => Resolution::Untracked,
         };
@@ -164,7 +166,7 @@ pub fn resolve_owner(pod: &Value, config: &TracerConfig, cache: &OwnerCache) -> 
         };
         let owned_by_tracked = managing(&info.owners).is_some_and(|up| config.get(&up.gvk).is_some());
         if tracked.is_some_and(|c| c.track_lifecycle) && !owned_by_tracked {
-            return Resolution::Owner(TrackedKey::new(
+            return Resolution::Owner(TraceIdentity::new(
                 owner.gvk.clone(),
                 namespaced_name(&info.namespace, &owner.name),
             ));
@@ -197,8 +199,8 @@ mod tests {
             {"apiVersion": api_version, "kind": kind, "name": name, "uid": uid, "controller": true}]}})
     }
 
-    fn info(gvk: &str, name: &str, owners: Vec<OwnerRef>) -> OwnerInfo {
-        OwnerInfo { gvk: gvk.parse().unwrap(), namespace: "d".into(), name: name.into(), owners }
+    fn info(gvk: &str, name: &str, owners: Vec<OwnerReference>) -> KnownOwner {
+        KnownOwner { gvk: gvk.parse().unwrap(), namespace: "d".into(), name: name.into(), owners }
     }
 
     fn waits_for(r: Resolution) -> Option<Gvk> {
@@ -218,11 +220,11 @@ mod tests {
         let pod = owned_by("apps/v1", "ReplicaSet", "web-abc", "rs1");
         let mut cache = OwnerCache::default();
         assert_eq!(waits_for(resolve_owner(&pod, &cfg, &cache)), Some("apps/v1.ReplicaSet".parse().unwrap()));
-        let to_dep = OwnerRef { uid: "d1".into(), gvk: dep(), name: "web".into(), controller: true };
+        let to_dep = OwnerReference { uid: "d1".into(), gvk: dep(), name: "web".into(), controller: true };
         cache.upsert("rs1".into(), info("apps/v1.ReplicaSet", "web-abc", vec![to_dep]));
         assert_eq!(waits_for(resolve_owner(&pod, &cfg, &cache)), Some(dep()));
         cache.upsert("d1".into(), info("apps/v1.Deployment", "web", vec![]));
-        assert_eq!(resolve_owner(&pod, &cfg, &cache), Resolution::Owner(TrackedKey::new(dep(), "d/web")));
+        assert_eq!(resolve_owner(&pod, &cfg, &cache), Resolution::Owner(TraceIdentity::new(dep(), "d/web")));
     }
 
     #[test]
@@ -232,7 +234,7 @@ mod tests {
         let cfg = config(&[("batch/v1.Job", true), ("batch/v1.CronJob", true)]);
         let pod = owned_by("batch/v1", "Job", "nightly-1", "j1");
         let mut cache = OwnerCache::default();
-        let cron = OwnerRef {
+        let cron = OwnerReference {
             uid: "c1".into(),
             gvk: "batch/v1.CronJob".parse().unwrap(),
             name: "nightly".into(),
@@ -243,13 +245,13 @@ mod tests {
         cache.upsert("c1".into(), info("batch/v1.CronJob", "nightly", vec![]));
         assert_eq!(
             resolve_owner(&pod, &cfg, &cache),
-            Resolution::Owner(TrackedKey::new("batch/v1.CronJob".parse().unwrap(), "d/nightly"))
+            Resolution::Owner(TraceIdentity::new("batch/v1.CronJob".parse().unwrap(), "d/nightly"))
         );
         // A Job of its own records its pods' lifecycles itself.
         cache.upsert("j1".into(), info("batch/v1.Job", "nightly-1", vec![]));
         assert_eq!(
             resolve_owner(&pod, &cfg, &cache),
-            Resolution::Owner(TrackedKey::new("batch/v1.Job".parse().unwrap(), "d/nightly-1"))
+            Resolution::Owner(TraceIdentity::new("batch/v1.Job".parse().unwrap(), "d/nightly-1"))
         );
         // Tracked without lifecycles, it records none.
         let cfg = config(&[("batch/v1.Job", false), ("batch/v1.CronJob", true)]);
@@ -264,7 +266,7 @@ mod tests {
         let mut cache = OwnerCache::default();
         assert_eq!(waits_for(resolve_owner(&pod, &cfg, &cache)), Some(gvk.clone()));
         cache.upsert("v1".into(), info("batch.volcano.sh/v1alpha1.Job", "train", vec![]));
-        assert_eq!(resolve_owner(&pod, &cfg, &cache), Resolution::Owner(TrackedKey::new(gvk, "d/train")));
+        assert_eq!(resolve_owner(&pod, &cfg, &cache), Resolution::Owner(TraceIdentity::new(gvk, "d/train")));
     }
 
     #[test]
@@ -310,7 +312,7 @@ mod tests {
         let pod: Gvk = "v1.Pod".parse().unwrap();
         assert_eq!(
             resolve_owner(&bare, &config(&[("v1.Pod", true)]), &OwnerCache::default()),
-            Resolution::Owner(TrackedKey::new(pod, "d/solo"))
+            Resolution::Owner(TraceIdentity::new(pod, "d/solo"))
         );
         assert_eq!(resolve_owner(&bare, &config(&[("v1.Pod", false)]), &OwnerCache::default()), Resolution::Untracked);
         assert_eq!(resolve_owner(&bare, &config(&[]), &OwnerCache::default()), Resolution::Untracked);
@@ -321,7 +323,7 @@ mod tests {
         let cfg = config(&[("apps/v1.Deployment", true)]);
         let pod = owned_by("apps/v1", "ReplicaSet", "a", "a");
         let mut cache = OwnerCache::default();
-        let back = OwnerRef {
+        let back = OwnerReference {
             uid: "a".into(),
             gvk: "apps/v1.ReplicaSet".parse().unwrap(),
             name: "a".into(),

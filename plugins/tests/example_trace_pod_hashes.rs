@@ -14,8 +14,8 @@ fn example_pod_hashes_come_from_the_recorded_templates() {
     let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let none = serde_json::Map::new();
     let hasher = PodHasher {
-        recording: SanitiserChain::build(&names(&["metadata", "status", "node-name", "redact"]), &none).unwrap(),
-        hashing: SanitiserChain::build(&names(&["pod-hash"]), &none).unwrap(),
+        sanitisers: SanitiserChain::build(&names(&["metadata", "status", "node-name", "redact"]), &none).unwrap(),
+        pod_hash_sanitisers: SanitiserChain::build(&names(&["pod-hash"]), &none).unwrap(),
     };
     for (owner, by_hash) in &trace.pod_lifecycles {
         let gvk = owner.gvk.as_ref().unwrap();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::candidate::{Candidate, ObjectFilter};
 use crate::store::{Snapshot, StoredObject};
 use crate::trace::view::{Deleted, EventView, LifecyclesRef};
-use crate::trace::{KeyRef, ObjectIdentity, Trace, TraceView};
+use crate::trace::{IdentityRef, ObjectIdentity, Trace, TraceView};
 use crate::tracer_config::TracerConfig;
 
 /// A window `[start, end)` of unix seconds; never empty, since [`Window::new`] is the one way to
@@ -178,7 +178,7 @@ fn id_key(id: &Arc<ObjectIdentity>) -> usize {
 /// Each object seen in the window: whether the filters keep it, and the hash of its last
 /// exported version (the index's entry).
 struct Slot<'a> {
-    key: KeyRef<'a>,
+    key: IdentityRef<'a>,
     keep: bool,
     last_hash: Option<u64>,
 }
@@ -194,7 +194,7 @@ impl<'a> Exported<'a, '_> {
     fn keep(&mut self, o: &'a StoredObject) -> bool {
         let at = *self.by_id.entry(id_key(&o.id)).or_insert_with(|| {
             let keep = self.filter.keep(&Candidate::new(o));
-            self.slots.push(Slot { key: KeyRef::of_identity(&o.id), keep, last_hash: None });
+            self.slots.push(Slot { key: IdentityRef::of_identity(&o.id), keep, last_hash: None });
             self.slots.len() - 1
         });
         let slot = &mut self.slots[at];

@@ -10,7 +10,7 @@ use serde_json::json;
 use super::*;
 use crate::store::*;
 use crate::trace::object::deletion_record;
-use crate::trace::{simkube_v2, v1, EncodedObject, ObjectIdentity, PodLifecycle, Trace, TraceEvent, TrackedKey};
+use crate::trace::{simkube_v2, v1, EncodedObject, ObjectIdentity, PodLifecycle, Trace, TraceEvent, TraceIdentity};
 use crate::tracer_config::TracerConfig;
 
 const T: i64 = 1_764_000_000;
@@ -56,9 +56,9 @@ fn model(snap: &Snapshot, config: &TracerConfig, w: Window, filter: &dyn ObjectF
             events.push(TraceEvent { ts: ev.ts, applied_objs, deleted_objs });
         }
     }
-    let index: BTreeMap<TrackedKey, u64> = verdicts
+    let index: BTreeMap<TraceIdentity, u64> = verdicts
         .iter()
-        .filter_map(|(id, (_, last))| Some((TrackedKey::new(id.gvk.clone(), id.namespaced_name()), (*last)?)))
+        .filter_map(|(id, (_, last))| Some((TraceIdentity::new(id.gvk.clone(), id.namespaced_name()), (*last)?)))
         .collect();
     let mut pod_lifecycles = BTreeMap::new();
     for (owner, by_hash) in snap.lifecycles() {
@@ -164,7 +164,7 @@ fn play(ops: &[Op]) -> Store {
             }
             Op::Lifecycle { pod, owner, hash, start, end } => {
                 let id = ObjectIdentity::of(&object(owner, 0, false)).unwrap();
-                let owner = TrackedKey::new(id.gvk.clone(), id.namespaced_name());
+                let owner = TraceIdentity::new(id.gvk.clone(), id.namespaced_name());
                 let lc = PodLifecycle { start_ts: T + start, end_ts: end.map(|e| T + e) };
                 store.record_lifecycle(&format!("pod-{pod}"), owner, hash, lc);
             }

@@ -38,18 +38,19 @@ fn prune_empty_metadata(form: &mut Value) {
     }
 }
 
-/// Computes pod hashes: the recording sanitisers' template hook (so the hash sees what the recorded
-/// template says), then the hash sanitisers (what differs between a real pod and a simulated one).
+/// Computes pod hashes: the template hook of `pipeline.sanitisers` (so the hash sees what the
+/// recorded template says), then `pipeline.podHashSanitisers` (what differs between a real pod and
+/// a simulated one, such as the `pod-hash` stage's removals).
 pub struct PodHasher {
-    pub recording: SanitiserChain,
-    pub hashing: SanitiserChain,
+    pub sanitisers: SanitiserChain,
+    pub pod_hash_sanitisers: SanitiserChain,
 }
 
 impl PodHasher {
     pub fn hash(&self, pod_or_template: &Value) -> u64 {
         let mut form = pod_template_form(pod_or_template);
-        self.recording.sanitise_template(&mut form);
-        self.hashing.sanitise_template(&mut form);
+        self.sanitisers.sanitise_template(&mut form);
+        self.pod_hash_sanitisers.sanitise_template(&mut form);
         prune_empty_metadata(&mut form);
         stable_hash(&form)
     }
@@ -75,7 +76,8 @@ mod tests {
 
     #[test]
     fn without_sanitisers_a_template_and_its_pod_hash_alike() {
-        let hasher = PodHasher { recording: SanitiserChain::default(), hashing: SanitiserChain::default() };
+        let hasher =
+            PodHasher { sanitisers: SanitiserChain::default(), pod_hash_sanitisers: SanitiserChain::default() };
         let template = json!({"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c"}]}});
         let pod = json!({"metadata": {"name": "x", "labels": {"app": "web"}}, "spec": {"containers": [{"name": "c"}]}, "status": {}});
         assert_eq!(hasher.hash(&template), hasher.hash(&pod));

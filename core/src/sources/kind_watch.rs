@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 
 use super::{unix_now, Change, ChangeKind, KindState, Payload, RawObject, SourceHealth};
 use crate::gvk::Gvk;
-use crate::ownership::{OwnerInfo, OwnerRef};
+use crate::ownership::{KnownOwner, OwnerReference};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WatchMode {
@@ -172,7 +172,7 @@ fn meta_payload(obj: PartialObjectMeta<DynamicObject>, gvk: &Gvk) -> Payload {
         .owner_references
         .unwrap_or_default()
         .into_iter()
-        .map(|r| OwnerRef {
+        .map(|r| OwnerReference {
             uid: r.uid,
             gvk: Gvk::from_api_version(&r.api_version, &r.kind),
             name: r.name,
@@ -181,7 +181,7 @@ fn meta_payload(obj: PartialObjectMeta<DynamicObject>, gvk: &Gvk) -> Payload {
         .collect();
     Payload::Meta {
         uid: meta.uid.unwrap_or_default(),
-        info: OwnerInfo {
+        info: KnownOwner {
             gvk: gvk.clone(),
             namespace: meta.namespace.unwrap_or_default(),
             name: meta.name.unwrap_or_default(),

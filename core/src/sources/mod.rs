@@ -14,7 +14,7 @@ pub use kind_watch::{object_json, spawn_kind_watch, WatchMode};
 pub use raw_object::RawObject;
 
 use crate::gvk::Gvk;
-use crate::ownership::OwnerInfo;
+use crate::ownership::KnownOwner;
 
 /// What a source saw, stamped with the time it saw it.
 #[derive(Debug)]
@@ -41,7 +41,7 @@ pub enum Payload {
     /// The whole object, as JSON (tracked kinds and pods).
     Object(serde_json::Value),
     /// Only what owner resolution needs (intermediate owner kinds).
-    Meta { uid: String, info: OwnerInfo },
+    Meta { uid: String, info: KnownOwner },
 }
 
 pub fn unix_now() -> i64 {

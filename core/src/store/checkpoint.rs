@@ -16,7 +16,7 @@ use xxhash_rust::xxh64::xxh64;
 
 use super::{InEvent, Live, State, StoredEvent, StoredObject, CHUNK_EVENTS};
 use crate::trace::lifecycles::{LaunchKey, Lifecycles};
-use crate::trace::{EncodedObject, ObjectIdentity, PodLifecycle, TrackedKey};
+use crate::trace::{EncodedObject, ObjectIdentity, PodLifecycle, TraceIdentity};
 
 pub const MAGIC: &[u8; 8] = b"SKTRCKPT";
 pub const VERSION: u32 = 1;
@@ -145,7 +145,7 @@ fn obj_out(o: &StoredObject) -> Obj {
     Obj { id: id_out(&o.id), hash: o.hash, bytes: Bin::Shared(o.obj.clone()) }
 }
 
-fn owner_out(k: &TrackedKey) -> Owner {
+fn owner_out(k: &TraceIdentity) -> Owner {
     Owner { gvk: k.gvk.as_ref().map(ToString::to_string), name: k.name.clone() }
 }
 
@@ -165,12 +165,12 @@ impl Ids {
     }
 }
 
-fn owner_in(o: Owner) -> Result<TrackedKey, CheckpointError> {
+fn owner_in(o: Owner) -> Result<TraceIdentity, CheckpointError> {
     let gvk = match o.gvk {
         Some(g) => Some(g.parse().map_err(|e| CheckpointError::Decode(format!("owner kind `{g}`: {e}")))?),
         None => None,
     };
-    Ok(TrackedKey { gvk, name: o.name })
+    Ok(TraceIdentity { gvk, name: o.name })
 }
 
 impl State {
@@ -369,8 +369,8 @@ mod tests {
         (ObjectIdentity::of(&obj).unwrap(), EncodedObject::from_json(&obj))
     }
 
-    fn owner() -> TrackedKey {
-        TrackedKey::new("apps/v1.Deployment".parse().unwrap(), "d/a")
+    fn owner() -> TraceIdentity {
+        TraceIdentity::new("apps/v1.Deployment".parse().unwrap(), "d/a")
     }
 
     /// A store with a base state (retention folded the first events), sealed chunks, an open

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::gvk::Gvk;
-use crate::trace::{EncodedObject, MetadataRef, MetadataSpans, ObjectIdentity, PodLifecycle, TrackedKey};
+use crate::trace::{EncodedObject, MetadataRef, MetadataSpans, ObjectIdentity, PodLifecycle, TraceIdentity};
 
 pub use crate::trace::lifecycles::{Launches, Lifecycles, OwnerLifecycles, SharedLifecycles, SharedOwner};
 pub use checkpoint::{verify as verify_checkpoint, CheckpointError, CheckpointState};
@@ -148,7 +148,7 @@ impl Snapshot {
     }
 
     /// Every owner's lifecycles by pod hash, in launch order.
-    pub fn lifecycles(&self) -> BTreeMap<TrackedKey, BTreeMap<u64, Vec<PodLifecycle>>> {
+    pub fn lifecycles(&self) -> BTreeMap<TraceIdentity, BTreeMap<u64, Vec<PodLifecycle>>> {
         crate::trace::lifecycles::table(&self.lifecycles)
     }
 }
@@ -315,7 +315,7 @@ impl Store {
         self.lock().lifecycles.advance(pod_uid, observed)
     }
 
-    pub fn record_lifecycle(&self, pod_uid: &str, owner: TrackedKey, pod_hash: u64, observed: PodLifecycle) {
+    pub fn record_lifecycle(&self, pod_uid: &str, owner: TraceIdentity, pod_hash: u64, observed: PodLifecycle) {
         self.lock().lifecycles.observe(pod_uid, owner, pod_hash, observed);
     }
 

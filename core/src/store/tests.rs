@@ -173,7 +173,7 @@ fn a_window_starts_with_everything_alive_and_excludes_its_end() {
     let index: Vec<_> = t.index.keys().map(|k| k.name.as_str()).collect();
     assert_eq!(index, ["d/a", "d/b"]);
     assert_eq!(
-        t.index[&TrackedKey::new("apps/v1.Deployment".parse().unwrap(), "d/a")],
+        t.index[&TraceIdentity::new("apps/v1.Deployment".parse().unwrap(), "d/a")],
         stable_hash(&obj("Deployment", "a", 3))
     );
     assert_eq!(Window::new(5, 5), Err(WindowError::Empty { start: 5, end: 5 }));
@@ -200,14 +200,19 @@ fn filtered_objects_leave_out_their_versions_and_deletions() {
 #[test]
 fn lifecycles_overlapping_the_window_are_clipped() {
     let store = workload();
-    let owner = TrackedKey::new("apps/v1.Deployment".parse().unwrap(), "d/a");
+    let owner = TraceIdentity::new("apps/v1.Deployment".parse().unwrap(), "d/a");
     let lc = |s: i64, e: Option<i64>| PodLifecycle { start_ts: T + s, end_ts: e.map(|e| T + e) };
     store.record_lifecycle("p1", owner.clone(), 7, lc(1, Some(12))); // ends before the window
     store.record_lifecycle("p2", owner.clone(), 7, lc(5, None)); // runs into the window
     store.record_lifecycle("p3", owner.clone(), 7, lc(25, Some(45))); // inside
     store.record_lifecycle("p4", owner.clone(), 8, lc(35, Some(70))); // ends after the window
     store.record_lifecycle("p5", owner.clone(), 8, lc(60, None)); // starts after the window
-    store.record_lifecycle("orphan", TrackedKey::new("apps/v1.Deployment".parse().unwrap(), "d/none"), 1, lc(25, None));
+    store.record_lifecycle(
+        "orphan",
+        TraceIdentity::new("apps/v1.Deployment".parse().unwrap(), "d/none"),
+        1,
+        lc(25, None),
+    );
     store.pod_deleted("p2", T + 28);
     let t = store.snapshot().window(&TracerConfig::default(), Window::new(T + 20, T + 50).unwrap(), &KeepAll);
     assert_eq!(t.pod_lifecycles.len(), 1, "owners outside the export are left out");
@@ -219,7 +224,7 @@ fn lifecycles_overlapping_the_window_are_clipped() {
 #[test]
 fn lifecycles_keep_launch_order_and_only_move_forward() {
     let store = Store::new();
-    let owner = TrackedKey::new("apps/v1.Deployment".parse().unwrap(), "d/a");
+    let owner = TraceIdentity::new("apps/v1.Deployment".parse().unwrap(), "d/a");
     let lc = |s: i64, e: Option<i64>| PodLifecycle { start_ts: T + s, end_ts: e.map(|e| T + e) };
     store.record_lifecycle("late", owner.clone(), 1, lc(9, None));
     store.record_lifecycle("early", owner.clone(), 1, lc(3, None));
@@ -234,7 +239,7 @@ fn lifecycles_keep_launch_order_and_only_move_forward() {
 fn retention_folds_old_events_into_the_base_state() {
     let store = workload();
     let before = store.stats();
-    let owner = TrackedKey::new("apps/v1.Deployment".parse().unwrap(), "d/a");
+    let owner = TraceIdentity::new("apps/v1.Deployment".parse().unwrap(), "d/a");
     store.record_lifecycle("old", owner.clone(), 1, PodLifecycle { start_ts: T, end_ts: Some(T + 5) });
     store.record_lifecycle("new", owner.clone(), 1, PodLifecycle { start_ts: T, end_ts: None });
     // Keep 31 seconds at time T+50: events at T, T+10 and T+15 go.
@@ -267,8 +272,8 @@ fn a_window_round_trips_through_the_v1_format() {
 #[test]
 fn a_snapshots_lifecycles_do_not_see_later_changes() {
     let store = Store::new();
-    let owner = TrackedKey::new("apps/v1.Deployment".parse().unwrap(), "d/a");
-    let other = TrackedKey::new("apps/v1.Deployment".parse().unwrap(), "d/b");
+    let owner = TraceIdentity::new("apps/v1.Deployment".parse().unwrap(), "d/a");
+    let other = TraceIdentity::new("apps/v1.Deployment".parse().unwrap(), "d/b");
     let lc = |s: i64, e: Option<i64>| PodLifecycle { start_ts: T + s, end_ts: e.map(|e| T + e) };
     store.record_lifecycle("p1", owner.clone(), 1, lc(1, None));
     store.record_lifecycle("q1", other.clone(), 7, lc(2, None));

@@ -3,8 +3,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use super::key_ref::KeyRef;
-use super::{PodLifecycle, TrackedKey};
+use super::identity_ref::IdentityRef;
+use super::{PodLifecycle, TraceIdentity};
 use crate::lifecycle::advance;
 
 /// Launch order is start time, ties broken by the order pods were first seen; the key never
@@ -88,13 +88,13 @@ pub struct SharedOwner {
 }
 
 impl SharedOwner {
-    /// [`KeyRef::name_prefix`] of the owner: an export matches owners to its index by it, and
+    /// [`IdentityRef::name_prefix`] of the owner: an export matches owners to its index by it, and
     /// reads their names only where two prefixes tie.
     pub fn prefix(&self) -> u128 {
         self.owner.0.prefix
     }
 
-    pub fn key(&self) -> &TrackedKey {
+    pub fn key(&self) -> &TraceIdentity {
         &self.owner.0.key
     }
 
@@ -152,12 +152,12 @@ struct OwnerKey(Arc<Owner>);
 #[derive(Debug, PartialEq, Eq)]
 struct Owner {
     prefix: u128,
-    key: TrackedKey,
+    key: TraceIdentity,
 }
 
 impl OwnerKey {
-    fn new(key: TrackedKey) -> Self {
-        OwnerKey(Arc::new(Owner { prefix: KeyRef::of_tracked(&key).name_prefix(), key }))
+    fn new(key: TraceIdentity) -> Self {
+        OwnerKey(Arc::new(Owner { prefix: IdentityRef::of_trace(&key).name_prefix(), key }))
     }
 }
 
@@ -196,7 +196,7 @@ impl Lifecycles {
 
     /// Records a pod's lifecycle: its entry is made at the first observation, under `owner` and
     /// `pod_hash`; later observations only move its times.
-    pub fn observe(&mut self, pod_uid: &str, owner: TrackedKey, pod_hash: u64, observed: PodLifecycle) {
+    pub fn observe(&mut self, pod_uid: &str, owner: TraceIdentity, pod_hash: u64, observed: PodLifecycle) {
         if self.advance(pod_uid, observed) {
             return;
         }
@@ -231,7 +231,7 @@ impl Lifecycles {
     }
 
     /// The table's own copy of `owner`, if it has one.
-    fn shared_owner(&self, owner: TrackedKey) -> OwnerKey {
+    fn shared_owner(&self, owner: TraceIdentity) -> OwnerKey {
         let owner = OwnerKey::new(owner);
         match self.table.get_key_value(&owner) {
             Some((shared, _)) => shared.clone(),
@@ -263,7 +263,7 @@ impl Lifecycles {
     }
 
     /// Every entry, with its launch key, for a checkpoint.
-    pub(crate) fn entries(&self) -> Vec<(TrackedKey, u64, LaunchKey, PodLifecycle)> {
+    pub(crate) fn entries(&self) -> Vec<(TraceIdentity, u64, LaunchKey, PodLifecycle)> {
         let mut out = Vec::with_capacity(self.len());
         for (owner, by_hash) in &self.table {
             out.extend(by_hash.0.iter().map(|e| (owner.0.key.clone(), e.0, launch_key(e), e.2)));
@@ -272,14 +272,14 @@ impl Lifecycles {
     }
 
     /// Pods not yet deleted and where their entries are, for a checkpoint.
-    pub(crate) fn pods(&self) -> Vec<(String, TrackedKey, u64, LaunchKey)> {
+    pub(crate) fn pods(&self) -> Vec<(String, TraceIdentity, u64, LaunchKey)> {
         self.pods.iter().map(|(uid, (owner, hash, key))| (uid.to_string(), owner.0.key.clone(), *hash, *key)).collect()
     }
 
     /// Rebuilds the table from a checkpoint's entries and pods.
     pub(crate) fn restore(
-        entries: Vec<(TrackedKey, u64, LaunchKey, PodLifecycle)>,
-        pods: Vec<(String, TrackedKey, u64, LaunchKey)>,
+        entries: Vec<(TraceIdentity, u64, LaunchKey, PodLifecycle)>,
+        pods: Vec<(String, TraceIdentity, u64, LaunchKey)>,
     ) -> Self {
         let mut out = Lifecycles::default();
         for (owner, hash, key, lc) in entries {
@@ -316,7 +316,7 @@ fn entry<'t>(
 }
 
 /// The shared table as plain maps, ordered by owner and hash.
-pub fn table(shared: &SharedLifecycles) -> BTreeMap<TrackedKey, BTreeMap<u64, Vec<PodLifecycle>>> {
+pub fn table(shared: &SharedLifecycles) -> BTreeMap<TraceIdentity, BTreeMap<u64, Vec<PodLifecycle>>> {
     shared
         .iter()
         .map(|o| (o.key().clone(), o.lifecycles.by_hash().map(|(h, lcs)| (h, lcs.collect())).collect()))
@@ -359,7 +359,7 @@ mod tests {
     #[test]
     fn launches_stay_in_launch_order_whatever_the_arrival() {
         let mut l = Lifecycles::default();
-        let owner = || TrackedKey::new("apps/v1.Deployment".parse().unwrap(), "d/a");
+        let owner = || TraceIdentity::new("apps/v1.Deployment".parse().unwrap(), "d/a");
         for (uid, start) in [("c", 30), ("a", 10), ("b", 20), ("d", 10)] {
             l.observe(uid, owner(), 1, PodLifecycle { start_ts: start, end_ts: None });
         }

@@ -7,7 +7,7 @@ pub mod chunks;
 pub mod decode;
 mod field_bytes;
 mod file_shapes;
-pub mod key_ref;
+pub mod identity_ref;
 pub mod lifecycles;
 pub mod object;
 pub mod simkube_v2;
@@ -24,7 +24,7 @@ use crate::tracer_config::TracerConfig;
 
 pub use chunks::{ChunkWriter, TraceChunks, TraceSink};
 pub use decode::{decode, decode_any, TraceDecodeError};
-pub use key_ref::KeyRef;
+pub use identity_ref::IdentityRef;
 pub use object::{namespaced_name, EncodedObject, MetadataRef, MetadataSpans, ObjectIdentity};
 pub use view::TraceView;
 
@@ -55,9 +55,9 @@ pub struct Trace {
     /// In time order; at most one event per second.
     pub events: Vec<TraceEvent>,
     /// The hash of every tracked object alive at the end of the trace.
-    pub index: BTreeMap<TrackedKey, u64>,
+    pub index: BTreeMap<TraceIdentity, u64>,
     /// Owner → pod hash → lifecycles in launch order.
-    pub pod_lifecycles: BTreeMap<TrackedKey, BTreeMap<u64, Vec<PodLifecycle>>>,
+    pub pod_lifecycles: BTreeMap<TraceIdentity, BTreeMap<u64, Vec<PodLifecycle>>>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,19 +78,19 @@ pub struct PodLifecycle {
     pub end_ts: Option<i64>,
 }
 
-/// A tracked object as the index and the lifecycle table name it. The v1 format keys both by
+/// An object's identity as a trace names it, in the index and the lifecycle table. The v1 format keys both by
 /// namespaced name alone, so a v1 file yields a `gvk` only where its events name the kind
 /// unambiguously.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct TrackedKey {
+pub struct TraceIdentity {
     pub gvk: Option<Gvk>,
     /// `ns/name`, or `name` for a cluster-scoped object.
     pub name: String,
 }
 
-impl TrackedKey {
+impl TraceIdentity {
     pub fn new(gvk: Gvk, name: impl Into<String>) -> Self {
-        TrackedKey { gvk: Some(gvk), name: name.into() }
+        TraceIdentity { gvk: Some(gvk), name: name.into() }
     }
 }
 

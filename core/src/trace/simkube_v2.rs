@@ -15,8 +15,8 @@ use serde::Deserialize;
 
 use super::file_shapes::{self, FileConfig, FileIndexEntry, FileLifecycleTable, FileOwner};
 use super::v1::{kinds_by_name, len32, push_int, write_event, write_name, write_owner_with, EncodeError};
-use super::{ChunkWriter, KeyRef, TraceChunks, TraceSink, TraceView};
-use super::{PodLifecycle, Trace, TraceEvent, TrackedKey};
+use super::{ChunkWriter, IdentityRef, TraceChunks, TraceSink, TraceView};
+use super::{PodLifecycle, Trace, TraceEvent, TraceIdentity};
 use crate::gvk::Gvk;
 use crate::pod_template_path::PodTemplatePath;
 use crate::tracer_config::TracerConfig;
@@ -65,11 +65,11 @@ fn write_config(w: &mut impl Write, config: &TracerConfig) -> Result<(), EncodeE
     Ok(())
 }
 
-fn gvk_string(key: &TrackedKey) -> String {
+fn gvk_string(key: &TraceIdentity) -> String {
     key.gvk.as_ref().map(Gvk::to_string).unwrap_or_default()
 }
 
-fn kind_of(key: &KeyRef<'_>) -> String {
+fn kind_of(key: &IdentityRef<'_>) -> String {
     key.gvk.map(Gvk::to_string).unwrap_or_default()
 }
 
@@ -105,7 +105,7 @@ pub fn write(view: &TraceView<'_>, w: &mut impl TraceSink) -> Result<(), EncodeE
 
     // The view is in name order, kinds within a name; SimKube's index is by kind, then name.
     mp::write_str(w, "index")?;
-    let mut by_kind: BTreeMap<String, Vec<&(KeyRef<'_>, u64)>> = BTreeMap::new();
+    let mut by_kind: BTreeMap<String, Vec<&(IdentityRef<'_>, u64)>> = BTreeMap::new();
     for entry in &view.index {
         by_kind.entry(kind_of(&entry.0)).or_default().push(entry);
     }
@@ -169,8 +169,8 @@ pub(super) struct V2File {
     pod_lifecycles: FileLifecycleTable,
 }
 
-fn key(gvk: String, name: String) -> TrackedKey {
-    TrackedKey { gvk: gvk.parse().ok(), name }
+fn key(gvk: String, name: String) -> TraceIdentity {
+    TraceIdentity { gvk: gvk.parse().ok(), name }
 }
 
 impl V2File {
@@ -182,7 +182,7 @@ impl V2File {
         let config = self.config.resolve(simkube_default_paths);
         // The first version-2 writers keyed by name alone, as v1 does; kinds come from the events.
         let kinds = kinds_by_name(&config, &self.events);
-        let by_name = |name: String| TrackedKey { gvk: kinds.get(&name).cloned().flatten(), name };
+        let by_name = |name: String| TraceIdentity { gvk: kinds.get(&name).cloned().flatten(), name };
         let mut index = BTreeMap::new();
         for (outer, entry) in self.index {
             match entry {

@@ -12,8 +12,8 @@ use serde::Deserialize;
 
 use super::chunks::{ChunkWriter, TraceChunks, TraceSink};
 use super::file_shapes::{self, FileConfig, FileLifecycles};
-use super::view::{EventView, KeyRef, LifecyclesRef, TraceView};
-use super::{EncodedObject, PodLifecycle, Trace, TraceEvent, TrackedKey};
+use super::view::{EventView, IdentityRef, LifecyclesRef, TraceView};
+use super::{EncodedObject, PodLifecycle, Trace, TraceEvent, TraceIdentity};
 use crate::gvk::Gvk;
 use crate::tracer_config::{default_pod_template_paths, TracerConfig};
 
@@ -92,7 +92,7 @@ fn push_uint(out: &mut Vec<u8>, n: u64) {
     }
 }
 
-pub(super) fn write_name(w: &mut impl Write, key: &KeyRef<'_>) -> Result<(), EncodeError> {
+pub(super) fn write_name(w: &mut impl Write, key: &IdentityRef<'_>) -> Result<(), EncodeError> {
     mp::write_str_len(w, len32(key.name_len())?)?;
     for piece in key.name_pieces() {
         w.write_all(piece.as_bytes())?;
@@ -103,7 +103,7 @@ pub(super) fn write_name(w: &mut impl Write, key: &KeyRef<'_>) -> Result<(), Enc
 /// v1 keys the index and lifecycles by namespaced name alone; entries of different kinds that
 /// share a name are merged (the index keeps the first kind's hash, lifecycles are combined). The
 /// view's entries are in name order with kinds in order, so those of one name are adjacent.
-fn index_by_name<'v, 'a>(view: &'v TraceView<'a>) -> impl Iterator<Item = &'v (KeyRef<'a>, u64)> + Clone {
+fn index_by_name<'v, 'a>(view: &'v TraceView<'a>) -> impl Iterator<Item = &'v (IdentityRef<'a>, u64)> + Clone {
     view.index.chunk_by(|a, b| a.0.cmp_names(&b.0).is_eq()).map(|run| &run[0])
 }
 
@@ -150,7 +150,7 @@ pub fn write(view: &TraceView<'_>, w: &mut impl TraceSink) -> Result<(), EncodeE
 /// none and it keeps none empty.
 fn write_owner(
     out: &mut Vec<u8>,
-    owner: &KeyRef<'_>,
+    owner: &IdentityRef<'_>,
     lcs: LifecyclesRef<'_>,
     keeps_empty: bool,
 ) -> Result<bool, EncodeError> {
@@ -220,7 +220,7 @@ fn fill_len(out: &mut Vec<u8>, at: usize, n: usize, kind: Container) -> Result<(
 
 /// Lifecycles of kinds that share a name, merged as v1 keys them by name alone, and whether
 /// empty ones are kept, as the first of them keeps them.
-fn merge_lifecycles(run: &[(KeyRef<'_>, LifecyclesRef<'_>)]) -> (BTreeMap<u64, Vec<PodLifecycle>>, bool) {
+fn merge_lifecycles(run: &[(IdentityRef<'_>, LifecyclesRef<'_>)]) -> (BTreeMap<u64, Vec<PodLifecycle>>, bool) {
     let mut map = BTreeMap::new();
     for (_, lcs) in run {
         lcs.for_each(|hash, more| {
@@ -325,7 +325,7 @@ impl V1File {
         let V1File(config, events, index, lifecycles) = self;
         let config = config.resolve(default_pod_template_paths);
         let kinds = kinds_by_name(&config, &events);
-        let key = |name: String| TrackedKey { gvk: kinds.get(&name).cloned().flatten(), name };
+        let key = |name: String| TraceIdentity { gvk: kinds.get(&name).cloned().flatten(), name };
         Trace {
             index: index.into_iter().map(|(n, h)| (key(n), h)).collect(),
             pod_lifecycles: lifecycles.into_iter().map(|(n, l)| (key(n), file_shapes::lifecycles(l))).collect(),
@@ -397,9 +397,9 @@ pub(crate) mod tests {
                     )],
                 },
             ],
-            index: [(TrackedKey::new(gvk.clone(), "demo/web"), crate::stable_hash(&web))].into(),
+            index: [(TraceIdentity::new(gvk.clone(), "demo/web"), crate::stable_hash(&web))].into(),
             pod_lifecycles: [(
-                TrackedKey::new(gvk, "demo/web"),
+                TraceIdentity::new(gvk, "demo/web"),
                 [(
                     42u64,
                     vec![
@@ -462,7 +462,7 @@ pub(crate) mod tests {
             // Hashes of every width, from one byte to full 64-bit ones.
             let hash = |h: u64| h.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (h * 3 % 64);
             let by_hash = (0..hashes).map(|h| (hash(h), (0..per_hash).map(lc).collect())).collect();
-            trace.pod_lifecycles.insert(TrackedKey { gvk: None, name: name.into() }, by_hash);
+            trace.pod_lifecycles.insert(TraceIdentity { gvk: None, name: name.into() }, by_hash);
         }
         let by_name: BTreeMap<&str, _> = trace.pod_lifecycles.iter().map(|(k, v)| (k.name.as_str(), v)).collect();
         let expected = rmp_serde::to_vec_named(&by_name).unwrap();
@@ -506,9 +506,9 @@ pub(crate) mod tests {
     fn names_shared_by_two_kinds_merge_in_v1() {
         let mut trace = sample_trace();
         let job: Gvk = "batch/v1.Job".parse().unwrap();
-        trace.index.insert(TrackedKey::new(job.clone(), "demo/web"), 7);
+        trace.index.insert(TraceIdentity::new(job.clone(), "demo/web"), 7);
         trace.pod_lifecycles.insert(
-            TrackedKey::new(job, "demo/web"),
+            TraceIdentity::new(job, "demo/web"),
             [(43u64, vec![PodLifecycle { start_ts: 1, end_ts: Some(2) }])].into(),
         );
         let back = decode(&encode_to_vec(&trace)).unwrap();
@@ -558,7 +558,7 @@ pub(crate) mod tests {
                 Trace {
                     config: sample_trace().config,
                     events,
-                    index: index.into_iter().map(|(n, h)| (TrackedKey { gvk: None, name: n }, h)).collect(),
+                    index: index.into_iter().map(|(n, h)| (TraceIdentity { gvk: None, name: n }, h)).collect(),
                     pod_lifecycles: lifecycles
                         .into_iter()
                         .map(|(n, by_hash)| {
@@ -572,7 +572,7 @@ pub(crate) mod tests {
                                     (h, lcs)
                                 })
                                 .collect();
-                            (TrackedKey { gvk: None, name: n }, by_hash)
+                            (TraceIdentity { gvk: None, name: n }, by_hash)
                         })
                         .collect(),
                 }
@@ -587,7 +587,7 @@ pub(crate) mod tests {
             prop_assert_eq!(&back.events, &trace.events);
             // Decoding may find a key's kind in the events, which moves the key in the map's order
             // of kinds: compared by name.
-            fn by_name<V: Clone>(m: &BTreeMap<TrackedKey, V>) -> BTreeMap<String, V> {
+            fn by_name<V: Clone>(m: &BTreeMap<TraceIdentity, V>) -> BTreeMap<String, V> {
                 m.iter().map(|(k, v)| (k.name.clone(), v.clone())).collect()
             }
             prop_assert_eq!(by_name(&back.index), by_name(&trace.index));

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-pub use super::key_ref::KeyRef;
+pub use super::identity_ref::IdentityRef;
 use super::lifecycles::{Launches, OwnerLifecycles};
 use super::object::deletion_record;
 use super::{EncodedObject, ObjectIdentity, PodLifecycle, Trace, TraceEvent};
@@ -14,10 +14,10 @@ pub struct TraceView<'a> {
     pub config: &'a TracerConfig,
     /// In time order.
     pub events: Vec<EventView<'a>>,
-    /// In key order ([`KeyRef::cmp_key`]), one entry per key.
-    pub index: Vec<(KeyRef<'a>, u64)>,
+    /// In key order ([`IdentityRef::cmp_key`]), one entry per key.
+    pub index: Vec<(IdentityRef<'a>, u64)>,
     /// In key order, one entry per key; one clipped to nothing is left out by those who read it.
-    pub pod_lifecycles: Vec<(KeyRef<'a>, LifecyclesRef<'a>)>,
+    pub pod_lifecycles: Vec<(IdentityRef<'a>, LifecyclesRef<'a>)>,
 }
 
 pub struct EventView<'a> {
@@ -136,10 +136,10 @@ fn clip(lc: PodLifecycle, start: i64, end: i64) -> Option<PodLifecycle> {
 impl<'a> TraceView<'a> {
     pub fn of(trace: &'a Trace) -> Self {
         let events = trace.events.iter().map(EventView::of).collect();
-        let mut index: Vec<_> = trace.index.iter().map(|(k, h)| (KeyRef::of_tracked(k), *h)).collect();
+        let mut index: Vec<_> = trace.index.iter().map(|(k, h)| (IdentityRef::of_trace(k), *h)).collect();
         index.sort_unstable_by(|a, b| a.0.cmp_key(&b.0));
         let mut pod_lifecycles: Vec<_> =
-            trace.pod_lifecycles.iter().map(|(k, l)| (KeyRef::of_tracked(k), LifecyclesRef::Held(l))).collect();
+            trace.pod_lifecycles.iter().map(|(k, l)| (IdentityRef::of_trace(k), LifecyclesRef::Held(l))).collect();
         pod_lifecycles.sort_unstable_by(|a, b| a.0.cmp_key(&b.0));
         TraceView { config: &trace.config, events, index, pod_lifecycles }
     }
@@ -157,13 +157,13 @@ impl<'a> TraceView<'a> {
                     deleted_objs: e.deleted.iter().map(|d| d.to_record()).collect(),
                 })
                 .collect(),
-            index: self.index.iter().map(|(k, h)| (k.to_tracked(), *h)).collect(),
+            index: self.index.iter().map(|(k, h)| (k.to_trace_identity(), *h)).collect(),
             pod_lifecycles: self
                 .pod_lifecycles
                 .iter()
                 .filter_map(|(k, l)| {
                     let map = l.to_map();
-                    (l.keeps_empty() || !map.is_empty()).then(|| (k.to_tracked(), map))
+                    (l.keeps_empty() || !map.is_empty()).then(|| (k.to_trace_identity(), map))
                 })
                 .collect(),
         }

@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::{Metrics, Pipeline};
 use crate::gvk::Gvk;
 use crate::lifecycle::observed_lifecycle;
-use crate::ownership::{resolve_owner, OwnerCache, OwnerInfo, OwnerRef, Resolution};
+use crate::ownership::{resolve_owner, KnownOwner, OwnerCache, OwnerReference, Resolution};
 use crate::sources::{Change, ChangeKind, Payload};
 use crate::store::Store;
 use crate::trace::{EncodedObject, ObjectIdentity};
@@ -152,11 +152,11 @@ impl Ingest {
             Payload::Object(obj) => {
                 let uid = uid_of(&obj).map(str::to_string);
                 if let Some(uid) = &uid {
-                    let info = OwnerInfo {
+                    let info = KnownOwner {
                         gvk: gvk.clone(),
                         namespace: obj.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("").into(),
                         name: obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").into(),
-                        owners: OwnerRef::of_object(&obj),
+                        owners: OwnerReference::of_object(&obj),
                     };
                     if *gvk != pod_gvk() {
                         self.owners.upsert(uid.to_string(), info);
@@ -215,7 +215,7 @@ impl Ingest {
             return;
         }
         let Some(id) = ObjectIdentity::of(&obj) else { return };
-        if let Err(e) = self.pipeline.recording().sanitise_tracked(&mut obj, cfg) {
+        if let Err(e) = self.pipeline.sanitisers().sanitise_tracked(&mut obj, cfg) {
             if self.path_errors_reported.insert(gvk.clone()) {
                 tracing::warn!(%gvk, error = %e, "pod-template path does not fit the object; its templates are recorded unsanitised");
             }

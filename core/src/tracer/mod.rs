@@ -31,13 +31,13 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    pub fn new(recording: SanitiserChain, hashing: SanitiserChain) -> Self {
-        Pipeline { pod_hasher: PodHasher { recording, hashing } }
+    pub fn new(sanitisers: SanitiserChain, pod_hash_sanitisers: SanitiserChain) -> Self {
+        Pipeline { pod_hasher: PodHasher { sanitisers, pod_hash_sanitisers } }
     }
 
     /// The sanitisers applied to recorded objects.
-    pub fn recording(&self) -> &SanitiserChain {
-        &self.pod_hasher.recording
+    pub fn sanitisers(&self) -> &SanitiserChain {
+        &self.pod_hasher.sanitisers
     }
 }
 

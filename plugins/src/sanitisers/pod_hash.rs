@@ -147,8 +147,8 @@ mod tests {
         let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let none = serde_json::Map::new();
         PodHasher {
-            recording: SanitiserChain::build(&names(&["metadata", "status", "node-name", "redact"]), &none).unwrap(),
-            hashing: SanitiserChain::build(&names(&["pod-hash"]), &none).unwrap(),
+            sanitisers: SanitiserChain::build(&names(&["metadata", "status", "node-name", "redact"]), &none).unwrap(),
+            pod_hash_sanitisers: SanitiserChain::build(&names(&["pod-hash"]), &none).unwrap(),
         }
     }
 

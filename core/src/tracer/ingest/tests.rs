@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use super::*;
 use crate::export::{KeepAll, Window};
 use crate::pipeline::SanitiserChain;
-use crate::trace::{PodLifecycle, TrackedKey};
+use crate::trace::{PodLifecycle, TraceIdentity};
 use crate::tracer::Pipeline;
 
 const T: i64 = 1_764_000_000;
@@ -66,11 +66,11 @@ fn rs_meta(uid: &str, name: &str, deployment: (&str, &str)) -> Change {
         T,
         ChangeKind::Applied(Payload::Meta {
             uid: uid.into(),
-            info: OwnerInfo {
+            info: KnownOwner {
                 gvk: "apps/v1.ReplicaSet".parse().unwrap(),
                 namespace: "d".into(),
                 name: name.into(),
-                owners: vec![OwnerRef {
+                owners: vec![OwnerReference {
                     uid: deployment.1.into(),
                     gvk: "apps/v1.Deployment".parse().unwrap(),
                     name: deployment.0.into(),
@@ -96,7 +96,7 @@ fn pods_wait_for_their_owner_chain_then_record_lifecycles() {
     ing.handle(rs_meta("rs1", "web-abc", ("web", "dep1")));
     assert_eq!(ing.pending_pods(), 0);
     let trace = export(&store, &cfg);
-    let owner = TrackedKey::new("apps/v1.Deployment".parse().unwrap(), "d/web");
+    let owner = TraceIdentity::new("apps/v1.Deployment".parse().unwrap(), "d/web");
     let by_hash = &trace.pod_lifecycles[&owner];
     assert_eq!(by_hash.len(), 1, "both pods share a template, so a hash");
     let lcs = by_hash.values().next().unwrap();
@@ -171,7 +171,7 @@ fn skip_owned_records_only_objects_without_owners() {
     let trace = export(&store, &cfg);
     let names: Vec<_> = trace.events[0].applied_objs.iter().map(|o| o.identity().unwrap().name).collect();
     assert_eq!(names, ["solo"]);
-    let owner = TrackedKey::new("v1.Pod".parse().unwrap(), "d/solo");
+    let owner = TraceIdentity::new("v1.Pod".parse().unwrap(), "d/solo");
     assert!(trace.pod_lifecycles.contains_key(&owner), "a bare tracked pod is its own owner");
 }
 

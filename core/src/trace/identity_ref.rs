@@ -1,28 +1,29 @@
-//! A tracked object's key borrowed from wherever its kind and name are held (an identity in the
-//! store, a [`TrackedKey`] in a trace), with the comparisons an export sorts and matches keys by.
+//! An object's identity borrowed from wherever its kind and name are held (an [`ObjectIdentity`]
+//! in the store, a [`TraceIdentity`] in a trace), with the comparisons an export sorts and
+//! matches identities by.
 
 use std::cmp::Ordering;
 
-use super::{ObjectIdentity, TrackedKey};
+use super::{ObjectIdentity, TraceIdentity};
 use crate::gvk::Gvk;
 
-/// A tracked object's key, borrowed: its kind (if known) and its namespaced name in two parts.
-/// The name is `namespace/name`, or `name` alone where the namespace is empty; a [`TrackedKey`]'s
+/// An object's identity, borrowed: its kind (if known) and its namespaced name in two parts.
+/// The name is `namespace/name`, or `name` alone where the namespace is empty; a [`TraceIdentity`]'s
 /// name is split at its first `/`, which changes nothing about the name it spells.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct KeyRef<'a> {
+pub struct IdentityRef<'a> {
     pub gvk: Option<&'a Gvk>,
     pub namespace: &'a str,
     pub name: &'a str,
-    /// [`KeyRef::name_prefix`], found once: an export compares keys many times, and the prefix
+    /// [`IdentityRef::name_prefix`], found once: an export compares keys many times, and the prefix
     /// settles most comparisons without reading the names. Two halves rather than a `u128`, whose
     /// alignment would pad every key by 8 bytes.
     prefix: [u64; 2],
 }
 
-impl<'a> KeyRef<'a> {
+impl<'a> IdentityRef<'a> {
     pub fn new(gvk: Option<&'a Gvk>, namespace: &'a str, name: &'a str) -> Self {
-        let mut key = KeyRef { gvk, namespace, name, prefix: [0; 2] };
+        let mut key = IdentityRef { gvk, namespace, name, prefix: [0; 2] };
         let mut bytes = [0u8; 16];
         let mut at = 0;
         for piece in key.name_pieces() {
@@ -36,15 +37,15 @@ impl<'a> KeyRef<'a> {
     }
 
     pub fn of_identity(id: &'a ObjectIdentity) -> Self {
-        KeyRef::new(Some(&id.gvk), &id.namespace, &id.name)
+        IdentityRef::new(Some(&id.gvk), &id.namespace, &id.name)
     }
 
-    pub fn of_tracked(key: &'a TrackedKey) -> Self {
+    pub fn of_trace(key: &'a TraceIdentity) -> Self {
         let (namespace, name) = match key.name.split_once('/') {
             Some((ns, name)) if !ns.is_empty() => (ns, name),
             _ => ("", key.name.as_str()),
         };
-        KeyRef::new(key.gvk.as_ref(), namespace, name)
+        IdentityRef::new(key.gvk.as_ref(), namespace, name)
     }
 
     /// The length of the namespaced name in bytes.
@@ -63,12 +64,12 @@ impl<'a> KeyRef<'a> {
         (u128::from(self.prefix[0]) << 64) | u128::from(self.prefix[1])
     }
 
-    /// [`KeyRef::cmp_tracked`] against an owner whose name prefix is known: names of at most 16
+    /// [`IdentityRef::cmp_trace`] against an owner whose name prefix is known: names of at most 16
     /// bytes with equal prefixes and lengths are equal without being read.
-    pub fn cmp_owner(&self, other_prefix: u128, other: &TrackedKey) -> Ordering {
+    pub fn cmp_owner(&self, other_prefix: u128, other: &TraceIdentity) -> Ordering {
         match names_by_prefix((self.name_prefix(), self.name_len()), (other_prefix, other.name.len())) {
             Some(names) => names.then_with(|| self.gvk.cmp(&other.gvk.as_ref())),
-            None => self.cmp_tracked(other),
+            None => self.cmp_trace(other),
         }
     }
 
@@ -85,8 +86,8 @@ impl<'a> KeyRef<'a> {
         self.name_pieces().concat()
     }
 
-    pub fn to_tracked(self) -> TrackedKey {
-        TrackedKey { gvk: self.gvk.cloned(), name: self.namespaced_name() }
+    pub fn to_trace_identity(self) -> TraceIdentity {
+        TraceIdentity { gvk: self.gvk.cloned(), name: self.namespaced_name() }
     }
 
     /// Namespaced names in byte order, then kinds (an unknown kind first). Namespaces hold no
@@ -121,8 +122,8 @@ impl<'a> KeyRef<'a> {
         self.cmp_names(other).then_with(|| self.gvk.cmp(&other.gvk))
     }
 
-    /// [`KeyRef::cmp_key`] against a [`TrackedKey`], without splitting its name.
-    pub fn cmp_tracked(&self, other: &TrackedKey) -> Ordering {
+    /// [`IdentityRef::cmp_key`] against a [`TraceIdentity`], without splitting its name.
+    pub fn cmp_trace(&self, other: &TraceIdentity) -> Ordering {
         let mut rest = other.name.as_bytes();
         for piece in self.name_pieces().map(str::as_bytes) {
             let n = piece.len().min(rest.len());
@@ -152,8 +153,8 @@ fn names_by_prefix(a: (u128, usize), b: (u128, usize)) -> Option<Ordering> {
 mod tests {
     use super::*;
 
-    fn key<'a>(ns: &'a str, name: &'a str) -> KeyRef<'a> {
-        KeyRef::new(None, ns, name)
+    fn key<'a>(ns: &'a str, name: &'a str) -> IdentityRef<'a> {
+        IdentityRef::new(None, ns, name)
     }
 
     #[test]
@@ -185,10 +186,10 @@ mod tests {
         for a in &keys {
             for b in &keys {
                 assert_eq!(a.cmp_names(b), a.namespaced_name().cmp(&b.namespaced_name()), "{a:?} {b:?}");
-                let tracked = b.to_tracked();
-                assert_eq!(a.cmp_tracked(&tracked), a.cmp_key(&KeyRef::of_tracked(&tracked)), "{a:?} {b:?}");
-                let prefix = KeyRef::of_tracked(&tracked).name_prefix();
-                assert_eq!(a.cmp_owner(prefix, &tracked), a.cmp_tracked(&tracked), "{a:?} {b:?}");
+                let tracked = b.to_trace_identity();
+                assert_eq!(a.cmp_trace(&tracked), a.cmp_key(&IdentityRef::of_trace(&tracked)), "{a:?} {b:?}");
+                let prefix = IdentityRef::of_trace(&tracked).name_prefix();
+                assert_eq!(a.cmp_owner(prefix, &tracked), a.cmp_trace(&tracked), "{a:?} {b:?}");
             }
         }
     }
@@ -196,9 +197,9 @@ mod tests {
     #[test]
     fn tracked_keys_split_into_the_same_name() {
         for name in ["ns/a", "a", "a/b/c", "/a", ""] {
-            let t = TrackedKey { gvk: None, name: name.into() };
-            assert_eq!(KeyRef::of_tracked(&t).namespaced_name(), name);
-            assert_eq!(KeyRef::of_tracked(&t).name_len(), name.len());
+            let t = TraceIdentity { gvk: None, name: name.into() };
+            assert_eq!(IdentityRef::of_trace(&t).namespaced_name(), name);
+            assert_eq!(IdentityRef::of_trace(&t).name_len(), name.len());
         }
     }
 }
