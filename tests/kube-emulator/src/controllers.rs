@@ -429,10 +429,45 @@ impl Emulator {
                 updated += pods.len();
             }
         }
+        // The conditions the deployment controller keeps, with the times it last wrote them: a
+        // controller that resyncs writes status again even when the counts stay.
+        let at = crate::state::now_rfc3339();
+        let available = if ready >= replicas { "True" } else { "False" };
+        let (reason, message) = if updated == replicas && ready == replicas {
+            ("NewReplicaSetAvailable", format!("ReplicaSet \"{name}-{current_hash}\" has successfully progressed."))
+        } else {
+            ("ReplicaSetUpdated", format!("ReplicaSet \"{name}-{current_hash}\" is progressing."))
+        };
         d["status"] = json!({"observedGeneration": d["metadata"]["generation"], "replicas": replicas,
                              "updatedReplicas": updated, "readyReplicas": ready, "availableReplicas": ready,
-                             "unavailableReplicas": replicas - ready});
+                             "unavailableReplicas": replicas - ready,
+                             "conditions": [
+                                 {"type": "Available", "status": available,
+                                  "reason": if available == "True" { "MinimumReplicasAvailable" } else { "MinimumReplicasUnavailable" },
+                                  "message": if available == "True" { "Deployment has minimum availability." } else { "Deployment does not have minimum availability." },
+                                  "lastUpdateTime": at, "lastTransitionTime": at},
+                                 {"type": "Progressing", "status": "True", "reason": reason, "message": message,
+                                  "lastUpdateTime": at, "lastTransitionTime": at}]});
         self.update_status(d)
+    }
+
+    /// What kube-scheduler writes on a pod it could not place: phase Pending and a
+    /// `PodScheduled=False` condition. It retries every pod it could not place and writes again
+    /// when its verdict reads differently (`attempt` varies the nodes it counted).
+    pub fn set_pod_unschedulable(&self, ns: &str, name: &str, attempt: u32) -> Result<Value, ApiError> {
+        self.set_pod_status(ns, name, |pod| {
+            let nodes = 3 + attempt % 2;
+            let message = format!(
+                "0/{nodes} nodes are available: {nodes} Insufficient cpu. preemption: 0/{nodes} nodes are available: {nodes} No preemption victims found for incoming pod."
+            );
+            let since = pod
+                .pointer("/status/conditions/0/lastTransitionTime")
+                .cloned()
+                .unwrap_or_else(|| json!(crate::state::now_rfc3339()));
+            json!({"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False", "lastProbeTime": null,
+                   "lastTransitionTime": since, "reason": "Unschedulable", "message": message}],
+                   "qosClass": "Burstable"})
+        })
     }
 
     pub fn delete_pod(&self, ns: &str, name: &str) -> Result<Value, ApiError> {

@@ -16,7 +16,8 @@
 //! ```
 //!
 //! What tests use, all on [`Emulator`]:
-//! - the server: [`Emulator::start`], [`Emulator::start_on`], [`Emulator::url`], [`Emulator::addr`],
+//! - the server: [`Emulator::start`], [`Emulator::start_on`], [`Emulator::start_tls`] (HTTPS with a
+//!   certificate made at start, which its kubeconfig trusts), [`Emulator::url`], [`Emulator::addr`],
 //!   [`Emulator::kubeconfig_yaml`], [`Emulator::write_kubeconfig`], [`Emulator::stop`],
 //!   [`Emulator::restart`] (same port, objects kept);
 //! - objects without HTTP: [`Emulator::create`], [`Emulator::update`], [`Emulator::update_status`],
@@ -24,7 +25,8 @@
 //!   every server-set field filled in; kinds at runtime: [`Emulator::register_kind`] with a
 //!   [`KindSpec`];
 //! - controllers and the kubelet, in [`controllers`]: Deployments with their ReplicaSets and pods,
-//!   rollouts, Jobs, CronJobs, a Volcano-style job, pod lifecycles;
+//!   rollouts, Jobs, CronJobs, a Volcano-style job, pod lifecycles, the scheduler's verdict on a pod
+//!   it cannot place; every object carries `managedFields` as the apiserver writes them;
 //! - faults: [`Emulator::close_watches`], [`Emulator::fail_next`], [`Emulator::forbid_kind`],
 //!   [`Emulator::set_delay`], [`Emulator::compact`] (also over HTTP under `/admin/`), and
 //!   [`Emulator::fail_writes`] (writes to one kind fail while reads go on);
@@ -43,6 +45,7 @@ mod select;
 mod server;
 mod state;
 pub mod status;
+mod tls;
 mod watch;
 
 use std::collections::BTreeMap;
@@ -67,6 +70,7 @@ struct Running {
 struct Handle {
     shared: Arc<Shared>,
     running: Mutex<Running>,
+    tls: Option<tls::Tls>,
 }
 
 /// A running emulator. Dropping it stops the server.
@@ -114,7 +118,9 @@ impl Handle {
             match server::bind(addr).await {
                 Ok(listener) => {
                     self.shared.running.store(true, std::sync::atomic::Ordering::SeqCst);
-                    lock(&self.running).accept = Some(tokio::spawn(server::serve(listener, self.shared.clone())));
+                    let acceptor = self.tls.as_ref().map(|t| t.acceptor.clone());
+                    lock(&self.running).accept =
+                        Some(tokio::spawn(server::serve(listener, self.shared.clone(), acceptor)));
                     return Ok(());
                 }
                 Err(e) => {
@@ -134,11 +140,22 @@ impl Emulator {
     }
 
     pub async fn start_on(addr: SocketAddr) -> std::io::Result<Emulator> {
+        Self::start_with(addr, None).await
+    }
+
+    /// Starts an emulator that serves HTTPS only, as an apiserver does, with a certificate made
+    /// for it at start (for `127.0.0.1` and `localhost`); its kubeconfig trusts that certificate.
+    pub async fn start_tls() -> std::io::Result<Emulator> {
+        Self::start_with(SocketAddr::from(([127, 0, 0, 1], 0)), Some(tls::Tls::self_signed()?)).await
+    }
+
+    async fn start_with(addr: SocketAddr, tls: Option<tls::Tls>) -> std::io::Result<Emulator> {
         let shared = Arc::new(Shared::new(kinds::built_in()));
         let listener = server::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let accept = tokio::spawn(server::serve(listener, shared.clone()));
-        let handle = Arc::new(Handle { shared, running: Mutex::new(Running { addr, accept: Some(accept) }) });
+        let acceptor = tls.as_ref().map(|t| t.acceptor.clone());
+        let accept = tokio::spawn(server::serve(listener, shared.clone(), acceptor));
+        let handle = Arc::new(Handle { shared, running: Mutex::new(Running { addr, accept: Some(accept) }), tls });
         lock(registry()).push(Arc::downgrade(&handle));
         Ok(Emulator { handle })
     }
@@ -152,11 +169,17 @@ impl Emulator {
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr())
+        let scheme = if self.handle.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr())
+    }
+
+    /// The PEM certificate an emulator started with [`Emulator::start_tls`] serves.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.handle.tls.as_ref().map(|t| t.ca_pem.as_str())
     }
 
     pub fn kubeconfig_yaml(&self) -> String {
-        kubeconfig::yaml(&self.url())
+        kubeconfig::yaml(&self.url(), self.ca_pem())
     }
 
     pub fn write_kubeconfig(&self, path: impl AsRef<std::path::Path>) -> std::io::Result<()> {

@@ -71,8 +71,8 @@ fn error(e: &ApiError) -> Response<Body> {
     json_response(StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), &e.status())
 }
 
-/// Serves connections until the task is aborted.
-pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+/// Serves connections until the task is aborted; over TLS when `tls` is given.
+pub async fn serve(listener: TcpListener, shared: Arc<Shared>, tls: Option<tokio_rustls::TlsAcceptor>) {
     loop {
         let Ok((stream, _)) = listener.accept().await else { continue };
         let shared = shared.clone();
@@ -81,17 +81,30 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
         if !shared.running.load(std::sync::atomic::Ordering::SeqCst) {
             continue;
         }
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let io = hyper_util::rt::TokioIo::new(stream);
             let svc = hyper::service::service_fn(move |req| {
                 let shared = shared.clone();
                 async move { Ok::<_, Infallible>(handle(shared, req).await) }
             });
-            let conn = hyper::server::conn::http1::Builder::new().serve_connection(io, svc);
+            let http = hyper::server::conn::http1::Builder::new();
             // Closing watches closes their connections too, as a restarting apiserver does.
-            tokio::select! {
-                _ = conn => {}
-                _ = epoch.changed() => {}
+            match tls {
+                None => {
+                    let conn = http.serve_connection(hyper_util::rt::TokioIo::new(stream), svc);
+                    tokio::select! {
+                        _ = conn => {}
+                        _ = epoch.changed() => {}
+                    }
+                }
+                Some(acceptor) => {
+                    let Ok(stream) = acceptor.accept(stream).await else { return };
+                    let conn = http.serve_connection(hyper_util::rt::TokioIo::new(stream), svc);
+                    tokio::select! {
+                        _ = conn => {}
+                        _ = epoch.changed() => {}
+                    }
+                }
             }
         });
     }

@@ -94,6 +94,30 @@ fn same_content(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// The `fieldsV1` form of a value: every field as `f:<name>`, list items that have a name as
+/// `k:{"name":...}`, leaves as `{}`.
+fn fields_v1(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut out: Map<String, Value> = m.iter().map(|(k, x)| (format!("f:{k}"), fields_v1(x))).collect();
+            if !out.is_empty() {
+                out.insert(".".into(), json!({}));
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Object(
+            items
+                .iter()
+                .filter_map(|item| {
+                    let key = item.get("name").or_else(|| item.get("type")).or_else(|| item.get("containerPort"))?;
+                    Some((format!("k:{{\"name\":{key}}}"), fields_v1(item)))
+                })
+                .collect(),
+        ),
+        _ => json!({}),
+    }
+}
+
 impl State {
     pub fn new(kinds: Vec<KindSpec>) -> Self {
         // Deep enough that a watcher keeps up with bulk writes (a benchmark's load); one that falls
@@ -266,9 +290,34 @@ impl State {
         format!("{prefix}{suffix}")
     }
 
-    fn managed_fields(kind: &KindSpec, manager: &str, operation: &str) -> Value {
-        json!([{"manager": manager, "operation": operation, "apiVersion": kind.api_version(), "time": now_rfc3339(),
-                "fieldsType": "FieldsV1", "fieldsV1": {"f:metadata": {}}}])
+    /// `metadata.managedFields` as the apiserver writes it: one entry for the manager of the
+    /// object's metadata and spec, one for the status subresource's writer (the controllers, or
+    /// the kubelet for pods), each naming every field it owns. On a real cluster this is often
+    /// larger than the spec, and every write sends it again.
+    fn managed_fields(kind: &KindSpec, obj: &Value, manager: &str) -> Value {
+        let meta: Map<String, Value> = ["labels", "annotations", "ownerReferences"]
+            .iter()
+            .filter_map(|f| Some((format!("f:{f}"), fields_v1(obj.get("metadata")?.get(*f)?))))
+            .collect();
+        let mut owned = Map::new();
+        owned.insert("f:metadata".into(), Value::Object(meta));
+        if let Some(spec) = obj.get("spec") {
+            owned.insert("f:spec".into(), fields_v1(spec));
+        }
+        let entry = |manager: &str, fields: Value, subresource: Option<&str>| {
+            let mut e = json!({"manager": manager, "operation": "Update", "apiVersion": kind.api_version(),
+                               "time": now_rfc3339(), "fieldsType": "FieldsV1", "fieldsV1": fields});
+            if let Some(sub) = subresource {
+                e["subresource"] = json!(sub);
+            }
+            e
+        };
+        let mut entries = vec![entry(manager, Value::Object(owned), None)];
+        if let Some(status) = obj.get("status") {
+            let writer = if kind.kind == "Pod" { "kubelet" } else { "kube-controller-manager" };
+            entries.push(entry(writer, json!({"f:status": fields_v1(status)}), Some("status")));
+        }
+        Value::Array(entries)
     }
 
     pub fn create(
@@ -309,7 +358,10 @@ impl State {
             m.insert("resourceVersion".into(), self.rv.to_string().into());
             m.insert("generation".into(), 1.into());
             m.insert("creationTimestamp".into(), now_rfc3339().into());
-            m.insert("managedFields".into(), Self::managed_fields(kind, manager, "Update"));
+        }
+        let fields = Self::managed_fields(kind, &obj, manager);
+        if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.insert("managedFields".into(), fields);
         }
         let obj = Arc::new(obj);
         if self.dry_run {
@@ -379,7 +431,17 @@ impl State {
                 let g = m.get("generation").and_then(Value::as_i64).unwrap_or(1);
                 m.insert("generation".into(), (g + 1).into());
             }
-            m.insert("managedFields".into(), Self::managed_fields(kind, manager, "Update"));
+        }
+        // The metadata and spec stay with the manager that wrote them last; a status write
+        // renews only the status entry.
+        let spec_manager = if status_only {
+            current.pointer("/metadata/managedFields/0/manager").and_then(Value::as_str).unwrap_or(manager).to_string()
+        } else {
+            manager.to_string()
+        };
+        let fields = Self::managed_fields(kind, &obj, &spec_manager);
+        if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.insert("managedFields".into(), fields);
         }
         let obj = Arc::new(obj);
         if self.dry_run {

@@ -225,3 +225,27 @@ async fn owned_objects_are_those_whose_owner_references_name_the_uid() {
     assert_eq!(emu.list_owned_by("apps/v1", "ReplicaSet", "prod", &uid(&d)).len(), 1);
     assert!(emu.list_owned_by("apps/v1", "ReplicaSet", "other", &uid(&d)).is_empty());
 }
+
+/// Over TLS, a client configured by the emulator's kubeconfig trusts its certificate, and reads
+/// what the controllers wrote: managed fields for spec and status, the scheduler's condition.
+#[tokio::test]
+async fn tls_and_what_a_control_plane_writes() {
+    let emu = Emulator::start_tls().await.unwrap();
+    assert!(emu.url().starts_with("https://127.0.0.1:"));
+    emu.create_deployment("prod", "web", 1, template("web", "nginx:1.27")).unwrap();
+    let pod = emu.list("v1", "Pod", Some("prod")).remove(0);
+    let pod = emu.set_pod_unschedulable("prod", &name(&pod), 0).unwrap();
+    assert_eq!(pod["status"]["conditions"][0]["reason"], "Unschedulable");
+    let again = emu.set_pod_unschedulable("prod", &name(&pod), 1).unwrap();
+    assert_ne!(again["metadata"]["resourceVersion"], pod["metadata"]["resourceVersion"], "a retry is a write");
+    let managers: Vec<&str> =
+        again["metadata"]["managedFields"].as_array().unwrap().iter().filter_map(|m| m["manager"].as_str()).collect();
+    assert_eq!(managers, ["kube-emulator", "kubelet"]);
+    assert!(again["metadata"]["managedFields"][0]["fieldsV1"]["f:spec"]["f:containers"].is_object());
+    let d = emu.sync_deployment_status("prod", "web").unwrap();
+    assert_eq!(d["status"]["conditions"][1]["type"], "Progressing");
+
+    let client = client(&emu).await;
+    let pods = Api::<Pod>::namespaced(client, "prod").list(&ListParams::default()).await.unwrap().items;
+    assert_eq!(pods.len(), 1);
+}
