@@ -132,7 +132,13 @@ pub async fn run(pace: Duration, out: &std::path::Path) -> anyhow::Result<Vec<u8
     let kubeconfig = kube::config::Kubeconfig::from_yaml(&emu.kubeconfig_yaml())?;
     let client = kube::Client::try_from(kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?)?;
     let Started { tracer, exports } = runtime.start(client, None);
-    let state = Arc::new(ServerState { metrics: ServerMetrics::new(&tracer), tracer, exports, auth: None });
+    let state = Arc::new(ServerState {
+        metrics: ServerMetrics::new(&tracer),
+        tracer,
+        exports,
+        auth: None,
+        role: sk_tracer::role::Role::alone(),
+    });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let port = listener.local_addr()?.port();
     tokio::spawn(server::serve(listener, None, state.clone(), std::future::pending(), Duration::from_secs(1)));

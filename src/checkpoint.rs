@@ -299,10 +299,12 @@ fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()>
 }
 
 /// Writes a checkpoint every `every` until `stop` turns true; one being written then is finished
-/// first. Failures are logged and counted, and the next tick tries again.
+/// first. Failures are logged and counted, and the next tick tries again. Only while this replica
+/// leads: with `ha`, the followers' checkpoints would rotate the leader's away.
 pub fn spawn(
     checkpoints: Arc<Checkpoints>,
     store: Arc<Store>,
+    role: crate::role::Role,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -313,6 +315,9 @@ pub fn spawn(
             tokio::select! {
                 _ = tick.tick() => {}
                 _ = stop.wait_for(|stopped| *stopped) => return,
+            }
+            if !role.leads() {
+                continue;
             }
             if let Err(e) = checkpoints.save(&store).await {
                 tracing::error!(

@@ -7,6 +7,7 @@ mod checkpoint;
 mod duration;
 mod error;
 mod export;
+mod ha;
 mod loader;
 mod pipeline;
 mod retention;
@@ -20,6 +21,7 @@ use sk_core::TracerConfig;
 pub use checkpoint::CheckpointConfig;
 pub use error::{quote_key, ConfigError};
 pub use export::ExportConfig;
+pub use ha::{HaConfig, LeaseConfig};
 pub use loader::Loader;
 pub use pipeline::PipelineConfig;
 pub use retention::RetentionConfig;
@@ -40,6 +42,8 @@ pub struct Config {
     pub exports: Vec<ScheduledExport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<CheckpointConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ha: Option<HaConfig>,
     /// Where the config came from as errors name it (`config file tracer.yaml`), so that what is
     /// found wrong with it later names the same place.
     #[serde(skip)]
@@ -56,6 +60,7 @@ impl PartialEq for Config {
             && self.export == other.export
             && self.exports == other.exports
             && self.checkpoint == other.checkpoint
+            && self.ha == other.ha
     }
 }
 

@@ -10,6 +10,7 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::CheckpointConfig;
+use crate::ha::HaConfig;
 use crate::error::ENV_PREFIX;
 use crate::export::ExportConfig;
 use crate::pipeline::PipelineConfig;
@@ -41,6 +42,8 @@ struct RawConfig {
     exports: Vec<ScheduledExport>,
     #[serde(default)]
     checkpoint: Option<CheckpointConfig>,
+    #[serde(default)]
+    ha: Option<HaConfig>,
 }
 
 /// Builds a [`Config`] from its layers: built-in defaults, then the YAML file, then the
@@ -131,6 +134,9 @@ impl Loader {
         if let Some(c) = &raw.checkpoint {
             c.validate(&source_name)?;
         }
+        if let Some(ha) = &raw.ha {
+            ha.validate(&source_name)?;
+        }
         Ok(Config {
             tracer,
             pipeline: raw.pipeline,
@@ -139,6 +145,7 @@ impl Loader {
             export: raw.export,
             exports: raw.exports,
             checkpoint: raw.checkpoint,
+            ha: raw.ha,
             source_name,
         })
     }

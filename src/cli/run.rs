@@ -11,7 +11,9 @@ use crate::server::{self, ServerMetrics, ServerState};
 /// Connects to the cluster, watches every tracked kind and every pod, records the trace in memory,
 /// and serves it: `POST /export`, `GET /healthz`, `GET /readyz` and `GET /metrics`. With
 /// `server.auth.tokenFile`, `/export` and `/metrics` require `Authorization: Bearer <token>`; with
-/// `server.tls`, the server speaks HTTPS only. Runs until SIGTERM or SIGINT. The cluster is found as kubectl finds it: `--kubeconfig`, else `KUBECONFIG`
+/// `server.tls`, the server speaks HTTPS only. With `ha`, replicas elect a leader on a Lease: all
+/// record and serve exports, only the leader runs scheduled exports and writes checkpoints. Runs
+/// until SIGTERM or SIGINT. The cluster is found as kubectl finds it: `--kubeconfig`, else `KUBECONFIG`
 /// or `~/.kube/config`, else the in-cluster service account. Logs go to stderr, filtered by
 /// `RUST_LOG` (default `info`).
 #[derive(Debug, clap::Args)]
@@ -72,6 +74,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .transpose()
         .context("server.auth.tokenFile")?;
     let tls = config.server.tls.as_ref().map(|t| server::tls::server_config(&t.cert_file, &t.key_file)).transpose()?;
+    let lease = config
+        .ha
+        .as_ref()
+        .map(|ha| {
+            crate::lease::LeaseSettings::resolve(ha, |k| std::env::var(k).ok(), |f| std::fs::read_to_string(f).ok())
+        })
+        .transpose()
+        .with_context(|| config.source_name.clone())?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let client = crate::kube_client::connect(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
@@ -79,13 +89,26 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             Some(cp) => cp.restore().await?,
             None => None,
         };
-        let crate::runtime::Started { tracer, exports } = built.start(client, restored);
+        let crate::runtime::Started { tracer, exports } = built.start(client.clone(), restored);
         // Turned true at SIGTERM: periodic checkpoints and scheduled exports finish what they are
         // doing and start nothing new.
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let checkpointing =
-            checkpoints.clone().map(|cp| crate::checkpoint::spawn(cp, tracer.store.clone(), stopped.clone()));
-        let mut metrics = ServerMetrics::new(&tracer);
+        // The election goes on until the shutdown work is done, so that the leader still leads
+        // while it writes the final checkpoint and the shutdown exports; then it releases the Lease.
+        let (stop_electing, electing_stopped) = tokio::sync::watch::channel(false);
+        let (role, election) = match lease {
+            Some(settings) => {
+                tracing::info!(lease = %settings.name, namespace = %settings.namespace, identity = %settings.identity, "electing a leader");
+                let (elector, leading) = crate::lease::Elector::new(client, settings);
+                let election = tokio::spawn(elector.clone().run(electing_stopped));
+                (crate::role::Role::elected(elector, leading), Some(election))
+            }
+            None => (crate::role::Role::alone(), None),
+        };
+        let checkpointing = checkpoints
+            .clone()
+            .map(|cp| crate::checkpoint::spawn(cp, tracer.store.clone(), role.clone(), stopped.clone()));
+        let mut metrics = ServerMetrics::new(&tracer).with_role(role.clone());
         if let Some(cp) = &checkpoints {
             metrics = metrics.with_checkpoints(cp.metrics.clone());
         }
@@ -94,6 +117,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             tracer,
             exports: exports.clone(),
             auth,
+            role: role.clone(),
         });
         let scheduler = crate::schedule::Scheduler {
             exports,
@@ -101,6 +125,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 let state = state.clone();
                 Arc::new(move |schedule, outcome| state.metrics.count_scheduled(schedule, outcome))
             },
+            role: role.clone(),
         };
         let addr = SocketAddr::new(config.server.bind, config.server.port);
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
@@ -108,7 +133,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         if !authenticated && !config.server.bind.is_loopback() {
             tracing::warn!(%addr, "serving exports and metrics without authentication on a non-loopback address; set server.auth.tokenFile");
         }
-        tracing::info!(%addr, authenticated, https, kinds = config.tracer.tracked_objects.len(), schedules = config.exports.len(), "sk-tracer is running");
+        tracing::info!(%addr, authenticated, https, kinds = config.tracer.tracked_objects.len(), schedules = config.exports.len(), ha = role.is_elected(), "sk-tracer is running");
         let schedules = crate::schedule::spawn(&scheduler, &config.exports, &stopped);
         let bound = config.server.shutdown_timeout;
         let signalled_at = std::sync::OnceLock::new();
@@ -128,7 +153,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             aborts.iter().for_each(tokio::task::AbortHandle::abort);
         }
         let finish = async {
-            if let Some(cp) = &checkpoints {
+            if let Some(cp) = checkpoints.as_ref().filter(|_| role.leads()) {
                 match cp.save(&state.tracer.store).await {
                     Ok(()) => tracing::info!("final checkpoint written"),
                     Err(e) => tracing::error!(error = format!("{e:#}"), "the final checkpoint failed"),
@@ -141,6 +166,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 seconds = bound.as_secs_f64(),
                 "shutdown work did not finish within server.shutdownTimeout; stopping anyway"
             );
+        }
+        if let Some(election) = election {
+            let _ = stop_electing.send(true);
+            if tokio::time::timeout(Duration::from_secs(2), election).await.is_err() {
+                tracing::warn!("the lease could not be released in time; it expires by itself");
+            }
         }
         tracing::info!("stopped");
         anyhow::Ok(())

@@ -67,6 +67,13 @@ impl ServerMetrics {
         self
     }
 
+    /// Adds the replica's role: `leader` (1 while this replica leads; always 1 without `ha`) and
+    /// `leader_transitions` (times it started or stopped leading).
+    pub fn with_role(mut self, role: crate::role::Role) -> Self {
+        self.registry.register_collector(Box::new(RoleCollector(role)));
+        self
+    }
+
     pub fn render(&self) -> Result<String, std::fmt::Error> {
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
@@ -179,5 +186,25 @@ impl Collector for TracerCollector {
         gauge(&mut e, "store_object_versions", "Object versions held by the trace", stats.object_versions as i64)?;
         gauge(&mut e, "tracked_objects", "Live objects of tracked kinds", stats.live_objects as i64)?;
         Ok(())
+    }
+}
+
+struct RoleCollector(crate::role::Role);
+
+impl std::fmt::Debug for RoleCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RoleCollector")
+    }
+}
+
+impl Collector for RoleCollector {
+    fn encode(&self, mut e: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        gauge(
+            &mut e,
+            "leader",
+            "1 while this replica leads (runs scheduled exports, writes checkpoints)",
+            i64::from(self.0.leads()),
+        )?;
+        counter(&mut e, "leader_transitions", "Times this replica started or stopped leading", self.0.transitions())
     }
 }

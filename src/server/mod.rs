@@ -31,6 +31,7 @@ pub struct ServerState {
     pub metrics: ServerMetrics,
     /// With a token, every endpoint but the probes requires it; without, all are open.
     pub auth: Option<TokenStore>,
+    pub role: crate::role::Role,
 }
 
 /// Passes requests that carry the current token (all of them without auth); refuses the others

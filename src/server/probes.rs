@@ -1,5 +1,7 @@
 //! `/healthz`: the process is alive. `/readyz`: every tracked kind (and pods) has completed its
-//! initial list; otherwise 503 with each kind that is not ready and why. `/metrics`: Prometheus.
+//! initial list; otherwise 503 with each kind that is not ready and why. Either way it says the
+//! replica's role (`leader` or `follower`), which does not bear on readiness: every replica
+//! records and serves exports. `/metrics`: Prometheus.
 
 use std::sync::Arc;
 
@@ -21,8 +23,11 @@ pub fn readyz(state: Arc<ServerState>) -> Response {
         .map(|(gvk, why)| serde_json::json!({"kind": gvk.to_string(), "state": why.describe()}))
         .collect();
     let status = if not_ready.is_empty() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    with_status(json(&serde_json::json!({"ready": not_ready.is_empty(), "not_ready": not_ready})), status)
-        .into_response()
+    with_status(
+        json(&serde_json::json!({"ready": not_ready.is_empty(), "role": state.role.name(), "not_ready": not_ready})),
+        status,
+    )
+    .into_response()
 }
 
 pub fn metrics(state: Arc<ServerState>) -> Response {

@@ -556,3 +556,24 @@ fn checkpoints_have_defaults_and_checked_values() {
     assert_err(&format!("{DEPLOYMENT}checkpoint:\n  to: /x\n  keep: 0\n"), &["checkpoint.keep", "at least 1"]);
     assert_err(&format!("{DEPLOYMENT}checkpoint:\n  every: 1m\n"), &["checkpoint", "to"]);
 }
+
+#[test]
+fn ha_has_defaults_and_checked_values() {
+    let c = load(&format!("{DEPLOYMENT}ha:\n  lease:\n    name: sk-tracer\n")).unwrap();
+    let ha = c.ha.clone().unwrap();
+    assert_eq!(
+        (ha.lease.duration, ha.lease.renew, ha.lease.retry),
+        (Duration::from_secs(15), Duration::from_secs(10), Duration::from_secs(2))
+    );
+    assert_eq!((ha.lease.namespace, ha.identity), (None, None), "found at run time");
+    assert!(load(DEPLOYMENT).unwrap().ha.is_none(), "off unless configured");
+    let ha = |lease: &str| format!("{DEPLOYMENT}ha:\n  lease: {{name: l, {lease}}}\n");
+    assert_err(&format!("{DEPLOYMENT}ha:\n  lease:\n    name: Not_A_Name\n"), &["ha.lease.name", "`Not_A_Name`"]);
+    assert_err(&ha("namespace: a.b"), &["ha.lease.namespace", "`a.b`"]);
+    assert_err(&ha("duration: 10s, renew: 10s"), &["ha.lease.renew", "shorter than ha.lease.duration"]);
+    assert_err(&ha("retry: 10s"), &["ha.lease.retry", "shorter than ha.lease.renew"]);
+    assert_err(&ha("duration: 0s"), &["ha.lease.duration", "at least 1s"]);
+    assert_err(&ha("durations: 1s"), &["durations"]);
+    assert_err(&format!("{DEPLOYMENT}ha:\n  lease: {{name: l}}\n  identity: ' '\n"), &["ha.identity", "empty"]);
+    assert_err(&format!("{DEPLOYMENT}ha:\n  identity: a\n"), &["ha", "lease"]);
+}
