@@ -88,3 +88,73 @@ fn relative(from: &std::path::Path, to: &std::path::Path) -> String {
     let downs = to[common..].iter().map(|c| c.as_os_str().to_string_lossy().into_owned());
     ups.chain(downs).collect::<Vec<_>>().join("/")
 }
+
+#[test]
+fn the_ha_component_adds_a_replica_its_lease_rights_and_a_budget() {
+    if !Command::new("kubectl").args(["version", "--client"]).output().is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: kubectl is not installed");
+        return;
+    }
+    let deploy = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy");
+    let scratch = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let base = relative(scratch.path(), std::path::Path::new(deploy));
+    std::fs::write(
+        scratch.path().join("kustomization.yaml"),
+        format!("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - {base}\ncomponents:\n  - {base}/components/ha\n"),
+    )
+    .unwrap();
+    let rendered = Command::new("kubectl").arg("kustomize").arg(scratch.path()).output().unwrap();
+    assert!(rendered.status.success(), "{}", String::from_utf8_lossy(&rendered.stderr));
+    let yaml = String::from_utf8_lossy(&rendered.stdout).into_owned();
+    let docs: Vec<serde_json::Value> = yaml.split("\n---\n").map(|d| serde_yaml::from_str(d).unwrap()).collect();
+    let find = |kind: &str| docs.iter().find(|d| d["kind"] == kind).unwrap_or_else(|| panic!("no {kind} in\n{yaml}"));
+    let deployment = find("Deployment");
+    assert_eq!(deployment["spec"]["replicas"], 2);
+    let env = &deployment["spec"]["template"]["spec"]["containers"][0]["env"];
+    let var = |name: &str| env.as_array().unwrap().iter().find(|v| v["name"] == name).cloned();
+    assert_eq!(var("SK_TRACER_HA__LEASE__NAME").unwrap()["value"], "sk-tracer");
+    assert_eq!(var("POD_NAME").unwrap()["valueFrom"]["fieldRef"]["fieldPath"], "metadata.name");
+    assert_eq!(var("POD_NAMESPACE").unwrap()["valueFrom"]["fieldRef"]["fieldPath"], "metadata.namespace");
+    assert_eq!(find("PodDisruptionBudget")["spec"]["minAvailable"], 1);
+
+    // The only write rights are on Leases, in the tracer's namespace: get and update on that one
+    // Lease by name, and create (which no name can limit).
+    let role = find("Role");
+    assert_eq!(role["metadata"]["namespace"], "sk-tracer");
+    for rule in role["rules"].as_array().unwrap() {
+        assert_eq!(rule["resources"], serde_json::json!(["leases"]), "{rule}");
+        let verbs = rule["verbs"].as_array().unwrap();
+        if verbs.iter().any(|v| v != "create") {
+            assert_eq!(rule["resourceNames"], serde_json::json!(["sk-tracer"]), "{rule}");
+        }
+    }
+    let cluster_role = find("ClusterRole");
+    for rule in cluster_role["rules"].as_array().unwrap() {
+        for verb in rule["verbs"].as_array().unwrap() {
+            assert!(
+                ["get", "list", "watch"].contains(&verb.as_str().unwrap()),
+                "the ClusterRole stays read-only: {rule}"
+            );
+        }
+    }
+
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let emu = rt.block_on(Emulator::start()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    emu.write_kubeconfig(dir.path().join("kubeconfig")).unwrap();
+    let out = Command::new("kubectl")
+        .args(["apply", "--dry-run=client", "--request-timeout=10s", "-k"])
+        .arg(scratch.path())
+        .env("KUBECONFIG", dir.path().join("kubeconfig"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}{}", stdout, String::from_utf8_lossy(&out.stderr));
+    for created in [
+        "poddisruptionbudget.policy/sk-tracer",
+        "role.rbac.authorization.k8s.io/sk-tracer-lease",
+        "rolebinding.rbac.authorization.k8s.io/sk-tracer-lease",
+    ] {
+        assert!(stdout.contains(&format!("{created} created (dry run)")), "{created}: {stdout}");
+    }
+}

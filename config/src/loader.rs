@@ -10,9 +10,9 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::CheckpointConfig;
-use crate::ha::HaConfig;
 use crate::error::ENV_PREFIX;
 use crate::export::ExportConfig;
+use crate::ha::HaConfig;
 use crate::pipeline::PipelineConfig;
 use crate::retention::RetentionConfig;
 use crate::schedule::ScheduledExport;
