@@ -6,10 +6,53 @@ use std::process::Command;
 
 use kube_emulator::Emulator;
 
+fn kubectl_installed() -> bool {
+    let installed = Command::new("kubectl").args(["version", "--client"]).output().is_ok_and(|o| o.status.success());
+    if !installed {
+        eprintln!("skipped: kubectl is not installed");
+    }
+    installed
+}
+
+/// `kubectl apply --dry-run=client -k <dir>` against a fresh emulator; its output, once it passed.
+fn dry_run(dir: &std::path::Path) -> String {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let emu = rt.block_on(Emulator::start()).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    emu.write_kubeconfig(home.path().join("kubeconfig")).unwrap();
+    let out = Command::new("kubectl")
+        .args(["apply", "--dry-run=client", "--request-timeout=10s", "-k"])
+        .arg(dir)
+        .env("KUBECONFIG", home.path().join("kubeconfig"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{}{}", stdout, String::from_utf8_lossy(&out.stderr));
+    stdout
+}
+
+/// An overlay of `deploy/` with `components`, as an operator would write one. Kustomize takes
+/// neither absolute paths nor an overlay inside its base, hence a relative path from the build's
+/// scratch directory. The overlay's directory and its rendering.
+fn overlay(components: &[&str]) -> (tempfile::TempDir, String) {
+    let deploy = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy");
+    let scratch = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let base = relative(scratch.path(), std::path::Path::new(deploy));
+    let components: String = components.iter().map(|c| format!("  - {base}/components/{c}\n")).collect();
+    std::fs::write(
+        scratch.path().join("kustomization.yaml"),
+        format!("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - {base}\ncomponents:\n{components}"),
+    )
+    .unwrap();
+    let rendered = Command::new("kubectl").arg("kustomize").arg(scratch.path()).output().unwrap();
+    assert!(rendered.status.success(), "{}", String::from_utf8_lossy(&rendered.stderr));
+    let yaml = String::from_utf8_lossy(&rendered.stdout).into_owned();
+    (scratch, yaml)
+}
+
 #[test]
 fn the_manifests_render_and_pass_a_dry_run() {
-    if !Command::new("kubectl").args(["version", "--client"]).output().is_ok_and(|o| o.status.success()) {
-        eprintln!("skipped: kubectl is not installed");
+    if !kubectl_installed() {
         return;
     }
     let deploy = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy");
@@ -24,36 +67,11 @@ fn the_manifests_render_and_pass_a_dry_run() {
     for verb in ["create", "update", "patch", "delete"] {
         assert!(!yaml.contains(&format!("- {verb}")), "the ClusterRole must stay read-only");
     }
-
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let emu = rt.block_on(Emulator::start()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    emu.write_kubeconfig(dir.path().join("kubeconfig")).unwrap();
-    let out = Command::new("kubectl")
-        .args(["apply", "--dry-run=client", "-k", deploy, "--request-timeout=10s"])
-        .env("KUBECONFIG", dir.path().join("kubeconfig"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}{}", stdout, String::from_utf8_lossy(&out.stderr));
+    let stdout = dry_run(std::path::Path::new(deploy));
     assert!(stdout.contains("deployment.apps/sk-tracer created (dry run)"), "{stdout}");
     assert!(stdout.contains("clusterrole.rbac.authorization.k8s.io/sk-tracer created (dry run)"), "{stdout}");
 
-    // The optional components, in an overlay as an operator would write one. Kustomize takes
-    // neither absolute paths nor an overlay inside its base, hence a relative path from the build's
-    // scratch directory.
-    let scratch = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let base = relative(scratch.path(), std::path::Path::new(deploy));
-    std::fs::write(
-        scratch.path().join("kustomization.yaml"),
-        format!(
-            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - {base}\ncomponents:\n  - {base}/components/auth\n  - {base}/components/tls\n"
-        ),
-    )
-    .unwrap();
-    let rendered = Command::new("kubectl").arg("kustomize").arg(scratch.path()).output().unwrap();
-    assert!(rendered.status.success(), "{}", String::from_utf8_lossy(&rendered.stderr));
-    let yaml = String::from_utf8_lossy(&rendered.stdout).into_owned();
+    let (scratch, yaml) = overlay(&["auth", "tls"]);
     for line in [
         "name: SK_TRACER_SERVER__AUTH__TOKEN_FILE",
         "value: /var/run/secrets/sk-tracer/token/token",
@@ -67,45 +85,16 @@ fn the_manifests_render_and_pass_a_dry_run() {
     for verb in ["create", "update", "patch", "delete"] {
         assert!(!yaml.contains(&format!("- {verb}")), "the ClusterRole must stay read-only");
     }
-    let out = Command::new("kubectl")
-        .args(["apply", "--dry-run=client", "--request-timeout=10s", "-k"])
-        .arg(scratch.path())
-        .env("KUBECONFIG", dir.path().join("kubeconfig"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}{}", stdout, String::from_utf8_lossy(&out.stderr));
+    let stdout = dry_run(scratch.path());
     assert!(stdout.contains("deployment.apps/sk-tracer created (dry run)"), "{stdout}");
-}
-
-/// `to` relative to `from`, both absolute.
-fn relative(from: &std::path::Path, to: &std::path::Path) -> String {
-    let (from, to) = (from.canonicalize().unwrap(), to.canonicalize().unwrap());
-    let from: Vec<_> = from.components().collect();
-    let to: Vec<_> = to.components().collect();
-    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
-    let ups = std::iter::repeat_n("..".to_string(), from.len() - common);
-    let downs = to[common..].iter().map(|c| c.as_os_str().to_string_lossy().into_owned());
-    ups.chain(downs).collect::<Vec<_>>().join("/")
 }
 
 #[test]
 fn the_ha_component_adds_a_replica_its_lease_rights_and_a_budget() {
-    if !Command::new("kubectl").args(["version", "--client"]).output().is_ok_and(|o| o.status.success()) {
-        eprintln!("skipped: kubectl is not installed");
+    if !kubectl_installed() {
         return;
     }
-    let deploy = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy");
-    let scratch = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let base = relative(scratch.path(), std::path::Path::new(deploy));
-    std::fs::write(
-        scratch.path().join("kustomization.yaml"),
-        format!("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - {base}\ncomponents:\n  - {base}/components/ha\n"),
-    )
-    .unwrap();
-    let rendered = Command::new("kubectl").arg("kustomize").arg(scratch.path()).output().unwrap();
-    assert!(rendered.status.success(), "{}", String::from_utf8_lossy(&rendered.stderr));
-    let yaml = String::from_utf8_lossy(&rendered.stdout).into_owned();
+    let (scratch, yaml) = overlay(&["ha"]);
     let docs: Vec<serde_json::Value> = yaml.split("\n---\n").map(|d| serde_yaml::from_str(d).unwrap()).collect();
     let find = |kind: &str| docs.iter().find(|d| d["kind"] == kind).unwrap_or_else(|| panic!("no {kind} in\n{yaml}"));
     let deployment = find("Deployment");
@@ -138,18 +127,7 @@ fn the_ha_component_adds_a_replica_its_lease_rights_and_a_budget() {
         }
     }
 
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let emu = rt.block_on(Emulator::start()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    emu.write_kubeconfig(dir.path().join("kubeconfig")).unwrap();
-    let out = Command::new("kubectl")
-        .args(["apply", "--dry-run=client", "--request-timeout=10s", "-k"])
-        .arg(scratch.path())
-        .env("KUBECONFIG", dir.path().join("kubeconfig"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}{}", stdout, String::from_utf8_lossy(&out.stderr));
+    let stdout = dry_run(scratch.path());
     for created in [
         "poddisruptionbudget.policy/sk-tracer",
         "role.rbac.authorization.k8s.io/sk-tracer-lease",
@@ -157,4 +135,15 @@ fn the_ha_component_adds_a_replica_its_lease_rights_and_a_budget() {
     ] {
         assert!(stdout.contains(&format!("{created} created (dry run)")), "{created}: {stdout}");
     }
+}
+
+/// `to` relative to `from`, both absolute.
+fn relative(from: &std::path::Path, to: &std::path::Path) -> String {
+    let (from, to) = (from.canonicalize().unwrap(), to.canonicalize().unwrap());
+    let from: Vec<_> = from.components().collect();
+    let to: Vec<_> = to.components().collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let ups = std::iter::repeat_n("..".to_string(), from.len() - common);
+    let downs = to[common..].iter().map(|c| c.as_os_str().to_string_lossy().into_owned());
+    ups.chain(downs).collect::<Vec<_>>().join("/")
 }
