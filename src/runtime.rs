@@ -8,6 +8,7 @@ use std::sync::Arc;
 use sk_config::Config;
 use sk_core::export::{ExportLimiter, ExportService};
 use sk_core::pipeline::{SanitiserChain, StageError};
+use sk_core::shard::Shard;
 use sk_core::store::{Retention, Store};
 use sk_core::tracer::{Pipeline, Tracer, TracerSettings};
 use sk_core::TracerConfig;
@@ -31,6 +32,8 @@ pub struct Runtime {
     /// `export.filters`, applied to every export under the request's own.
     pub export_filters: serde_json::Map<String, serde_json::Value>,
     pub max_concurrent_exports: u32,
+    /// The namespaces this replica records; `None` records all.
+    pub shard: Option<Shard>,
 }
 
 /// A started tracer and the exports it serves.
@@ -94,6 +97,10 @@ impl Runtime {
             };
             plugin.build_from(&exporters).map_err(|e| invalid(key, e.to_string()))?;
         }
+        let shard = match config.shard {
+            None => None,
+            Some(s) => Some(Shard::new(s.index, s.count).map_err(|e| invalid("shard".into(), e.to_string()))?),
+        };
         let export_filters = config.export.filters_map();
         sk_core::export::build_filters(&export_filters, &serde_json::Map::new(), &config.tracer)
             .map_err(|e| invalid("export.filters".into(), e.to_string()))?;
@@ -112,14 +119,20 @@ impl Runtime {
             exporters: Arc::new(exporters),
             export_filters,
             max_concurrent_exports: config.server.max_concurrent_exports,
+            shard,
         })
     }
 
     /// Starts the tracer's watches against `client`, going on from `restored` where a checkpoint
     /// gave one, and the export service over its store.
     pub fn start(self, client: kube::Client, restored: Option<Store>) -> Started {
-        let settings =
-            TracerSettings { config: self.tracer, pipeline: self.pipeline, retention: self.retention, restored };
+        let settings = TracerSettings {
+            config: self.tracer,
+            pipeline: self.pipeline,
+            retention: self.retention,
+            restored,
+            shard: self.shard,
+        };
         let tracer = Tracer::start(client, settings);
         let exports = Arc::new(ExportService::new(
             tracer.store.clone(),

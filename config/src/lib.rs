@@ -13,6 +13,7 @@ mod pipeline;
 mod retention;
 mod schedule;
 mod server;
+mod shard;
 mod tracked;
 
 use serde::Serialize;
@@ -27,6 +28,7 @@ pub use pipeline::PipelineConfig;
 pub use retention::RetentionConfig;
 pub use schedule::{ScheduleFormat, ScheduledExport};
 pub use server::{AuthConfig, ServerConfig, TlsConfig};
+pub use shard::ShardConfig;
 
 /// The whole configuration, normalised: every tracked kind has its pod-template paths.
 #[derive(Clone, Debug, Serialize)]
@@ -34,6 +36,9 @@ pub use server::{AuthConfig, ServerConfig, TlsConfig};
 pub struct Config {
     #[serde(flatten)]
     pub tracer: TracerConfig,
+    /// The namespaces this replica records; absent, all of them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardConfig>,
     pub pipeline: PipelineConfig,
     pub retention: RetentionConfig,
     pub server: ServerConfig,
@@ -54,6 +59,7 @@ pub struct Config {
 impl PartialEq for Config {
     fn eq(&self, other: &Self) -> bool {
         self.tracer == other.tracer
+            && self.shard == other.shard
             && self.pipeline == other.pipeline
             && self.retention == other.retention
             && self.server == other.server

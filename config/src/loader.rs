@@ -17,6 +17,7 @@ use crate::pipeline::PipelineConfig;
 use crate::retention::RetentionConfig;
 use crate::schedule::ScheduledExport;
 use crate::server::ServerConfig;
+use crate::shard::ShardConfig;
 use crate::tracked::{normalise, RawTrackedObject};
 use crate::{Config, ConfigError};
 
@@ -30,6 +31,8 @@ struct RawConfig {
     // `None` when absent or written without a value; both are reported as nothing to trace.
     #[serde(default)]
     tracked_objects: Option<BTreeMap<String, Option<RawTrackedObject>>>,
+    #[serde(default)]
+    shard: Option<ShardConfig>,
     #[serde(default)]
     pipeline: PipelineConfig,
     #[serde(default)]
@@ -127,6 +130,9 @@ impl Loader {
         let raw: RawConfig = figment.extract().map_err(|e| ConfigError::from_figment(e, file_name.as_deref()))?;
         let source_name = file_name.map(|f| format!("config file {f}")).unwrap_or_else(|| "config".into());
         let tracer = normalise(raw.tracked_objects, &source_name)?;
+        if let Some(s) = &raw.shard {
+            s.validate(&source_name)?;
+        }
         raw.pipeline.validate(&source_name)?;
         raw.retention.validate(&source_name)?;
         raw.server.validate(&source_name)?;
@@ -139,6 +145,7 @@ impl Loader {
         }
         Ok(Config {
             tracer,
+            shard: raw.shard,
             pipeline: raw.pipeline,
             retention: raw.retention,
             server: raw.server,

@@ -2,8 +2,8 @@
 //! resolution (`ownership`) and pod lifecycles (`lifecycle`), the pipeline's stage traits and the
 //! pod hasher (`pipeline`), the ingest loop (`tracer`), the store of recorded state (`store`), and
 //! exports from request to delivery (`export`); also bulk work below ingest's priority
-//! (`background`), plugin options, pod-template paths, label selectors, GVKs, the stable hash and
-//! the tracked-kinds config model.
+//! (`background`), plugin options, pod-template paths, label selectors, GVKs, the stable hash,
+//! namespace shards (`shard`) and the tracked-kinds config model.
 //!
 //! An object's identity has one name per form: [`trace::ObjectIdentity`] (kind, namespace, name,
 //! as the store holds it), [`TraceIdentity`] (as a trace file names it: kind where known,
@@ -21,6 +21,7 @@ pub mod ownership;
 pub mod pipeline;
 pub mod plugin_options;
 pub mod pod_template_path;
+pub mod shard;
 pub mod sources;
 pub mod store;
 pub mod trace;

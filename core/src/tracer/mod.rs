@@ -21,6 +21,7 @@ pub use metrics::Metrics;
 
 use crate::gvk::Gvk;
 use crate::pipeline::{PodHasher, SanitiserChain};
+use crate::shard::{Admission, Shard};
 use crate::sources::{spawn_kind_watch, unix_now, KindState, SourceHealth, WatchMode};
 use crate::store::{Retention, Store};
 use crate::tracer_config::TracerConfig;
@@ -48,6 +49,8 @@ pub struct TracerSettings {
     /// A store restored from a checkpoint: the watches' initial lists reconcile against it, so
     /// what changed while the tracer was down is recorded at the list's time.
     pub restored: Option<Store>,
+    /// The namespaces this replica records when several share the cluster; `None` records all.
+    pub shard: Option<Shard>,
 }
 
 /// A running tracer. Dropping it stops every task.
@@ -84,9 +87,25 @@ impl Tracer {
 
         let mut ingest = Ingest::new(config.clone(), Arc::new(settings.pipeline), store.clone(), metrics.clone());
         let (watch_client, watch_health) = (client.clone(), health.clone());
+        let (shard, shard_metrics) = (settings.shard, metrics.clone());
+        if let Some(s) = shard {
+            tracing::info!(index = s.index(), count = s.count(), "recording one namespace shard");
+        }
         tasks.push(tokio::spawn(async move {
             let mut owner_watches = Vec::new();
             while let Some(change) = rx.recv().await {
+                // Other shards' changes are dropped here, before they cost the ingest loop
+                // anything; they still count among the events the watches received.
+                let change = match shard {
+                    None => change,
+                    Some(s) => match s.admit(change) {
+                        Admission::Mine(change) => change,
+                        Admission::Other(gvk) => {
+                            shard_metrics.count_event(&gvk);
+                            continue;
+                        }
+                    },
+                };
                 for kind in ingest.handle(change) {
                     tracing::info!(owner_kind = %kind, "watching an intermediate owner kind (metadata only)");
                     owner_watches.push(spawn_kind_watch(
