@@ -187,3 +187,26 @@ fn prints_the_security_settings_without_reading_their_files() {
     assert!(!out.ok);
     assert!(out.stderr.contains("server.maxConcurrentExports: must be at least 1"), "{}", out.stderr);
 }
+
+#[test]
+fn ha_is_checked_and_settable_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = write(
+        dir.path(),
+        "ha.yaml",
+        "trackedObjects:\n  apps/v1.Deployment: {}\nha:\n  lease: {name: sk-tracer, duration: 10s, renew: 12s}\n",
+    );
+    let out = check(&[&bad], &[]);
+    assert!(!out.ok);
+    assert!(out.stderr.contains(&format!("config file {bad}: ha.lease.renew: must be shorter")), "{}", out.stderr);
+
+    // As the ha component turns it on: the Lease's name from the environment.
+    let plain = write(dir.path(), "plain.yaml", "trackedObjects:\n  apps/v1.Deployment: {}\n");
+    let out = check(&[&plain], &[("SK_TRACER_HA__LEASE__NAME", "sk-tracer")]);
+    assert!(out.ok, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("ha:\n  lease:\n    name: sk-tracer\n    duration: 15s\n    renew: 10s\n    retry: 2s\n"),
+        "{}",
+        out.stdout
+    );
+}
