@@ -3,6 +3,7 @@
 mod check_config;
 mod export;
 mod inspect;
+mod merge;
 mod plugins;
 mod run;
 mod time_spec;
@@ -59,6 +60,17 @@ enum Command {
     /// `--token-file`; for one that serves HTTPS, an `https://` address and, for a private CA,
     /// `--ca-file`.
     Export(export::Args),
+    /// Merge trace files: namespace shards' exports of one window, consecutive windows, or both.
+    ///
+    /// Inputs that start at the same second are parts of one window (the shards of `shard:
+    /// {index, count}` exporting the same `--start` and `--end`) and are united; an input that
+    /// starts later continues those before it: its first event, which holds the whole state at
+    /// its start, becomes the changes from the state the earlier inputs left, and a change that
+    /// two inputs both recorded is written once. Index entries come from the input that saw the
+    /// object last; a pod lifecycle that a later window clipped to its start continues the one
+    /// an earlier window left running. Inputs that record one object differently at the same
+    /// second, or configure one kind differently, are refused with both files named.
+    Merge(merge::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -69,6 +81,7 @@ pub fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(args),
         Command::Export(args) => export::run(args),
         Command::Plugins(args) => plugins::run(args),
+        Command::Merge(args) => merge::run(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

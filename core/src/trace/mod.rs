@@ -9,6 +9,7 @@ mod field_bytes;
 mod file_shapes;
 pub mod identity_ref;
 pub mod lifecycles;
+pub mod merge;
 pub mod object;
 pub mod simkube_v2;
 pub mod summary;
