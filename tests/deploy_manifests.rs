@@ -137,6 +137,35 @@ fn the_ha_component_adds_a_replica_its_lease_rights_and_a_budget() {
     }
 }
 
+#[test]
+fn the_shards_component_runs_a_statefulset_whose_ordinals_are_the_shards() {
+    if !kubectl_installed() {
+        return;
+    }
+    let (scratch, yaml) = overlay(&["shards", "auth", "tls"]);
+    let docs: Vec<serde_json::Value> = yaml.split("\n---\n").map(|d| serde_yaml::from_str(d).unwrap()).collect();
+    let find = |kind: &str| docs.iter().find(|d| d["kind"] == kind).unwrap_or_else(|| panic!("no {kind} in\n{yaml}"));
+    assert!(docs.iter().all(|d| d["kind"] != "Deployment"), "the StatefulSet replaces the Deployment");
+    let services: Vec<&serde_json::Value> = docs.iter().filter(|d| d["kind"] == "Service").collect();
+    assert_eq!(services.len(), 1, "only the headless Service: a balanced one would answer from any shard");
+    assert_eq!(services[0]["spec"]["clusterIP"], "None");
+    let set = find("StatefulSet");
+    assert_eq!(set["spec"]["serviceName"], services[0]["metadata"]["name"]);
+    let env = &set["spec"]["template"]["spec"]["containers"][0]["env"];
+    let var = |name: &str| env.as_array().unwrap().iter().find(|v| v["name"] == name).cloned();
+    assert_eq!(var("SK_TRACER_SHARD__INDEX").unwrap()["valueFrom"]["fieldRef"]["fieldPath"], "metadata.name");
+    assert_eq!(
+        var("SK_TRACER_SHARD__COUNT").unwrap()["value"].as_str().unwrap().parse::<u64>().unwrap(),
+        set["spec"]["replicas"].as_u64().unwrap(),
+        "one shard per replica"
+    );
+    for applied in ["SK_TRACER_SERVER__AUTH__TOKEN_FILE", "SK_TRACER_SERVER__TLS__CERT_FILE"] {
+        assert!(var(applied).is_some(), "{applied}: the auth and tls components apply to the StatefulSet too");
+    }
+    let stdout = dry_run(scratch.path());
+    assert!(stdout.contains("statefulset.apps/sk-tracer created (dry run)"), "{stdout}");
+}
+
 /// `to` relative to `from`, both absolute.
 fn relative(from: &std::path::Path, to: &std::path::Path) -> String {
     let (from, to) = (from.canonicalize().unwrap(), to.canonicalize().unwrap());
