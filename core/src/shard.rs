@@ -131,6 +131,7 @@ impl Shard {
     fn admit_payload(&self, gvk: &crate::Gvk, payload: Payload) -> Option<Payload> {
         let namespace = match &payload {
             Payload::Object(obj) => obj.pointer("/metadata/namespace").and_then(|v| v.as_str()).unwrap_or(""),
+            Payload::Raw(raw) => raw.metadata.namespace.as_deref().unwrap_or(""),
             Payload::Meta { info, .. } => info.namespace.as_str(),
         };
         match self.verdict(namespace) {
@@ -139,6 +140,7 @@ impl Shard {
             Verdict::OwnerOnly => match payload {
                 meta @ Payload::Meta { .. } => Some(meta),
                 Payload::Object(obj) => owner_only(gvk, &obj),
+                Payload::Raw(raw) => owner_only(gvk, &raw.to_json(gvk)),
             },
         }
     }

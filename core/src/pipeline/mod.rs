@@ -6,4 +6,4 @@ pub mod pod_hash;
 pub mod sanitiser;
 
 pub use pod_hash::{pod_template_form, PodHasher};
-pub use sanitiser::{Sanitiser, SanitiserChain, SanitiserPlugin, StageError};
+pub use sanitiser::{IgnoredFields, Sanitiser, SanitiserChain, SanitiserPlugin, StageError};

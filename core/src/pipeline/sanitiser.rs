@@ -15,6 +15,34 @@ pub trait Sanitiser: Send + Sync {
     /// Cleans one pod template, `{"metadata": {...}, "spec": {...}}`: one found at a configured
     /// pod-template path of a recorded object, or the template form of a running pod.
     fn sanitise_template(&self, _template: &mut Value) {}
+
+    /// The fields of an object that `sanitise_object` may read or change, as paths of keys
+    /// (`&["status"]`, `&["metadata", "annotations"]`): a field outside them and their parents
+    /// reaches the next stage as it came. `None`, the default, says it may touch anything.
+    fn touches(&self) -> Option<&[&[&str]]> {
+        None
+    }
+
+    /// Fields that `sanitise_object` removes whatever they hold, its other changes not depending
+    /// on them. With [`Sanitiser::touches`], this tells the ingest loop which changes cannot
+    /// change what is recorded, and so need not be sanitised at all (see
+    /// [`SanitiserChain::ignored`]).
+    fn discards(&self) -> &[&[&str]] {
+        &[]
+    }
+}
+
+/// Fields of an object that the recorded form does not depend on: a change to them alone
+/// records nothing. Top-level fields and fields of `metadata` only.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IgnoredFields {
+    pub top: Vec<String>,
+    pub metadata: Vec<String>,
+}
+
+/// Whether one path lies inside the other (or they are the same).
+fn overlaps(a: &[&str], b: &[&str]) -> bool {
+    a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -54,6 +82,7 @@ impl SanitiserPlugin {
 #[derive(Default)]
 pub struct SanitiserChain {
     stages: Vec<(&'static str, Box<dyn Sanitiser>)>,
+    ignored: IgnoredFields,
 }
 
 impl SanitiserChain {
@@ -70,7 +99,37 @@ impl SanitiserChain {
                 (plugin.build)(opts).map_err(|message| StageError::BadOptions { name: name.clone(), message })?;
             stages.push((plugin.name, stage));
         }
-        Ok(SanitiserChain { stages })
+        let ignored = Self::ignored_by(&stages);
+        Ok(SanitiserChain { stages, ignored })
+    }
+
+    /// A field is ignored when a stage discards it and every stage before that one says it
+    /// touches nothing there: what reaches the discarding stage does not depend on the field,
+    /// and nothing after it sees the field.
+    fn ignored_by(stages: &[(&'static str, Box<dyn Sanitiser>)]) -> IgnoredFields {
+        let mut ignored = IgnoredFields::default();
+        for (k, (_, stage)) in stages.iter().enumerate() {
+            for path in stage.discards() {
+                let untouched_before =
+                    stages[..k].iter().all(|(_, s)| s.touches().is_some_and(|t| t.iter().all(|p| !overlaps(p, path))));
+                if !untouched_before {
+                    continue;
+                }
+                match path {
+                    [field] if !ignored.top.iter().any(|f| f == field) => ignored.top.push(field.to_string()),
+                    ["metadata", field] if !ignored.metadata.iter().any(|f| f == field) => {
+                        ignored.metadata.push(field.to_string())
+                    }
+                    _ => {}
+                }
+            }
+        }
+        ignored
+    }
+
+    /// The fields whose changes alone cannot change what this chain records.
+    pub fn ignored(&self) -> &IgnoredFields {
+        &self.ignored
     }
 
     pub fn names(&self) -> Vec<&'static str> {
@@ -101,5 +160,50 @@ impl SanitiserChain {
         for (_, s) in &self.stages {
             s.sanitise_template(template);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stage that says what it touches and discards, and does nothing.
+    struct Declares(Option<&'static [&'static [&'static str]]>, &'static [&'static [&'static str]]);
+
+    impl Sanitiser for Declares {
+        fn touches(&self) -> Option<&[&[&str]]> {
+            self.0
+        }
+
+        fn discards(&self) -> &[&[&str]] {
+            self.1
+        }
+    }
+
+    fn ignored(stages: Vec<Declares>) -> IgnoredFields {
+        let stages: Vec<(&'static str, Box<dyn Sanitiser>)> =
+            stages.into_iter().map(|s| ("test", Box::new(s) as Box<dyn Sanitiser>)).collect();
+        SanitiserChain::ignored_by(&stages)
+    }
+
+    const STATUS: &[&[&str]] = &[&["status"]];
+    const MANAGED: &[&[&str]] = &[&["metadata", "managedFields"]];
+
+    #[test]
+    fn a_field_is_ignored_only_if_nothing_before_its_discarding_stage_may_touch_it() {
+        let both = ignored(vec![Declares(Some(MANAGED), MANAGED), Declares(Some(STATUS), STATUS)]);
+        assert_eq!(both, IgnoredFields { top: vec!["status".into()], metadata: vec!["managedFields".into()] });
+        // A stage that may touch anything, first: it could copy status elsewhere.
+        let unknown_first = ignored(vec![Declares(None, &[]), Declares(Some(STATUS), STATUS)]);
+        assert_eq!(unknown_first, IgnoredFields::default());
+        // After the discarding stage, it sees no status at all.
+        let unknown_after = ignored(vec![Declares(Some(STATUS), STATUS), Declares(None, &[])]);
+        assert_eq!(unknown_after.top, ["status"]);
+        // A stage before that touches all of metadata may read managedFields.
+        let metadata_first = ignored(vec![Declares(Some(&[&["metadata"]]), &[]), Declares(Some(MANAGED), MANAGED)]);
+        assert_eq!(metadata_first, IgnoredFields::default());
+        // Deeper paths are not used: the fingerprint sees two levels.
+        let deep = ignored(vec![Declares(Some(&[&["spec", "x"]]), &[&["spec", "x"]])]);
+        assert_eq!(deep, IgnoredFields::default());
     }
 }

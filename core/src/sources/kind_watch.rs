@@ -8,7 +8,7 @@ use kube::api::{Api, DynamicObject, GroupVersionKind, PartialObjectMeta};
 use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt;
 use kube::{discovery, Client};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::{unix_now, Change, ChangeKind, KindState, Payload, RawObject, SourceHealth};
@@ -53,8 +53,7 @@ pub fn spawn_kind_watch(
                     let stopped = match mode {
                         WatchMode::Full => {
                             let api: Api<RawObject> = Api::all_with(client.clone(), &ar);
-                            let g = gvk.clone();
-                            pump(watcher(api), &gvk, &tx, &health, move |o| Payload::Object(object_json(o, &g))).await
+                            pump(watcher(api), &gvk, &tx, &health, |o| Payload::Raw(Box::new(o))).await
                         }
                         WatchMode::MetadataOnly => {
                             let api: Api<PartialObjectMeta<DynamicObject>> = Api::all_with(client.clone(), &ar);
@@ -157,13 +156,7 @@ fn classify_watch(e: &watcher::Error) -> Option<KindState> {
 /// The object as the JSON the apiserver sent, with `apiVersion` and `kind` always present (list
 /// items may omit them).
 pub fn object_json(obj: RawObject, gvk: &Gvk) -> Value {
-    let mut map = match obj.json {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    };
-    map.insert("apiVersion".into(), Value::String(gvk.api_version()));
-    map.insert("kind".into(), Value::String(gvk.kind.clone()));
-    Value::Object(map)
+    obj.to_json(gvk)
 }
 
 fn meta_payload(obj: PartialObjectMeta<DynamicObject>, gvk: &Gvk) -> Payload {

@@ -11,7 +11,7 @@ mod raw_object;
 
 pub use health::{KindState, SourceHealth};
 pub use kind_watch::{object_json, spawn_kind_watch, WatchMode};
-pub use raw_object::RawObject;
+pub use raw_object::{Fields, RawObject};
 
 use crate::gvk::Gvk;
 use crate::ownership::KnownOwner;
@@ -40,8 +40,22 @@ pub enum ChangeKind {
 pub enum Payload {
     /// The whole object, as JSON (tracked kinds and pods).
     Object(serde_json::Value),
+    /// The whole object as the apiserver sent it, decoded only as far as the ingest loop needs
+    /// (tracked kinds and pods, from the watches).
+    Raw(Box<RawObject>),
     /// Only what owner resolution needs (intermediate owner kinds).
     Meta { uid: String, info: KnownOwner },
+}
+
+impl Payload {
+    /// The object's namespace; empty for a cluster-scoped one.
+    pub fn namespace(&self) -> &str {
+        match self {
+            Payload::Object(obj) => obj.pointer("/metadata/namespace").and_then(|v| v.as_str()).unwrap_or(""),
+            Payload::Raw(raw) => raw.metadata.namespace.as_deref().unwrap_or(""),
+            Payload::Meta { info, .. } => info.namespace.as_str(),
+        }
+    }
 }
 
 pub fn unix_now() -> i64 {

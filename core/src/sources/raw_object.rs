@@ -3,41 +3,180 @@
 //! kube's `DynamicObject` keeps the fields besides `metadata` in a flattened map, which serde
 //! decodes by buffering the whole object in an intermediate form and decoding it again; its typed
 //! metadata must then be encoded back into JSON for the pipeline. That cost 1.45 times a plain
-//! JSON decode of the same events. A `RawObject` is the JSON decoded once, with the few metadata
-//! fields kube's watcher reads copied beside it.
+//! JSON decode of the same events. A `RawObject` keeps the object's JSON text as it came, with the
+//! few metadata fields kube's watcher reads copied beside it, and is decoded only as far as each
+//! use needs: most changes on a busy cluster are status writes that a trace drops, and a pod
+//! already seen needs only its owners and its status.
 
 use std::borrow::Cow;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::ApiResource;
 use kube::core::DynamicResourceScope;
+use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
-use serde_json::Value;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
 
-#[derive(Clone, Debug, Default, PartialEq)]
+use crate::gvk::Gvk;
+
+#[derive(Clone, Debug)]
 pub struct RawObject {
     /// The name, namespace, uid and resource version, for kube's watcher (which resumes from the
-    /// last object's resource version); everything else is in `json` only.
+    /// last object's resource version); everything else is in `raw` only.
     pub metadata: ObjectMeta,
-    pub json: Value,
+    raw: Box<RawValue>,
+}
+
+impl PartialEq for RawObject {
+    fn eq(&self, other: &Self) -> bool {
+        self.metadata == other.metadata && self.raw.get() == other.raw.get()
+    }
+}
+
+impl Default for RawObject {
+    fn default() -> Self {
+        RawObject { metadata: ObjectMeta::default(), raw: RawValue::from_string("{}".into()).unwrap_or_default() }
+    }
+}
+
+/// The metadata fields kube's watcher reads; the rest of the object is skipped, not built.
+#[derive(Deserialize)]
+struct Peek<'a> {
+    #[serde(borrow)]
+    metadata: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct PeekMeta<'a> {
+    #[serde(borrow)]
+    name: Option<&'a RawValue>,
+    #[serde(borrow)]
+    namespace: Option<&'a RawValue>,
+    #[serde(borrow)]
+    uid: Option<&'a RawValue>,
+    #[serde(borrow, rename = "resourceVersion")]
+    resource_version: Option<&'a RawValue>,
+}
+
+/// A string field as a string; anything else, as `Value::as_str` would have it, as none.
+fn string(raw: Option<&RawValue>) -> Option<String> {
+    raw.and_then(|r| serde_json::from_str::<Cow<'_, str>>(r.get()).ok()).map(Cow::into_owned)
+}
+
+/// The name under which serde_json hands a value's text to `RawValue` rather than decoding it.
+/// Asked for by name here so that a deserializer that is not serde_json's (serde's buffered
+/// content, when a watch event's `object` comes before its `type`) can be answered too.
+const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
+
+struct RawText;
+
+impl<'de> Visitor<'de> for RawText {
+    type Value = Box<RawValue>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    /// serde_json's answer: the text, as `RawValue` reads it.
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Box<RawValue>, A::Error> {
+        Box::<RawValue>::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+    }
+
+    /// Anyone else's: the value decoded, and written back as text.
+    fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<Box<RawValue>, D::Error> {
+        let value = Value::deserialize(d)?;
+        RawValue::from_string(value.to_string()).map_err(serde::de::Error::custom)
+    }
 }
 
 impl<'de> Deserialize<'de> for RawObject {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let json = Value::deserialize(d)?;
-        let Some(object) = json.as_object() else {
-            return Err(serde::de::Error::custom(format!("expected an object, found {json}")));
+        let raw = d.deserialize_newtype_struct(RAW_VALUE_TOKEN, RawText)?;
+        if !raw.get().starts_with('{') {
+            return Err(serde::de::Error::custom(format!("expected an object, found {}", raw.get())));
+        }
+        let peek: Peek<'_> = serde_json::from_str(raw.get()).map_err(serde::de::Error::custom)?;
+        let meta = match peek.metadata {
+            Some(m) if m.get().starts_with('{') => Some(serde_json::from_str::<PeekMeta<'_>>(m.get())),
+            _ => None,
+        }
+        .transpose()
+        .map_err(serde::de::Error::custom)?;
+        let metadata = meta
+            .map(|m| ObjectMeta {
+                name: string(m.name),
+                namespace: string(m.namespace),
+                uid: string(m.uid),
+                resource_version: string(m.resource_version),
+                ..ObjectMeta::default()
+            })
+            .unwrap_or_default();
+        Ok(RawObject { metadata, raw })
+    }
+}
+
+impl RawObject {
+    /// The object's JSON text.
+    pub fn json_text(&self) -> &str {
+        self.raw.get()
+    }
+
+    /// The whole object decoded, with `apiVersion` and `kind` those of the watched kind (list
+    /// items may omit them).
+    pub fn to_json(&self, gvk: &Gvk) -> Value {
+        let mut map = match serde_json::from_str(self.raw.get()) {
+            Ok(Value::Object(m)) => m,
+            _ => Map::new(),
         };
-        let meta = object.get("metadata");
-        let field = |name: &str| meta.and_then(|m| m.get(name)).and_then(Value::as_str).map(str::to_string);
-        let metadata = ObjectMeta {
-            name: field("name"),
-            namespace: field("namespace"),
-            uid: field("uid"),
-            resource_version: field("resourceVersion"),
-            ..ObjectMeta::default()
-        };
-        Ok(RawObject { metadata, json })
+        map.insert("apiVersion".into(), Value::String(gvk.api_version()));
+        map.insert("kind".into(), Value::String(gvk.kind.clone()));
+        Value::Object(map)
+    }
+
+    /// The object's top-level fields as JSON text, `None` if a key repeats or is escaped.
+    pub fn fields(&self) -> Option<Fields<'_>> {
+        Fields::of(self.raw.get())
+    }
+}
+
+/// The fields of a JSON object as their text, in the order they came, without decoding them.
+pub struct Fields<'a>(pub Vec<(&'a str, &'a RawValue)>);
+
+impl<'a> Fields<'a> {
+    /// `None` for what is not an object, and for an object with a repeated or escaped key: those
+    /// are decoded whole, where the rules for them are serde's.
+    pub fn of(json: &'a str) -> Option<Fields<'a>> {
+        let fields = serde_json::from_str::<Fields<'a>>(json).ok()?;
+        let mut keys: Vec<&str> = fields.0.iter().map(|(k, _)| *k).collect();
+        keys.sort_unstable();
+        let unique = keys.windows(2).all(|w| w[0] != w[1]);
+        unique.then_some(fields)
+    }
+
+    pub fn get(&self, key: &str) -> Option<&'a RawValue> {
+        self.0.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Fields<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Fields<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Fields<'a>, M::Error> {
+                let mut out = Vec::with_capacity(8);
+                // `&str` keys borrow from the text; an escaped key cannot, and fails the whole.
+                while let Some(key) = map.next_key::<&'de str>()? {
+                    out.push((key, map.next_value::<&'de RawValue>()?));
+                }
+                Ok(Fields(out))
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
     }
 }
 
@@ -90,12 +229,22 @@ mod tests {
         let event: WatchEvent<RawObject> =
             serde_json::from_value(json!({"type": "MODIFIED", "object": obj.clone()})).unwrap();
         let WatchEvent::Modified(raw) = event else { panic!("a modification") };
-        assert_eq!(raw.json, obj);
+        assert_eq!(raw.to_json(&Gvk::new("apps", "v1", "Deployment")), obj);
         assert_eq!(
             (raw.name_any(), raw.namespace(), raw.resource_version()),
             ("web".into(), Some("d".into()), Some("42".into()))
         );
         assert_eq!(raw.uid().as_deref(), Some("u1"));
+    }
+
+    #[test]
+    fn an_event_whose_object_comes_before_its_type_decodes_too() {
+        let text =
+            r#"{"object": {"metadata": {"name": "web", "resourceVersion": "7"}, "spec": {"a": [1]}}, "type": "ADDED"}"#;
+        let event: WatchEvent<RawObject> = serde_json::from_str(text).unwrap();
+        let WatchEvent::Added(raw) = event else { panic!("an addition") };
+        assert_eq!(raw.resource_version().as_deref(), Some("7"));
+        assert_eq!(raw.to_json(&Gvk::new("", "v1", "Pod"))["spec"], json!({"a": [1]}));
     }
 
     #[test]
@@ -106,5 +255,19 @@ mod tests {
             .contains("expected an object"));
         let bare: RawObject = serde_json::from_value(json!({"kind": "Pod"})).unwrap();
         assert_eq!(bare.metadata, ObjectMeta::default());
+        let odd: RawObject = serde_json::from_str(r#"{"metadata": {"name": 5, "namespace": "a\"b"}}"#).unwrap();
+        assert_eq!((odd.metadata.name, odd.metadata.namespace.as_deref()), (None, Some("a\"b")));
+    }
+
+    #[test]
+    fn fields_are_text_and_repeated_or_escaped_keys_are_refused() {
+        let f = Fields::of(r#"{"a": {"x": [1, 2]}, "b":"s"}"#).unwrap();
+        assert_eq!(
+            f.0.iter().map(|(k, v)| (*k, v.get())).collect::<Vec<_>>(),
+            [("a", r#"{"x": [1, 2]}"#), ("b", r#""s""#)]
+        );
+        assert!(Fields::of(r#"{"a": 1, "a": 2}"#).is_none());
+        assert!(Fields::of(r#"{"\u0061": 1}"#).is_none());
+        assert!(Fields::of("[1]").is_none());
     }
 }

@@ -50,6 +50,8 @@ pub struct Ingest {
     /// Owner kinds being watched for owner resolution, tracked kinds included.
     watched_owner_kinds: HashSet<Gvk>,
     path_errors_reported: HashSet<Gvk>,
+    /// What each tracked object's recorded version was made from (see `fast`).
+    seen: HashMap<u64, fast::Seen>,
 }
 
 #[derive(Default)]
@@ -81,6 +83,7 @@ impl Ingest {
             next_expiry: i64::MIN,
             watched_owner_kinds,
             path_errors_reported: HashSet::new(),
+            seen: HashMap::new(),
         }
     }
 
@@ -96,6 +99,11 @@ impl Ingest {
                 self.metrics.relists.fetch_add(1, Ordering::Relaxed);
             }
             ChangeKind::Relisted(payload) => {
+                // A list is read once per (re)start: decoded whole, as it always was.
+                let payload = match payload {
+                    Payload::Raw(raw) => Payload::Object(self.whole(&raw, &gvk)),
+                    other => other,
+                };
                 let relist = self.relisting.entry(gvk.clone()).or_default();
                 match &payload {
                     Payload::Object(obj) => {
@@ -109,6 +117,7 @@ impl Ingest {
                     Payload::Meta { uid, .. } => {
                         relist.uids.insert(uid.clone());
                     }
+                    Payload::Raw(_) => {}
                 }
                 wanted = self.applied(&gvk, at, payload);
             }
@@ -116,6 +125,8 @@ impl Ingest {
                 let relist = self.relisting.remove(&gvk).unwrap_or_default();
                 self.owners.retain_kind(&gvk, &relist.uids);
                 if self.config.get(&gvk).is_some() {
+                    // Objects the list no longer shows are deleted without an event of their own.
+                    self.seen.clear();
                     let gone = self.store.reconcile_relist(at, &gvk, &relist.objects);
                     if gone > 0 {
                         tracing::info!(%gvk, gone, "objects deleted while the watch was down");
@@ -145,6 +156,7 @@ impl Ingest {
 
     fn applied(&mut self, gvk: &Gvk, at: i64, payload: Payload) -> Vec<Gvk> {
         match payload {
+            Payload::Raw(raw) => self.applied_raw(gvk, at, *raw),
             Payload::Meta { uid, info } => {
                 self.owners.upsert(uid.clone(), info);
                 self.retry_pending(&uid)
@@ -180,6 +192,7 @@ impl Ingest {
 
     fn deleted(&mut self, gvk: &Gvk, at: i64, payload: Payload) -> Vec<Gvk> {
         match payload {
+            Payload::Raw(raw) => self.deleted_raw(gvk, at, *raw),
             Payload::Meta { uid, .. } => {
                 self.owners.remove(&uid);
                 self.retry_pending(&uid)
@@ -200,6 +213,7 @@ impl Ingest {
                 }
                 if self.config.get(gvk).is_some() {
                     if let Some(id) = ObjectIdentity::of(&obj) {
+                        self.seen.remove(&fast::identity_key(&id));
                         self.store.delete(at, &id);
                     }
                 }
@@ -209,12 +223,19 @@ impl Ingest {
     }
 
     /// Sanitises and records one object of a tracked kind.
-    fn record(&mut self, gvk: &Gvk, cfg: &TrackedObjectConfig, at: i64, mut obj: Value) {
+    fn record(&mut self, gvk: &Gvk, cfg: &TrackedObjectConfig, at: i64, obj: Value) {
         let owned = obj.pointer("/metadata/ownerReferences").and_then(Value::as_array).is_some_and(|r| !r.is_empty());
         if cfg.skip_owned && owned {
             return;
         }
         let Some(id) = ObjectIdentity::of(&obj) else { return };
+        self.record_as(gvk, id, at, obj);
+    }
+
+    /// Sanitises and records `obj` as `id` unless the store's version hashes the same; returns
+    /// the hash.
+    fn record_as(&mut self, gvk: &Gvk, id: ObjectIdentity, at: i64, mut obj: Value) -> u64 {
+        let Some(cfg) = self.config.get(gvk) else { return 0 };
         if let Err(e) = self.pipeline.sanitisers().sanitise_tracked(&mut obj, cfg) {
             if self.path_errors_reported.insert(gvk.clone()) {
                 tracing::warn!(%gvk, error = %e, "pod-template path does not fit the object; its templates are recorded unsanitised");
@@ -222,11 +243,12 @@ impl Ingest {
         }
         let hash = stable_hash(&obj);
         if self.store.live_hash(&id) == Some(hash) {
-            return;
+            return hash;
         }
         if self.store.apply(at, id, EncodedObject::from_json(&obj), hash) {
             self.metrics.recorded.fetch_add(1, Ordering::Relaxed);
         }
+        hash
     }
 
     /// Resolves a pod's owner and records its lifecycle; a pod whose owner chain is not in the
@@ -316,6 +338,8 @@ impl Ingest {
         self.owners.len()
     }
 }
+
+mod fast;
 
 #[cfg(test)]
 mod tests;

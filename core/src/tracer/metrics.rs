@@ -20,6 +20,9 @@ pub struct Metrics {
     pub evictions: AtomicU64,
     /// Pods not recorded because their owner never appeared (deleted before it was seen).
     pub unresolved_pods: AtomicU64,
+    /// Objects from the watches decoded whole: lists, tracked objects whose recorded form may
+    /// have changed, pods seen for the first time. Other changes are read only in part.
+    pub decoded_whole: AtomicU64,
 }
 
 impl Metrics {

@@ -42,7 +42,27 @@ impl Sanitiser for Metadata {
     fn sanitise_template(&self, template: &mut Value) {
         clean(template);
     }
+
+    fn touches(&self) -> Option<&[&[&str]]> {
+        Some(&[&["metadata"]])
+    }
+
+    fn discards(&self) -> &[&[&str]] {
+        &DISCARDED
+    }
 }
+
+/// [`FIELDS`] as paths, which a test holds to the list.
+const DISCARDED: [&[&str]; 8] = [
+    &["metadata", "uid"],
+    &["metadata", "resourceVersion"],
+    &["metadata", "generation"],
+    &["metadata", "creationTimestamp"],
+    &["metadata", "deletionTimestamp"],
+    &["metadata", "deletionGracePeriodSeconds"],
+    &["metadata", "managedFields"],
+    &["metadata", "selfLink"],
+];
 
 fn build(options: &Value) -> Result<Box<dyn Sanitiser>, String> {
     no_options("metadata", options)?;
@@ -62,6 +82,12 @@ mod tests {
     use super::*;
     use crate::sanitisers::test_support::{deployment, pod};
     use serde_json::json;
+
+    #[test]
+    fn discards_the_fields_it_removes() {
+        let named: Vec<&str> = DISCARDED.iter().map(|p| p[1]).collect();
+        assert_eq!(named, FIELDS);
+    }
 
     #[test]
     fn removes_server_set_fields_and_keeps_what_the_author_wrote() {

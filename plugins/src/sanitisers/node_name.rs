@@ -26,6 +26,10 @@ impl Sanitiser for NodeName {
     fn sanitise_template(&self, template: &mut Value) {
         drop_node_name(template);
     }
+
+    fn touches(&self) -> Option<&[&[&str]]> {
+        Some(&[&["apiVersion"], &["kind"], &["spec"]])
+    }
 }
 
 fn build(options: &Value) -> Result<Box<dyn Sanitiser>, String> {

@@ -173,6 +173,10 @@ impl Sanitiser for Redact {
             self.redact_pod_spec(spec);
         }
     }
+
+    fn touches(&self) -> Option<&[&[&str]]> {
+        Some(&[&["apiVersion"], &["kind"], &["metadata", "annotations"], &["spec"]])
+    }
 }
 
 fn build(options: &Value) -> Result<Box<dyn Sanitiser>, String> {

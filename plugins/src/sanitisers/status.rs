@@ -14,6 +14,14 @@ impl Sanitiser for Status {
             o.remove("status");
         }
     }
+
+    fn touches(&self) -> Option<&[&[&str]]> {
+        Some(&[&["status"]])
+    }
+
+    fn discards(&self) -> &[&[&str]] {
+        &[&["status"]]
+    }
 }
 
 fn build(options: &Value) -> Result<Box<dyn Sanitiser>, String> {
