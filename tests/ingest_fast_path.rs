@@ -215,6 +215,13 @@ fn workload() -> Vec<Event> {
             ),
         ),
         Object("Pod", true, pod("p1", "uid-rs", json!({"phase": "Succeeded"}))),
+        // Every container terminated, the phase not yet final: the restart policy decides.
+        Object("Pod", false, pod("p3", "uid-rs", running("2025-11-24T16:01:07Z"))),
+        Object("Pod", false, {
+            let mut p = pod("p3", "uid-rs", json!({"phase": "Running", "containerStatuses": [{"name": "c", "state": {"terminated": {"startedAt": "2025-11-24T16:01:07Z", "finishedAt": "2025-11-24T16:03:00Z"}}}]}));
+            p["spec"]["restartPolicy"] = json!("Never");
+            p
+        }),
         Object("Pod", true, pod("p2", "uid-rs2", running("2025-11-24T16:01:05Z"))),
         // Deleted, then created again as it was: the fingerprint is the same, the store's
         // version is gone, and it is recorded again.
@@ -244,10 +251,10 @@ fn the_watch_path_records_exactly_what_the_full_path_records() {
     // its owner).
     let events = workload().len() as u64;
     let (recorded, decoded) = same_either_way(&["metadata", "status", "node-name", "redact"]);
-    assert_eq!((recorded, decoded), (5, 10), "of {events} events");
+    assert_eq!((recorded, decoded), (5, 11), "of {events} events");
     // Status kept: every status write is a version of its own.
     let (recorded, decoded) = same_either_way(&["metadata", "node-name", "redact"]);
-    assert!(recorded > 5 && decoded > 10, "{recorded} {decoded}");
+    assert!(recorded > 5 && decoded > 11, "{recorded} {decoded}");
     // Status dropped before managedFields is: the order changes what is ignored, not the trace.
     same_either_way(&["status", "redact", "metadata"]);
     // No sanitiser: everything the apiserver writes is a change.

@@ -26,6 +26,16 @@ pub struct RawObject {
     /// last object's resource version); everything else is in `raw` only.
     pub metadata: ObjectMeta,
     raw: Box<RawValue>,
+    /// Where each top-level key and value lies in `raw`, found while the metadata was read:
+    /// `None` when a key repeats or is escaped.
+    layout: Option<Vec<Span>>,
+}
+
+/// A field's key and value as byte ranges of the object's text.
+#[derive(Clone, Copy, Debug)]
+struct Span {
+    key: (u32, u32),
+    value: (u32, u32),
 }
 
 impl PartialEq for RawObject {
@@ -36,32 +46,17 @@ impl PartialEq for RawObject {
 
 impl Default for RawObject {
     fn default() -> Self {
-        RawObject { metadata: ObjectMeta::default(), raw: RawValue::from_string("{}".into()).unwrap_or_default() }
+        RawObject {
+            metadata: ObjectMeta::default(),
+            raw: RawValue::from_string("{}".into()).unwrap_or_default(),
+            layout: Some(Vec::new()),
+        }
     }
 }
 
-/// The metadata fields kube's watcher reads; the rest of the object is skipped, not built.
-#[derive(Deserialize)]
-struct Peek<'a> {
-    #[serde(borrow)]
-    metadata: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
-struct PeekMeta<'a> {
-    #[serde(borrow)]
-    name: Option<&'a RawValue>,
-    #[serde(borrow)]
-    namespace: Option<&'a RawValue>,
-    #[serde(borrow)]
-    uid: Option<&'a RawValue>,
-    #[serde(borrow, rename = "resourceVersion")]
-    resource_version: Option<&'a RawValue>,
-}
-
 /// A string field as a string; anything else, as `Value::as_str` would have it, as none.
-fn string(raw: Option<&RawValue>) -> Option<String> {
-    raw.and_then(|r| serde_json::from_str::<Cow<'_, str>>(r.get()).ok()).map(Cow::into_owned)
+fn string(text: Option<&str>) -> Option<String> {
+    text.and_then(|t| serde_json::from_str::<Cow<'_, str>>(t).ok()).map(Cow::into_owned)
 }
 
 /// The name under which serde_json hands a value's text to `RawValue` rather than decoding it.
@@ -96,23 +91,41 @@ impl<'de> Deserialize<'de> for RawObject {
         if !raw.get().starts_with('{') {
             return Err(serde::de::Error::custom(format!("expected an object, found {}", raw.get())));
         }
-        let peek: Peek<'_> = serde_json::from_str(raw.get()).map_err(serde::de::Error::custom)?;
-        let meta = match peek.metadata {
-            Some(m) if m.get().starts_with('{') => Some(serde_json::from_str::<PeekMeta<'_>>(m.get())),
-            _ => None,
-        }
-        .transpose()
-        .map_err(serde::de::Error::custom)?;
-        let metadata = meta
-            .map(|m| ObjectMeta {
-                name: string(m.name),
-                namespace: string(m.namespace),
-                uid: string(m.uid),
-                resource_version: string(m.resource_version),
-                ..ObjectMeta::default()
-            })
-            .unwrap_or_default();
-        Ok(RawObject { metadata, raw })
+        let text = raw.get();
+        let (metadata, layout) = match Fields::of(text) {
+            Some(fields) => {
+                let meta = fields.get("metadata").and_then(Fields::of);
+                let field = |name: &str| string(meta.as_ref().and_then(|m| m.get(name)));
+                let metadata = ObjectMeta {
+                    name: field("name"),
+                    namespace: field("namespace"),
+                    uid: field("uid"),
+                    resource_version: field("resourceVersion"),
+                    ..ObjectMeta::default()
+                };
+                let at = |part: &str| {
+                    let start = part.as_ptr() as usize - text.as_ptr() as usize;
+                    (start as u32, (start + part.len()) as u32)
+                };
+                let layout = (text.len() < u32::MAX as usize)
+                    .then(|| fields.0.iter().map(|(k, v)| Span { key: at(k), value: at(v) }).collect());
+                (metadata, layout)
+            }
+            // A repeated or escaped key: decoded whole, by serde's rules.
+            None => {
+                let value: Value = serde_json::from_str(text).map_err(serde::de::Error::custom)?;
+                let field = |name: &str| value.get("metadata")?.get(name)?.as_str().map(str::to_string);
+                let metadata = ObjectMeta {
+                    name: field("name"),
+                    namespace: field("namespace"),
+                    uid: field("uid"),
+                    resource_version: field("resourceVersion"),
+                    ..ObjectMeta::default()
+                };
+                (metadata, None)
+            }
+        };
+        Ok(RawObject { metadata, raw, layout })
     }
 }
 
@@ -136,12 +149,16 @@ impl RawObject {
 
     /// The object's top-level fields as JSON text, `None` if a key repeats or is escaped.
     pub fn fields(&self) -> Option<Fields<'_>> {
-        Fields::of(self.raw.get())
+        let text = self.raw.get();
+        let part = |(start, end): (u32, u32)| text.get(start as usize..end as usize);
+        let spans = self.layout.as_ref()?;
+        spans.iter().map(|s| Some((part(s.key)?, part(s.value)?))).collect::<Option<Vec<_>>>().map(Fields)
     }
 }
 
-/// The fields of a JSON object as their text, in the order they came, without decoding them.
-pub struct Fields<'a>(pub Vec<(&'a str, &'a RawValue)>);
+/// The fields of a JSON object as their text (keys unquoted, values as they came), in the order
+/// they came, without decoding them.
+pub struct Fields<'a>(pub Vec<(&'a str, &'a str)>);
 
 impl<'a> Fields<'a> {
     /// `None` for what is not an object, and for an object with a repeated or escaped key: those
@@ -154,7 +171,7 @@ impl<'a> Fields<'a> {
         unique.then_some(fields)
     }
 
-    pub fn get(&self, key: &str) -> Option<&'a RawValue> {
+    pub fn get(&self, key: &str) -> Option<&'a str> {
         self.0.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
     }
 }
@@ -171,7 +188,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Fields<'a> {
                 let mut out = Vec::with_capacity(8);
                 // `&str` keys borrow from the text; an escaped key cannot, and fails the whole.
                 while let Some(key) = map.next_key::<&'de str>()? {
-                    out.push((key, map.next_value::<&'de RawValue>()?));
+                    out.push((key, map.next_value::<&'de RawValue>()?.get()));
                 }
                 Ok(Fields(out))
             }
@@ -262,10 +279,12 @@ mod tests {
     #[test]
     fn fields_are_text_and_repeated_or_escaped_keys_are_refused() {
         let f = Fields::of(r#"{"a": {"x": [1, 2]}, "b":"s"}"#).unwrap();
-        assert_eq!(
-            f.0.iter().map(|(k, v)| (*k, v.get())).collect::<Vec<_>>(),
-            [("a", r#"{"x": [1, 2]}"#), ("b", r#""s""#)]
-        );
+        assert_eq!(f.0, [("a", r#"{"x": [1, 2]}"#), ("b", r#""s""#)]);
+        let raw: RawObject = serde_json::from_str(r#"{"a": {"x": [1, 2]}, "b":"s"}"#).unwrap();
+        assert_eq!(raw.fields().unwrap().0, f.0, "as the decode found them");
+        let repeated: RawObject = serde_json::from_str(r#"{"metadata": {"name": "a"}, "metadata": {"name": "b"}}"#).unwrap();
+        assert!(repeated.fields().is_none());
+        assert_eq!(repeated.metadata.name.as_deref(), Some("b"), "as serde_json decodes it");
         assert!(Fields::of(r#"{"a": 1, "a": 2}"#).is_none());
         assert!(Fields::of(r#"{"\u0061": 1}"#).is_none());
         assert!(Fields::of("[1]").is_none());

@@ -59,12 +59,12 @@ fn fingerprint(gvk: &Gvk, fields: &Fields<'_>, meta: &Fields<'_>, ignored: &Igno
     put(&mut h, gvk.api_version().as_bytes());
     put(&mut h, gvk.kind.as_bytes());
     let mut feed = |entries: &Fields<'_>, skip: &dyn Fn(&str) -> bool| {
-        let mut kept: Vec<&(&str, &RawValue)> = entries.0.iter().filter(|(k, _)| !skip(k)).collect();
+        let mut kept: Vec<&(&str, &str)> = entries.0.iter().filter(|(k, _)| !skip(k)).collect();
         kept.sort_unstable_by_key(|(k, _)| *k);
         h.update(&(kept.len() as u64).to_le_bytes());
         for (k, v) in kept {
             put(&mut h, k.as_bytes());
-            put(&mut h, v.get().as_bytes());
+            put(&mut h, v.as_bytes());
         }
     };
     let ignored_top = |k: &str| ignored.top.iter().any(|f| f == k);
@@ -78,12 +78,12 @@ fn fingerprint(gvk: &Gvk, fields: &Fields<'_>, meta: &Fields<'_>, ignored: &Igno
 /// The object's top-level fields and its metadata's, as text.
 fn outline(raw: &RawObject) -> Option<(Fields<'_>, Fields<'_>)> {
     let fields = raw.fields()?;
-    let meta = Fields::of(fields.get("metadata")?.get())?;
+    let meta = Fields::of(fields.get("metadata")?)?;
     Some((fields, meta))
 }
 
-fn decode(raw: Option<&RawValue>) -> Option<Value> {
-    raw.map(|r| serde_json::from_str(r.get()).unwrap_or(Value::Null))
+fn decode(text: Option<&str>) -> Option<Value> {
+    text.map(|t| serde_json::from_str(t).unwrap_or(Value::Null))
 }
 
 /// `spec.restartPolicy`, the one field of a pod's spec its lifecycle reads; the rest is skipped.
@@ -93,7 +93,20 @@ struct PodSpec<'a> {
     restart_policy: Option<&'a RawValue>,
 }
 
-/// What `resolve_owner` and `observed_lifecycle` read of a pod, as the same JSON paths; `None`
+/// Whether `observed_lifecycle` reads the restart policy of a pod with this status: only to
+/// tell whether a pod whose containers have all terminated, in a phase other than Succeeded or
+/// Failed, is done.
+fn reads_restart_policy(status: Option<&Value>) -> bool {
+    let Some(status) = status else { return false };
+    let phase_done = matches!(status.get("phase").and_then(Value::as_str), Some("Succeeded" | "Failed"));
+    let containers = status.get("containerStatuses").and_then(Value::as_array);
+    let all_terminated =
+        containers.is_some_and(|cs| !cs.is_empty() && cs.iter().all(|c| c.pointer("/state/terminated").is_some()));
+    all_terminated && !phase_done
+}
+
+/// What `resolve_owner` and `observed_lifecycle` read of a pod, as the same JSON paths: the
+/// spec, most of a pod, is read only when the lifecycle depends on its restart policy. `None`
 /// when the spec cannot be read this way.
 fn pod_outline(fields: &Fields<'_>, meta: &Fields<'_>) -> Option<Value> {
     let mut m = Map::new();
@@ -104,17 +117,18 @@ fn pod_outline(fields: &Fields<'_>, meta: &Fields<'_>) -> Option<Value> {
     }
     let mut pod = Map::new();
     pod.insert("metadata".into(), Value::Object(m));
-    if let Some(spec) = fields.get("spec") {
+    let status = decode(fields.get("status"));
+    if let Some(spec) = fields.get("spec").filter(|_| reads_restart_policy(status.as_ref())) {
         let mut s = Map::new();
-        if spec.get().starts_with('{') {
-            let peek: PodSpec<'_> = serde_json::from_str(spec.get()).ok()?;
-            if let Some(policy) = decode(peek.restart_policy) {
+        if spec.starts_with('{') {
+            let peek: PodSpec<'_> = serde_json::from_str(spec).ok()?;
+            if let Some(policy) = decode(peek.restart_policy.map(RawValue::get)) {
                 s.insert("restartPolicy".into(), policy);
             }
         }
         pod.insert("spec".into(), Value::Object(s));
     }
-    if let Some(status) = decode(fields.get("status")) {
+    if let Some(status) = status {
         pod.insert("status".into(), status);
     }
     Some(Value::Object(pod))
