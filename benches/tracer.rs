@@ -26,7 +26,7 @@ use kube_emulator::Emulator;
 use serde_json::{json, Value};
 use sk_core::export::Window;
 use sk_core::export::{build_filters, export, AllOf, ExportRequest, TraceFormat};
-use sk_core::sources::{object_json, Change, ChangeKind, Payload, RawObject};
+use sk_core::sources::{Change, ChangeKind, Payload, RawObject};
 use sk_core::store::Store;
 use sk_core::tracer::{Ingest, Metrics, Pipeline};
 use sk_core::{Gvk, TracerConfig};
@@ -176,8 +176,9 @@ struct Workload {
     clock_base: i64,
 }
 
-/// Pods their controllers made and no kubelet has reported on: each goes Pending (containers
-/// being created), then Running since `at`, as two status updates.
+/// Pods their controllers made and no kubelet has reported on: the scheduler finds no room for
+/// each at first and says so twice (its first verdict and a retry that reads differently), then
+/// it goes Pending (containers being created), then Running since `at`: four status updates.
 fn start_new_pods(emu: &Emulator, namespaces: &[String], at: i64) {
     for ns in namespaces {
         for pod in emu.list("v1", "Pod", Some(ns)) {
@@ -185,6 +186,8 @@ fn start_new_pods(emu: &Emulator, namespaces: &[String], at: i64) {
                 continue;
             }
             let name = pod["metadata"]["name"].as_str().unwrap_or_default();
+            emu.set_pod_unschedulable(ns, name, 0).expect("writing the workload");
+            emu.set_pod_unschedulable(ns, name, 1).expect("writing the workload");
             emu.set_pod_pending(ns, name).expect("writing the workload");
             emu.set_pod_running(ns, name, at).expect("writing the workload");
         }
@@ -194,8 +197,10 @@ fn start_new_pods(emu: &Emulator, namespaces: &[String], at: i64) {
 /// Writes the workload, as a day of a busy cluster's controllers would: Deployments created, their
 /// pods started; then every Deployment scaled (up by three pods or down by two) and rolled out to
 /// a new image (a new ReplicaSet, the old pods deleted, new ones started), with the status its
-/// controllers report after each step; Volcano jobs whose pods run and end Succeeded, or Failed
-/// one in ten.
+/// controllers report as each step starts and once its pods run; Volcano jobs whose pods run and
+/// end Succeeded, or Failed one in ten; at the end one Deployment in ten deleted, and its
+/// ReplicaSets and pods after it one by one, as the garbage collector does. Every object carries
+/// the managed fields the apiserver writes.
 fn write_workload(emu: &Emulator, s: &Scale) -> Workload {
     let start_rv = emu.resource_version();
     // Spread over namespaces, as teams are: a namespace per ten Deployments, or ten jobs.
@@ -218,6 +223,7 @@ fn write_workload(emu: &Emulator, s: &Scale) -> Workload {
         emu.create_deployment(&ns, &name, s.replicas, template(&name, "registry.example.com/app:1.0"))
             .expect("writing the workload");
     }
+    sync_all();
     start_new_pods(emu, &namespaces, t0);
     sync_all();
     for d in 0..s.deployments {
@@ -225,6 +231,7 @@ fn write_workload(emu: &Emulator, s: &Scale) -> Workload {
         let replicas = if d % 2 == 0 { s.replicas + 3 } else { s.replicas.saturating_sub(2).max(1) };
         emu.scale_deployment(&ns, &name, replicas).expect("writing the workload");
     }
+    sync_all();
     start_new_pods(emu, &namespaces, t0 + 30);
     sync_all();
     for d in 0..s.deployments {
@@ -232,6 +239,7 @@ fn write_workload(emu: &Emulator, s: &Scale) -> Workload {
         emu.update_deployment_template(&ns, &name, template(&name, "registry.example.com/app:1.1"))
             .expect("writing the workload");
     }
+    sync_all();
     start_new_pods(emu, &namespaces, t0 + 60);
     sync_all();
     for ns in namespaces.iter().filter(|ns| ns.starts_with("ml")) {
@@ -240,6 +248,10 @@ fn write_workload(emu: &Emulator, s: &Scale) -> Workload {
             let exit_code = if i % 10 == 9 { 1 } else { 0 };
             emu.set_pod_terminated(ns, name, t0 + 600, exit_code).expect("writing the workload");
         }
+    }
+    for d in (0..s.deployments).step_by(10) {
+        let (ns, name) = team(d);
+        emu.delete_deployment(&ns, &name).expect("writing the workload");
     }
     Workload { events: emu.resource_version() - start_rv, namespaces, clock_base: t0 }
 }
@@ -373,52 +385,174 @@ fn applied_or_deleted<K>(ev: WatchEvent<K>) -> Option<(bool, K)> {
     }
 }
 
+/// One watch event's line through the tracer: decoded as its watch decodes it (`RawObject`, or
+/// `PartialObjectMeta` for the metadata-only ReplicaSets), then the ingest loop.
+fn feed(ingest: &mut Ingest, history: &History, meta: bool, gvk: &Gvk, line: &[u8]) {
+    let (at, deleted, payload) = if meta {
+        let ev: WatchEvent<kube::api::PartialObjectMeta<DynamicObject>> = serde_json::from_slice(line).expect("event");
+        let Some((deleted, o)) = applied_or_deleted(ev) else { return };
+        let m = o.metadata;
+        let at = history.clock(m.resource_version.as_deref());
+        let payload = Payload::Meta {
+            uid: m.uid.unwrap_or_default(),
+            info: sk_core::ownership::KnownOwner {
+                gvk: gvk.clone(),
+                namespace: m.namespace.unwrap_or_default(),
+                name: m.name.unwrap_or_default(),
+                owners: m
+                    .owner_references
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|r| sk_core::ownership::OwnerReference {
+                        uid: r.uid,
+                        gvk: Gvk::from_api_version(&r.api_version, &r.kind),
+                        name: r.name,
+                        controller: r.controller.unwrap_or(false),
+                    })
+                    .collect(),
+            },
+        };
+        (at, deleted, payload)
+    } else {
+        let ev: WatchEvent<RawObject> = serde_json::from_slice(line).expect("event");
+        let Some((deleted, o)) = applied_or_deleted(ev) else { return };
+        let at = history.clock(o.metadata.resource_version.as_deref());
+        (at, deleted, Payload::Raw(Box::new(o)))
+    };
+    let kind = if deleted { ChangeKind::Deleted(payload) } else { ChangeKind::Applied(payload) };
+    let wanted = ingest.handle(Change { gvk: gvk.clone(), at, kind });
+    assert!(wanted.is_empty() || wanted.iter().all(|g| g.kind == "ReplicaSet"), "{wanted:?}");
+}
+
+fn new_ingest(store: Arc<Store>) -> (Ingest, Arc<Metrics>) {
+    let metrics = Arc::new(Metrics::default());
+    (Ingest::new(Arc::new(config()), Arc::new(pipeline()), store, metrics.clone()), metrics)
+}
+
 async fn ingest(emu: &Emulator, history: &History, store: Arc<Store>) -> Measured {
-    let mut ingest = Ingest::new(Arc::new(config()), Arc::new(pipeline()), store, Arc::new(Metrics::default()));
+    let (mut ingest, _) = new_ingest(store);
     let (t, cpu) = (Instant::now(), thread_cpu());
     let mut events = 0;
     for ((path, meta, gvk), n) in streams().iter().zip(&history.per_stream) {
-        events += replay(watch_url(emu, path), *n, *meta, |line| {
-            let (at, deleted, payload) = if *meta {
-                let ev: WatchEvent<kube::api::PartialObjectMeta<DynamicObject>> =
-                    serde_json::from_slice(line).expect("event");
-                let Some((deleted, o)) = applied_or_deleted(ev) else { return };
-                let m = o.metadata;
-                let at = history.clock(m.resource_version.as_deref());
-                let payload = Payload::Meta {
-                    uid: m.uid.unwrap_or_default(),
-                    info: sk_core::ownership::KnownOwner {
-                        gvk: gvk.clone(),
-                        namespace: m.namespace.unwrap_or_default(),
-                        name: m.name.unwrap_or_default(),
-                        owners: m
-                            .owner_references
-                            .unwrap_or_default()
-                            .into_iter()
-                            .map(|r| sk_core::ownership::OwnerReference {
-                                uid: r.uid,
-                                gvk: Gvk::from_api_version(&r.api_version, &r.kind),
-                                name: r.name,
-                                controller: r.controller.unwrap_or(false),
-                            })
-                            .collect(),
-                    },
-                };
-                (at, deleted, payload)
-            } else {
-                let ev: WatchEvent<RawObject> = serde_json::from_slice(line).expect("event");
-                let Some((deleted, o)) = applied_or_deleted(ev) else { return };
-                let at = history.clock(o.metadata.resource_version.as_deref());
-                (at, deleted, Payload::Object(object_json(o, gvk)))
-            };
-            let kind = if deleted { ChangeKind::Deleted(payload) } else { ChangeKind::Applied(payload) };
-            let wanted = ingest.handle(Change { gvk: gvk.clone(), at, kind });
-            assert!(wanted.is_empty() || wanted.iter().all(|g| g.kind == "ReplicaSet"), "{wanted:?}");
-        })
-        .await;
+        events += replay(watch_url(emu, path), *n, *meta, |line| feed(&mut ingest, history, *meta, gvk, line)).await;
     }
     assert_eq!(ingest.pending_pods(), 0, "every pod found its owner");
     Measured { events, wall: t.elapsed(), cpu: thread_cpu() - cpu }
+}
+
+/// A watch event's resource version, read without decoding the rest.
+fn resource_version(line: &[u8]) -> u64 {
+    #[derive(serde::Deserialize)]
+    struct Event {
+        object: Obj,
+    }
+    #[derive(serde::Deserialize)]
+    struct Obj {
+        metadata: Meta,
+    }
+    #[derive(serde::Deserialize)]
+    struct Meta {
+        #[serde(rename = "resourceVersion")]
+        resource_version: String,
+    }
+    serde_json::from_slice::<Event>(line)
+        .ok()
+        .and_then(|e| e.object.metadata.resource_version.parse().ok())
+        .unwrap_or(0)
+}
+
+/// What happened to one event, for the per-event table.
+fn category(gvk: &Gvk, meta: bool, line: &[u8], recorded: bool, decoded_whole: bool) -> String {
+    let kind = if gvk.kind == "Job" { "Volcano job" } else { gvk.kind.as_str() };
+    let deleted = line.starts_with(b"{\"type\":\"DELETED\"");
+    let added = line.starts_with(b"{\"type\":\"ADDED\"");
+    let what = match (meta, gvk.kind.as_str()) {
+        (true, _) => "owner only (metadata watch)",
+        (false, "Pod") if decoded_whole => "first lifecycle: decoded whole, hash taken",
+        (false, "Pod") if added => "created, no lifecycle yet: read in part",
+        (false, "Pod") if deleted => "deleted: read in part",
+        (false, "Pod") => "status: lifecycle only, read in part",
+        _ if deleted => "deleted",
+        _ if recorded => "recorded",
+        _ => "unchanged for the trace (status, managedFields), dropped",
+    };
+    format!("{kind}: {what}")
+}
+
+/// CPU per watch event by kind and by what happened to it, against decoding the same event's
+/// bytes once into a `serde_json::Value`: every stream's events captured, merged in resource
+/// version order (the order a live tracer sees them in), then fed through the watch decode and
+/// the ingest loop one at a time, each event timed both ways (which goes first alternates).
+/// Medians of `runs` passes, each into a fresh store.
+async fn per_event(emu: &Emulator, history: &History, runs: usize) -> Value {
+    let mut lines: Vec<(u64, usize, Vec<u8>)> = Vec::new();
+    for (i, ((path, meta, _), n)) in streams().iter().zip(&history.per_stream).enumerate() {
+        replay(watch_url(emu, path), *n, *meta, |line| lines.push((resource_version(line), i, line.to_vec()))).await;
+    }
+    lines.sort_by_key(|(rv, _, _)| *rv);
+    let streams = streams();
+    let mut totals: std::collections::BTreeMap<String, Vec<(Duration, Duration)>> = Default::default();
+    let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+    for run in 0..runs.max(1) {
+        let (mut ingest, metrics) = new_ingest(Arc::new(Store::new()));
+        let mut sums: std::collections::BTreeMap<String, (Duration, Duration)> = Default::default();
+        for (i, (_, stream, line)) in lines.iter().enumerate() {
+            let (_, meta, gvk) = &streams[*stream];
+            let before = metrics.recorded.load(Ordering::Relaxed);
+            let whole_before = metrics.decoded_whole.load(Ordering::Relaxed);
+            let floor = || {
+                let t = Instant::now();
+                std::hint::black_box(serde_json::from_slice::<Value>(line).expect("JSON"));
+                t.elapsed()
+            };
+            let (floor_time, tracer_time) = if (i + run) % 2 == 0 {
+                let f = floor();
+                let t = Instant::now();
+                feed(&mut ingest, history, *meta, gvk, line);
+                (f, t.elapsed())
+            } else {
+                let t = Instant::now();
+                feed(&mut ingest, history, *meta, gvk, line);
+                let d = t.elapsed();
+                (floor(), d)
+            };
+            let recorded = metrics.recorded.load(Ordering::Relaxed) > before;
+            let decoded_whole = metrics.decoded_whole.load(Ordering::Relaxed) > whole_before;
+            let c = category(gvk, *meta, line, recorded, decoded_whole);
+            let e = sums.entry(c.clone()).or_default();
+            e.0 += tracer_time;
+            e.1 += floor_time;
+            if run == 0 {
+                *counts.entry(c).or_default() += 1;
+            }
+        }
+        for (c, v) in sums {
+            totals.entry(c).or_default().push(v);
+        }
+    }
+    let mut out = serde_json::Map::new();
+    for (c, mut runs) in totals {
+        runs.sort_by_key(|(t, f)| t.as_nanos() * 1000 / f.as_nanos().max(1));
+        let (tracer, floor) = runs[runs.len() / 2];
+        let n = counts.get(&c).copied().unwrap_or(1).max(1) as f64;
+        // A recorded change: a new version, a deletion, a pod's first lifecycle.
+        let target = if c.contains(": recorded")
+            || c.contains("deleted") && !c.contains("read in part")
+            || c.contains("hash taken")
+        {
+            Some(3.0)
+        } else if c.contains("dropped") || c.contains("read in part") || c.contains("owner only") {
+            Some(1.5)
+        } else {
+            None
+        };
+        out.insert(
+            c,
+            json!({"events": n, "tracer_us": tracer.as_secs_f64() * 1e6 / n, "floor_us": floor.as_secs_f64() * 1e6 / n,
+                   "ratio": tracer.as_secs_f64() / floor.as_secs_f64().max(1e-12), "target": target}),
+        );
+    }
+    Value::Object(out)
 }
 
 /// Ingest into a fresh store while exports of it run back to back, as the server runs them: the
@@ -457,9 +591,159 @@ fn option<T: std::str::FromStr>(args: &[String], name: &str) -> Option<T> {
     args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok())
 }
 
+/// A process's CPU seconds (user and system) and resident memory (now and peak, bytes), from /proc.
+fn process_usage(pid: u32) -> (f64, u64, u64) {
+    let (cpu, rss, peak, _) = process_memory(pid);
+    (cpu, rss, peak)
+}
+
+/// [`process_usage`], and the resident memory split as /proc splits it: anonymous (the heap,
+/// stacks) and file-backed (the binary's pages).
+fn process_memory(pid: u32) -> (f64, u64, u64, Value) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // SAFETY: sysconf reads a constant.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let cpu = (ticks(11) + ticks(12)) / hz;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kb = |key: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+            * 1024
+    };
+    let split = json!({"anonymous": kb("RssAnon:"), "file": kb("RssFile:"), "shmem": kb("RssShmem:")});
+    (cpu, kb("VmRSS:"), kb("VmHWM:"), split)
+}
+
+/// A request to the tracer's HTTP server; the response's status line and body.
+fn http(port: u16, method: &str, path: &str, body: &[u8]) -> (String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return (String::new(), Vec::new()) };
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let _ = s.write_all(head.as_bytes());
+    let _ = s.write_all(body);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let split = out.windows(4).position(|w| w == b"\r\n\r\n").map_or(out.len(), |i| i + 4);
+    let status = String::from_utf8_lossy(&out[..split]).lines().next().unwrap_or_default().to_string();
+    (status, out[split..].to_vec())
+}
+
+/// The real binary over TLS against the emulator, as on a control plane with no nodes: `n`
+/// Deployments created (two pods each, which the scheduler cannot place and says so, twice), each
+/// rolled out to a new image (a new ReplicaSet, the old pods deleted, new ones unplaced), then all
+/// deleted, the garbage collector deleting ReplicaSets and pods one by one; the controllers write
+/// status after each step. The tracer's CPU seconds and resident memory over the run, then one
+/// export of the whole window.
+fn end_to_end(emu: &Emulator, n: usize) -> Value {
+    let (mut child, port, dir) =
+        spawn_tracer(emu, "trackedObjects:\n  apps/v1.Deployment:\n    trackLifecycle: true\n");
+    let pid = child.id();
+    let t = Instant::now();
+    while !http(port, "GET", "/readyz", b"").0.contains(" 200") && t.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let (cpu_ready, rss_ready, _, split_ready) = process_memory(pid);
+    let settle = || {
+        // Caught up once its CPU time stops moving.
+        let mut last = process_usage(pid).0;
+        loop {
+            std::thread::sleep(Duration::from_secs(2));
+            let now = process_usage(pid).0;
+            if now - last < 0.02 {
+                return;
+            }
+            last = now;
+        }
+    };
+    let start_rv = emu.resource_version();
+    let t = Instant::now();
+    let ns = |d: usize| format!("team{}", d / 10);
+    let unplaced = |ns: &str| {
+        for pod in emu.list("v1", "Pod", Some(ns)) {
+            if pod.pointer("/status/conditions").is_none() {
+                let name = pod["metadata"]["name"].as_str().unwrap_or_default();
+                emu.set_pod_unschedulable(ns, name, 0).expect("writing the workload");
+                emu.set_pod_unschedulable(ns, name, 1).expect("writing the workload");
+            }
+        }
+    };
+    for d in 0..n {
+        let (ns, name) = (ns(d), format!("app{d}"));
+        emu.create_deployment(&ns, &name, 2, template(&name, "registry.example.com/app:1.0")).expect("workload");
+        emu.sync_deployment_status(&ns, &name).expect("workload");
+        if d % 10 == 9 {
+            unplaced(&ns);
+        }
+    }
+    for d in 0..n {
+        let (ns, name) = (ns(d), format!("app{d}"));
+        emu.update_deployment_template(&ns, &name, template(&name, "registry.example.com/app:1.1")).expect("workload");
+        emu.sync_deployment_status(&ns, &name).expect("workload");
+        if d % 10 == 9 {
+            unplaced(&ns);
+        }
+    }
+    for d in 0..n {
+        emu.delete_deployment(&ns(d), &format!("app{d}")).expect("workload");
+    }
+    let written = t.elapsed();
+    let events = emu.resource_version() - start_rv;
+    settle();
+    let (cpu_done, rss_done, peak, split_done) = process_memory(pid);
+    let metrics = String::from_utf8_lossy(&http(port, "GET", "/metrics", b"").1).to_string();
+    let t = Instant::now();
+    let (status, body) = http(port, "POST", "/export", br#"{"start_ts": 0, "end_ts": 9999999999}"#);
+    let export_secs = t.elapsed().as_secs_f64();
+    let (_, rss_after_export, _) = process_usage(pid);
+    // SIGTERM: a clean exit, after which mimalloc prints its statistics.
+    // SAFETY: signalling the child we started.
+    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    let _ = child.wait();
+    let stats = std::fs::read_to_string(dir.path().join("stderr")).unwrap_or_default();
+    let store_bytes = metrics
+        .lines()
+        .find(|l| l.starts_with("sk_tracer_store_bytes "))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    json!({"deployments": n, "events": events, "write_seconds": written.as_secs_f64(),
+           "cpu_seconds_ready": cpu_ready, "cpu_seconds_ingest": cpu_done - cpu_ready,
+           "rss_ready": rss_ready, "rss_ready_split": split_ready, "rss_after_run": rss_done, "rss_after_run_split": split_done, "peak_rss": peak, "rss_after_export": rss_after_export,
+           "store_bytes": store_bytes, "export_status": status, "export_bytes": body.len(), "export_seconds": export_secs,
+           "mimalloc_stats": stats.lines().filter(|l| !l.contains("WARN")).map(str::to_string).collect::<Vec<_>>()})
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    if args.first().map(String::as_str) == Some("e2e") {
+        let n = option::<usize>(&args, "--deployments").unwrap_or(1000);
+        let emu_runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("a runtime");
+        let emu = emu_runtime.spawn(Emulator::start_tls()).await.expect("the emulator task").expect("an emulator");
+        let result = tokio::task::spawn_blocking(move || {
+            let r = end_to_end(&emu, n);
+            drop(emu);
+            r
+        })
+        .await
+        .expect("the run");
+        println!("{}", serde_json::to_string_pretty(&result).unwrap_or_default());
+        emu_runtime.shutdown_background();
+        return;
+    }
     let mut s = scale(args.first().map(String::as_str).unwrap_or("small"));
     // A size between the named scales: Volcano jobs stay one per twenty Deployments.
     if let Some(d) = option::<usize>(&args, "--deployments") {
@@ -501,6 +785,12 @@ async fn main() {
     let peak = PEAK.load(Ordering::Relaxed) - before;
     let held = live() - before;
     let stats = store.stats();
+    // Every event kept in memory at once: the large scale's would take gigabytes.
+    let per_event = if s.name == "large" {
+        Value::Null
+    } else {
+        per_event(&emu, &history, option(&args, "--event-runs").unwrap_or(3)).await
+    };
 
     // Export the whole window through the filters, against copying as many bytes: the median of
     // several runs of each.
@@ -610,6 +900,7 @@ async fn main() {
                    "ingest_runs": ingest_runs, "exports_during": exports_during,
                    "ingest_ratio_during_export": during / alone, "ingest_target": 0.8},
         "hash": {"pod_hashes_per_s": hash_rate},
+        "per_event": per_event,
         "apiserver": load,
     });
     print_table(&results);
@@ -622,26 +913,37 @@ async fn main() {
     emu_runtime.shutdown_background();
 }
 
-/// The real binary against the emulator holding the workload: requests until it is ready, then
-/// per minute of steady state (scaled from `steady`).
-fn apiserver_load(emu: &Emulator, steady: Duration) -> Value {
+/// The release binary started against the emulator with `config`, its stderr in `stderr` of the
+/// returned directory (where mimalloc writes its statistics at exit).
+fn spawn_tracer(emu: &Emulator, config: &str) -> (std::process::Child, u16, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("a temp dir");
-    let yaml = "trackedObjects:\n  apps/v1.Deployment:\n    trackLifecycle: true\n  batch.volcano.sh/v1alpha1.Job:\n    podSpecTemplatePath: /spec/tasks/*/template\n    trackLifecycle: true\n";
-    std::fs::write(dir.path().join("c.yaml"), yaml).expect("write");
+    std::fs::write(dir.path().join("c.yaml"), config).expect("write");
     emu.write_kubeconfig(dir.path().join("kubeconfig")).expect("write");
     let port =
         std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a port");
-    let before = emu.requests_by_verb();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sk-tracer"))
+    let stderr = std::fs::File::create(dir.path().join("stderr")).expect("a log");
+    // Another build of the binary (an earlier commit's, to compare) when `BENCH_TRACER_BINARY` names one (not `SK_TRACER_*`: the binary reads those as config).
+    let binary = std::env::var_os("BENCH_TRACER_BINARY").unwrap_or_else(|| env!("CARGO_BIN_EXE_sk-tracer").into());
+    let child = std::process::Command::new(binary)
         .args(["run", "--config"])
         .arg(dir.path().join("c.yaml"))
         .arg("--kubeconfig")
         .arg(dir.path().join("kubeconfig"))
         .args(["--port", &port.to_string()])
         .env("RUST_LOG", "warn")
+        .env("MIMALLOC_SHOW_STATS", "1")
         .stdout(std::process::Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("the sk-tracer binary");
+    (child, port, dir)
+}
+
+/// The real binary against the emulator holding the workload: requests until it is ready, then
+/// per minute of steady state (scaled from `steady`).
+fn apiserver_load(emu: &Emulator, steady: Duration) -> Value {
+    let before = emu.requests_by_verb();
+    let (mut child, port, _dir) = spawn_tracer(emu, "trackedObjects:\n  apps/v1.Deployment:\n    trackLifecycle: true\n  batch.volcano.sh/v1alpha1.Job:\n    podSpecTemplatePath: /spec/tasks/*/template\n    trackLifecycle: true\n");
     let t = Instant::now();
     let ready = || {
         use std::io::{Read, Write};
@@ -756,6 +1058,23 @@ fn print_table(r: &Value) {
         ok(f(&e["ingest_ratio_during_export"]), 0.8, true)
     );
     println!("| pod hashes/s | {:.0} | | | |", f(&r["hash"]["pod_hashes_per_s"]));
+    if let Some(per_event) = r["per_event"].as_object() {
+        println!("\n| watch event: kind and what happened | events | tracer µs/event | serde_json::Value decode µs/event | ratio | target |");
+        println!("| --- | --- | --- | --- | --- | --- |");
+        for (c, v) in per_event {
+            let target = match v["target"].as_f64() {
+                Some(t) => format!("<= {t:.1} {}", ok(f(&v["ratio"]), t, false)),
+                None => String::new(),
+            };
+            println!(
+                "| {c} | {} | {:.2} | {:.2} | {:.2} | {target} |",
+                v["events"],
+                f(&v["tracer_us"]),
+                f(&v["floor_us"]),
+                f(&v["ratio"])
+            );
+        }
+    }
     let a = &r["apiserver"];
     println!(
         "| apiserver requests until {} ({} pods, {} Deployments) | {} {} | | | O(kinds) |",
