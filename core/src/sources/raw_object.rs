@@ -85,6 +85,17 @@ impl<'de> Visitor<'de> for RawText {
     }
 }
 
+/// The metadata fields kube's watcher reads, each as `field` finds it.
+fn watched_meta(field: impl Fn(&str) -> Option<String>) -> ObjectMeta {
+    ObjectMeta {
+        name: field("name"),
+        namespace: field("namespace"),
+        uid: field("uid"),
+        resource_version: field("resourceVersion"),
+        ..ObjectMeta::default()
+    }
+}
+
 impl<'de> Deserialize<'de> for RawObject {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let raw = d.deserialize_newtype_struct(RAW_VALUE_TOKEN, RawText)?;
@@ -95,14 +106,7 @@ impl<'de> Deserialize<'de> for RawObject {
         let (metadata, layout) = match Fields::of(text) {
             Some(fields) => {
                 let meta = fields.get("metadata").and_then(Fields::of);
-                let field = |name: &str| string(meta.as_ref().and_then(|m| m.get(name)));
-                let metadata = ObjectMeta {
-                    name: field("name"),
-                    namespace: field("namespace"),
-                    uid: field("uid"),
-                    resource_version: field("resourceVersion"),
-                    ..ObjectMeta::default()
-                };
+                let metadata = watched_meta(|name| string(meta.as_ref().and_then(|m| m.get(name))));
                 let at = |part: &str| {
                     let start = part.as_ptr() as usize - text.as_ptr() as usize;
                     (start as u32, (start + part.len()) as u32)
@@ -114,14 +118,7 @@ impl<'de> Deserialize<'de> for RawObject {
             // A repeated or escaped key: decoded whole, by serde's rules.
             None => {
                 let value: Value = serde_json::from_str(text).map_err(serde::de::Error::custom)?;
-                let field = |name: &str| value.get("metadata")?.get(name)?.as_str().map(str::to_string);
-                let metadata = ObjectMeta {
-                    name: field("name"),
-                    namespace: field("namespace"),
-                    uid: field("uid"),
-                    resource_version: field("resourceVersion"),
-                    ..ObjectMeta::default()
-                };
+                let metadata = watched_meta(|name| value.get("metadata")?.get(name)?.as_str().map(str::to_string));
                 (metadata, None)
             }
         };
@@ -282,7 +279,8 @@ mod tests {
         assert_eq!(f.0, [("a", r#"{"x": [1, 2]}"#), ("b", r#""s""#)]);
         let raw: RawObject = serde_json::from_str(r#"{"a": {"x": [1, 2]}, "b":"s"}"#).unwrap();
         assert_eq!(raw.fields().unwrap().0, f.0, "as the decode found them");
-        let repeated: RawObject = serde_json::from_str(r#"{"metadata": {"name": "a"}, "metadata": {"name": "b"}}"#).unwrap();
+        let repeated: RawObject =
+            serde_json::from_str(r#"{"metadata": {"name": "a"}, "metadata": {"name": "b"}}"#).unwrap();
         assert!(repeated.fields().is_none());
         assert_eq!(repeated.metadata.name.as_deref(), Some("b"), "as serde_json decodes it");
         assert!(Fields::of(r#"{"a": 1, "a": 2}"#).is_none());
