@@ -218,7 +218,11 @@ fn workload() -> Vec<Event> {
         // Every container terminated, the phase not yet final: the restart policy decides.
         Object("Pod", false, pod("p3", "uid-rs", running("2025-11-24T16:01:07Z"))),
         Object("Pod", false, {
-            let mut p = pod("p3", "uid-rs", json!({"phase": "Running", "containerStatuses": [{"name": "c", "state": {"terminated": {"startedAt": "2025-11-24T16:01:07Z", "finishedAt": "2025-11-24T16:03:00Z"}}}]}));
+            let mut p = pod(
+                "p3",
+                "uid-rs",
+                json!({"phase": "Running", "containerStatuses": [{"name": "c", "state": {"terminated": {"startedAt": "2025-11-24T16:01:07Z", "finishedAt": "2025-11-24T16:03:00Z"}}}]}),
+            );
             p["spec"]["restartPolicy"] = json!("Never");
             p
         }),
