@@ -201,10 +201,14 @@ fn workload() -> Vec<Event> {
         Object("Pod", false, pod("p1", "uid-rs", unschedulable(1))),
         Object("Pod", false, pod("p1", "uid-rs", running("2025-11-24T16:01:00Z"))),
         Object("Pod", false, pod("p1", "uid-rs", running("2025-11-24T16:01:00Z"))),
-        // A pod whose owner is not known yet waits, and is resolved when it comes.
+        // A pod whose owner is not known yet waits, and is resolved when it comes: p4 before it
+        // has a lifecycle, p2 with one.
+        Object("Pod", false, pod("p4", "uid-rs2", json!({"phase": "Pending"}))),
+        Object("Pod", false, pod("p4", "uid-rs2", unschedulable(0))),
         Object("Pod", false, pod("p2", "uid-rs2", running("2025-11-24T16:01:05Z"))),
         Object("Pod", false, pod("p2", "uid-rs2", running("2025-11-24T16:01:05Z"))),
         Event::Owner { uid: "uid-rs2", name: "web-def", deployment: "web" },
+        Object("Pod", false, pod("p4", "uid-rs2", running("2025-11-24T16:01:09Z"))),
         Object(
             "Pod",
             false,
@@ -252,13 +256,13 @@ fn the_watch_path_records_exactly_what_the_full_path_records() {
     // image are recorded. Decoded whole: the Deployments whose text changed beyond status and
     // bookkeeping (those five and the redacted annotation; fields reordered are not a change),
     // the deletion, and the pods' first sightings with a lifecycle (p2's twice: it waited for
-    // its owner).
+    // its owner with one; p4 waited without).
     let events = workload().len() as u64;
     let (recorded, decoded) = same_either_way(&["metadata", "status", "node-name", "redact"]);
-    assert_eq!((recorded, decoded), (5, 11), "of {events} events");
+    assert_eq!((recorded, decoded), (5, 12), "of {events} events");
     // Status kept: every status write is a version of its own.
     let (recorded, decoded) = same_either_way(&["metadata", "node-name", "redact"]);
-    assert!(recorded > 5 && decoded > 11, "{recorded} {decoded}");
+    assert!(recorded > 5 && decoded > 12, "{recorded} {decoded}");
     // Status dropped before managedFields is: the order changes what is ignored, not the trace.
     same_either_way(&["status", "redact", "metadata"]);
     // No sanitiser: everything the apiserver writes is a change.
