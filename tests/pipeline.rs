@@ -181,4 +181,11 @@ fn owner_resolution_requests_do_not_grow_with_pods() {
     assert_eq!(lifecycles_expected, 122);
     let (_, metrics) = tracer.get("/metrics");
     assert!(metrics.contains("sk_tracer_owner_resolution_watches 1"), "{metrics}");
+    // A pod is decoded whole for its first lifecycle only; its creation and later writes are read
+    // in part, and ReplicaSets come from the metadata watch.
+    let sum = |name: &str| -> f64 {
+        metrics.lines().filter(|l| l.starts_with(name)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum()
+    };
+    let (decoded, events) = (sum("sk_tracer_objects_decoded_whole_total"), sum("sk_tracer_watch_events_total"));
+    assert!(decoded >= 122.0 && decoded * 2.0 < events, "{decoded} decoded whole of {events} events: {metrics}");
 }

@@ -175,6 +175,12 @@ impl Collector for TracerCollector {
             "Pods not recorded because the owner they name never appeared within the grace period",
             Metrics::get(&m.unresolved_pods),
         )?;
+        counter(
+            &mut e,
+            "objects_decoded_whole",
+            "Watched objects decoded whole: lists, tracked objects whose recorded form may have changed, pods' first lifecycles; other changes are read in part",
+            Metrics::get(&m.decoded_whole),
+        )?;
         gauge(
             &mut e,
             "owner_resolution_watches",
