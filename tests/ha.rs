@@ -27,18 +27,7 @@ fn replica(emu: &Emulator, name: &str) -> Tracer {
 }
 
 fn windows(tracer: &Tracer) -> BTreeSet<(i64, i64)> {
-    let dir = tracer.dir.path().join("exports/scheduled");
-    std::fs::read_dir(dir)
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .filter_map(|e| {
-                    let name = e.file_name().to_string_lossy().into_owned();
-                    let (start, end) = name.strip_suffix(".sktrace")?.split_once('-')?;
-                    Some((start.parse().ok()?, end.parse().ok()?))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+    support::windows(&tracer.dir.path().join("exports/scheduled")).into_iter().collect()
 }
 
 fn metric(tracer: &Tracer, name: &str) -> Option<u64> {

@@ -15,22 +15,6 @@ fn deployment(name: &str) -> serde_json::Value {
                "metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}})
 }
 
-fn windows(dir: &std::path::Path) -> Vec<(i64, i64)> {
-    let mut out: Vec<(i64, i64)> = std::fs::read_dir(dir)
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .filter_map(|e| {
-                    let name = e.file_name().to_string_lossy().into_owned();
-                    let (start, end) = name.strip_suffix(".sktrace")?.split_once('-')?;
-                    Some((start.parse().ok()?, end.parse().ok()?))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    out.sort();
-    out
-}
-
 #[test]
 fn scheduled_windows_are_contiguous_and_hold_the_trace() {
     let rt = runtime();

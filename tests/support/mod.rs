@@ -291,3 +291,20 @@ pub fn deleted(trace: &Trace, kind: &str) -> Vec<String> {
 pub fn lifecycles(trace: &Trace, owner: &str) -> std::collections::BTreeMap<u64, Vec<sk_core::PodLifecycle>> {
     trace.pod_lifecycles.iter().find(|(k, _)| k.name == owner).map(|(_, v)| v.clone()).unwrap_or_default()
 }
+
+/// The windows of the scheduled exports named `<start>-<end>.sktrace` in `dir`, in order.
+pub fn windows(dir: &std::path::Path) -> Vec<(i64, i64)> {
+    let mut out: Vec<(i64, i64)> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    let (start, end) = name.strip_suffix(".sktrace")?.split_once('-')?;
+                    Some((start.parse().ok()?, end.parse().ok()?))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
