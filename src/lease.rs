@@ -167,10 +167,6 @@ impl Elector {
         (!annotations.is_empty()).then_some(annotations)
     }
 
-    pub fn settings(&self) -> &LeaseSettings {
-        &self.settings
-    }
-
     /// How many times this replica started or stopped leading.
     pub fn transitions(&self) -> u64 {
         self.transitions.load(Ordering::Relaxed)

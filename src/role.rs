@@ -35,11 +35,6 @@ impl Role {
         self.elector.is_some()
     }
 
-    /// A receiver of whether this replica leads, for waiting on a change.
-    pub fn watch(&self) -> watch::Receiver<bool> {
-        self.leading.clone()
-    }
-
     /// `leader` or `follower`, as `/readyz` says it.
     pub fn name(&self) -> &'static str {
         if self.leads() {
