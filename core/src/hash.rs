@@ -26,6 +26,14 @@ pub fn stable_hash(value: &Value) -> u64 {
     h.digest()
 }
 
+/// The stable hash of a JSON string, `stable_hash(&Value::String(s))` without building the value.
+pub fn stable_hash_str(s: &str) -> u64 {
+    let mut h = Xxh64::new(0);
+    h.put(&[STRING]);
+    put_str(&mut h, s);
+    h.digest()
+}
+
 /// Writes the canonical encoding into any sink; `stable_hash` feeds it to XXH64 and the tests read it.
 pub trait CanonicalSink {
     fn put(&mut self, bytes: &[u8]);
@@ -128,6 +136,13 @@ mod tests {
     }
 
     /// Pinned values: a change here breaks every trace already written, so it must be deliberate.
+    #[test]
+    fn a_string_hashes_alike_alone_and_as_a_value() {
+        for s in ["", "kube-system", "team-ünïcode"] {
+            assert_eq!(stable_hash_str(s), stable_hash(&json!(s)));
+        }
+    }
+
     #[test]
     fn hash_values_are_pinned() {
         assert_eq!(stable_hash(&json!(null)), 0xe934_a84a_db05_2768);

@@ -13,8 +13,6 @@
 //!   cache (as a metadata-only owner), since a pod in any namespace may name it as an owner and
 //!   resolution walks through it.
 
-use xxhash_rust::xxh64::Xxh64;
-
 use crate::ownership::{KnownOwner, OwnerReference};
 use crate::sources::{Change, ChangeKind, Payload};
 
@@ -34,14 +32,10 @@ pub struct Shard {
     count: u32,
 }
 
-/// The tag and length prefix of the stable hash's string encoding, written here rather than
-/// through a `serde_json::Value` so that filtering a change allocates nothing.
+/// The stable hash of the name as a JSON string, taken without building a value, so that
+/// filtering a change allocates nothing.
 fn namespace_hash(namespace: &str) -> u64 {
-    let mut h = Xxh64::new(0);
-    h.update(&[0x06]);
-    h.update(&(namespace.len() as u64).to_be_bytes());
-    h.update(namespace.as_bytes());
-    h.digest()
+    crate::hash::stable_hash_str(namespace)
 }
 
 /// The shard of `count` that records `namespace` (non-empty).
