@@ -21,7 +21,7 @@ use std::fmt;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
-use super::PodLifecycle;
+use super::{PodLifecycle, TraceEvent};
 use crate::gvk::Gvk;
 use crate::pod_template_path::PodTemplatePath;
 use crate::tracer_config::{TracerConfig, TrackedObjectConfig};
@@ -277,6 +277,27 @@ impl<'de> Deserialize<'de> for FileIndexEntry {
         }
         d.deserialize_any(EntryVisitor)
     }
+}
+
+/// For each namespaced name of a tracked kind in the events, its kind; `None` where two tracked
+/// kinds share the name.
+pub(super) fn kinds_by_name(config: &TracerConfig, events: &[TraceEvent]) -> BTreeMap<String, Option<Gvk>> {
+    let mut kinds: BTreeMap<String, Option<Gvk>> = BTreeMap::new();
+    for obj in events.iter().flat_map(|e| e.applied_objs.iter().chain(&e.deleted_objs)) {
+        let Some(id) = obj.identity() else { continue };
+        if config.get(&id.gvk).is_none() {
+            continue;
+        }
+        kinds
+            .entry(id.namespaced_name())
+            .and_modify(|k| {
+                if k.as_ref() != Some(&id.gvk) {
+                    *k = None;
+                }
+            })
+            .or_insert(Some(id.gvk));
+    }
+    kinds
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ mod file_shapes;
 pub mod identity_ref;
 pub mod lifecycles;
 pub mod merge;
+mod msgpack_write;
 pub mod object;
 pub mod simkube_v2;
 pub mod summary;
@@ -26,6 +27,7 @@ use crate::tracer_config::TracerConfig;
 pub use chunks::{ChunkWriter, TraceChunks, TraceSink};
 pub use decode::{decode, decode_any, TraceDecodeError};
 pub use identity_ref::IdentityRef;
+pub use msgpack_write::EncodeError;
 pub use object::{namespaced_name, EncodedObject, MetadataRef, MetadataSpans, ObjectIdentity};
 pub use view::TraceView;
 
@@ -87,6 +89,16 @@ pub struct TraceIdentity {
     pub gvk: Option<Gvk>,
     /// `ns/name`, or `name` for a cluster-scoped object.
     pub name: String,
+}
+
+impl TraceEvent {
+    /// The event as JSON, as the formats' JSON views show it.
+    pub fn to_json(&self) -> Result<serde_json::Value, rmp_serde::decode::Error> {
+        let objs = |list: &[EncodedObject]| list.iter().map(EncodedObject::to_json).collect::<Result<Vec<_>, _>>();
+        Ok(serde_json::json!({
+            "ts": self.ts, "applied_objs": objs(&self.applied_objs)?, "deleted_objs": objs(&self.deleted_objs)?,
+        }))
+    }
 }
 
 impl TraceIdentity {

@@ -13,8 +13,8 @@ use std::io::Write;
 use rmp::encode as mp;
 use serde::Deserialize;
 
-use super::file_shapes::{self, FileConfig, FileIndexEntry, FileLifecycleTable, FileOwner};
-use super::v1::{kinds_by_name, len32, push_int, write_event, write_name, write_owner_with, EncodeError};
+use super::file_shapes::{self, kinds_by_name, FileConfig, FileIndexEntry, FileLifecycleTable, FileOwner};
+use super::msgpack_write::{len32, push_int, write_event, write_name, write_owner_with, EncodeError};
 use super::{ChunkWriter, IdentityRef, TraceChunks, TraceSink, TraceView};
 use super::{PodLifecycle, Trace, TraceEvent, TraceIdentity};
 use crate::gvk::Gvk;
@@ -214,7 +214,7 @@ impl V2File {
 /// `"<gvk> <ns/name>"` (neither part contains a space), and pod hashes decimal strings.
 pub fn to_json(trace: &Trace) -> Result<serde_json::Value, rmp_serde::decode::Error> {
     use serde_json::{json, Map, Value};
-    let v1 = super::v1::to_json(trace)?;
+    let events = trace.events.iter().map(TraceEvent::to_json).collect::<Result<Vec<_>, _>>()?;
     let mut index: Map<String, Value> = Map::new();
     for (key, hash) in &trace.index {
         let entry = index.entry(gvk_string(key)).or_insert_with(|| Value::Object(Map::new()));
@@ -247,7 +247,7 @@ pub fn to_json(trace: &Trace) -> Result<serde_json::Value, rmp_serde::decode::Er
         let _ = write_config(&mut buf, &trace.config);
         buf
     })?;
-    Ok(json!({"version": 2, "config": config, "events": v1[1], "index": index, "pod_lifecycles": lifecycles}))
+    Ok(json!({"version": 2, "config": config, "events": events, "index": index, "pod_lifecycles": lifecycles}))
 }
 
 #[cfg(test)]

@@ -5,56 +5,16 @@
 //! as bytes rather than decoded and re-encoded.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 
 use rmp::encode as mp;
 use serde::Deserialize;
 
 use super::chunks::{ChunkWriter, TraceChunks, TraceSink};
-use super::file_shapes::{self, FileConfig, FileLifecycles};
-use super::view::{EventView, IdentityRef, LifecyclesRef, TraceView};
-use super::{EncodedObject, PodLifecycle, Trace, TraceEvent, TraceIdentity};
-use crate::gvk::Gvk;
-use crate::tracer_config::{default_pod_template_paths, TracerConfig};
-
-#[derive(Debug, thiserror::Error)]
-pub enum EncodeError {
-    #[error("writing the trace: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("encoding the trace config: {0}")]
-    Config(#[from] rmp_serde::encode::Error),
-}
-
-impl From<mp::ValueWriteError> for EncodeError {
-    fn from(e: mp::ValueWriteError) -> Self {
-        match e {
-            mp::ValueWriteError::InvalidMarkerWrite(e) | mp::ValueWriteError::InvalidDataWrite(e) => EncodeError::Io(e),
-        }
-    }
-}
-
-#[inline]
-pub(super) fn len32(n: usize) -> Result<u32, EncodeError> {
-    u32::try_from(n)
-        .map_err(|_| EncodeError::Io(std::io::Error::other("more than 2^32 entries in one msgpack container")))
-}
-
-pub fn write_event(w: &mut impl TraceSink, ev: &EventView<'_>) -> Result<(), EncodeError> {
-    mp::write_map_len(w, 3)?;
-    mp::write_str(w, "ts")?;
-    mp::write_sint(w, ev.ts)?;
-    mp::write_str(w, "applied_objs")?;
-    mp::write_array_len(w, len32(ev.applied.len())?)?;
-    for obj in &ev.applied {
-        w.write_object(obj)?;
-    }
-    mp::write_str(w, "deleted_objs")?;
-    mp::write_array_len(w, len32(ev.deleted.len())?)?;
-    for deleted in &ev.deleted {
-        w.write_object(&deleted.to_record())?;
-    }
-    Ok(())
-}
+use super::file_shapes::{self, kinds_by_name, FileConfig, FileLifecycles};
+use super::msgpack_write::{len32, push_int, write_event, write_name, write_owner_with, EncodeError};
+use super::view::{IdentityRef, LifecyclesRef, TraceView};
+use super::{PodLifecycle, Trace, TraceEvent, TraceIdentity};
+use crate::tracer_config::default_pod_template_paths;
 
 /// Appends a lifecycle to `out` in one piece: the field names are constants, and a trace holds
 /// more lifecycles than anything else.
@@ -66,38 +26,6 @@ fn push_lifecycle(out: &mut Vec<u8>, lc: &PodLifecycle) {
         Some(end) => push_int(out, end),
         None => out.push(0xc0),
     }
-}
-
-/// An integer as `rmp::encode::write_sint` writes it (the smallest form), with the form of
-/// timestamps of this century first.
-pub(super) fn push_int(out: &mut Vec<u8>, n: i64) {
-    if (1 << 16..1 << 32).contains(&n) {
-        out.push(0xce);
-        out.extend_from_slice(&(n as u32).to_be_bytes());
-    } else {
-        // Writing into a Vec cannot fail.
-        let _ = mp::write_sint(out, n);
-    }
-}
-
-/// An unsigned integer as `rmp::encode::write_uint` writes it (the smallest form), with the form
-/// of pod hashes (full 64-bit) first.
-fn push_uint(out: &mut Vec<u8>, n: u64) {
-    if n > u64::from(u32::MAX) {
-        out.push(0xcf);
-        out.extend_from_slice(&n.to_be_bytes());
-    } else {
-        // Writing into a Vec cannot fail.
-        let _ = mp::write_uint(out, n);
-    }
-}
-
-pub(super) fn write_name(w: &mut impl Write, key: &IdentityRef<'_>) -> Result<(), EncodeError> {
-    mp::write_str_len(w, len32(key.name_len())?)?;
-    for piece in key.name_pieces() {
-        w.write_all(piece.as_bytes())?;
-    }
-    Ok(())
 }
 
 /// v1 keys the index and lifecycles by namespaced name alone; entries of different kinds that
@@ -157,67 +85,6 @@ fn write_owner(
     write_owner_with(out, |out| write_name(out, owner), lcs, keeps_empty, push_lifecycle)
 }
 
-/// [`write_owner`] in any format: `write_key` writes the owner's map key and `push` one lifecycle;
-/// the lengths in between are msgpack's, filled in once known.
-pub(super) fn write_owner_with(
-    out: &mut Vec<u8>,
-    write_key: impl FnOnce(&mut Vec<u8>) -> Result<(), EncodeError>,
-    lcs: LifecyclesRef<'_>,
-    keeps_empty: bool,
-    push: impl Fn(&mut Vec<u8>, &PodLifecycle),
-) -> Result<bool, EncodeError> {
-    let owner_start = out.len();
-    write_key(out)?;
-    let map_at = out.len();
-    out.push(0);
-    let mut written = 0;
-    let mut result = Ok(());
-    lcs.for_each(|hash, launches| {
-        let hash_start = out.len();
-        push_uint(out, hash);
-        let array_at = out.len();
-        out.push(0);
-        let n = launches.map(|lc| push(out, &lc)).count();
-        if n > 0 || keeps_empty {
-            written += 1;
-            if result.is_ok() {
-                result = fill_len(out, array_at, n, Container::Array);
-            }
-        } else {
-            out.truncate(hash_start);
-        }
-    });
-    result?;
-    if written == 0 && !keeps_empty {
-        out.truncate(owner_start);
-        return Ok(false);
-    }
-    fill_len(out, map_at, written, Container::Map)?;
-    Ok(true)
-}
-
-enum Container {
-    Map,
-    Array,
-}
-
-/// Fills in a container's length at `at`, where one byte was left for it, as rmp writes it: in
-/// the smallest form, moving what follows it where that takes more than the byte.
-fn fill_len(out: &mut Vec<u8>, at: usize, n: usize, kind: Container) -> Result<(), EncodeError> {
-    let n = len32(n)?;
-    let mut header = [0u8; 5];
-    let mut rest = &mut header[..];
-    match kind {
-        Container::Map => mp::write_map_len(&mut rest, n)?,
-        Container::Array => mp::write_array_len(&mut rest, n)?,
-    };
-    match 5 - rest.len() {
-        1 => out[at] = header[0],
-        used => drop(out.splice(at..=at, header[..used].iter().copied())),
-    }
-    Ok(())
-}
-
 /// Lifecycles of kinds that share a name, merged as v1 keys them by name alone, and whether
 /// empty ones are kept, as the first of them keeps them.
 fn merge_lifecycles(run: &[(IdentityRef<'_>, LifecyclesRef<'_>)]) -> (BTreeMap<u64, Vec<PodLifecycle>>, bool) {
@@ -275,14 +142,7 @@ pub fn encode_to_chunks(view: &TraceView<'_>) -> TraceChunks {
 /// msgpack, become decimal strings since JSON keys are strings.
 pub fn to_json(trace: &Trace) -> Result<serde_json::Value, rmp_serde::decode::Error> {
     use serde_json::{json, Map, Value};
-    let events = trace
-        .events
-        .iter()
-        .map(|ev| {
-            let objs = |list: &[EncodedObject]| list.iter().map(EncodedObject::to_json).collect::<Result<Vec<_>, _>>();
-            Ok(json!({"ts": ev.ts, "applied_objs": objs(&ev.applied_objs)?, "deleted_objs": objs(&ev.deleted_objs)?}))
-        })
-        .collect::<Result<Vec<_>, rmp_serde::decode::Error>>()?;
+    let events = trace.events.iter().map(TraceEvent::to_json).collect::<Result<Vec<_>, _>>()?;
     let view = TraceView::of(trace);
     let index: Map<String, Value> = index_by_name(&view).map(|(k, h)| (k.namespaced_name(), json!(h))).collect();
     let lifecycles: Map<String, Value> = view
@@ -335,31 +195,12 @@ impl V1File {
     }
 }
 
-/// For each namespaced name of a tracked kind in the events, its kind; `None` where two tracked
-/// kinds share the name.
-pub(super) fn kinds_by_name(config: &TracerConfig, events: &[TraceEvent]) -> BTreeMap<String, Option<Gvk>> {
-    let mut kinds: BTreeMap<String, Option<Gvk>> = BTreeMap::new();
-    for obj in events.iter().flat_map(|e| e.applied_objs.iter().chain(&e.deleted_objs)) {
-        let Some(id) = obj.identity() else { continue };
-        if config.get(&id.gvk).is_none() {
-            continue;
-        }
-        kinds
-            .entry(id.namespaced_name())
-            .and_modify(|k| {
-                if k.as_ref() != Some(&id.gvk) {
-                    *k = None;
-                }
-            })
-            .or_insert(Some(id.gvk));
-    }
-    kinds
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::trace::decode;
+    use crate::gvk::Gvk;
+    use crate::trace::{decode, EncodedObject};
+    use crate::tracer_config::TracerConfig;
     use crate::TrackedObjectConfig;
     use proptest::prelude::*;
     use serde_json::json;
