@@ -5,35 +5,14 @@ use std::io::ErrorKind;
 
 use rmp::Marker;
 
+use super::consistency::check_consistency;
 use super::simkube_v2::V2File;
-use super::v1::V1File;
-use super::{Trace, TraceFormat};
+use super::v1::{self, V1File};
+use super::{Trace, TraceDecodeError, TraceFormat};
 
 /// Objects in Kubernetes are far shallower than this; the limit keeps hostile input from
 /// exhausting the stack.
 const MAX_DEPTH: usize = 64;
-
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum TraceDecodeError {
-    #[error("the file is empty, not a trace")]
-    Empty,
-    #[error(
-        "this is JSON, not a trace: trace files are msgpack (`sk-tracer inspect --json FILE` shows a trace as JSON)"
-    )]
-    LooksLikeJson,
-    #[error(
-        "not a trace: expected a v1 array [config, events, index, pod_lifecycles] or a simkube-v2 map, found {found}"
-    )]
-    NotATrace { found: String },
-    #[error("the trace is truncated: the file ends inside {at}")]
-    Truncated { at: String },
-    #[error("malformed trace at {at}: {message}")]
-    Malformed { at: String, message: String },
-    #[error("{count} unexpected bytes follow the end of the trace")]
-    TrailingBytes { count: usize },
-    #[error("inconsistent trace: {0}")]
-    Inconsistent(String),
-}
 
 fn describe(marker: Marker) -> String {
     match marker {
@@ -119,7 +98,7 @@ fn owner_in_message(at: &str, message: &str) -> Option<(String, String)> {
 }
 
 fn decode_v1(bytes: &[u8]) -> Result<Trace, TraceDecodeError> {
-    let trace = read::<V1File>(bytes, v1_location)?.into_trace();
+    let trace = read::<V1File>(bytes, v1::location)?.into_trace();
     check_consistency(&trace)?;
     Ok(trace)
 }
@@ -133,47 +112,6 @@ fn decode_v2(bytes: &[u8]) -> Result<Trace, TraceDecodeError> {
     let trace = file.into_trace();
     check_consistency(&trace)?;
     Ok(trace)
-}
-
-/// Names the four elements of a v1 file instead of their positions, so `1[3].ts` reads
-/// `events[3].ts`.
-pub(super) fn v1_location(path: &str) -> String {
-    let names = ["config", "events", "index", "pod_lifecycles"];
-    if path == "." || path.is_empty() {
-        return "the top-level array".into();
-    }
-    for (i, name) in names.iter().enumerate() {
-        if let Some(rest) = path.strip_prefix(&format!("[{i}]")) {
-            return format!("{name}{rest}");
-        }
-    }
-    path.to_string()
-}
-
-pub(super) fn check_consistency(trace: &Trace) -> Result<(), TraceDecodeError> {
-    for (i, pair) in trace.events.windows(2).enumerate() {
-        if pair[1].ts < pair[0].ts {
-            return Err(TraceDecodeError::Inconsistent(format!(
-                "events are not in time order: events[{}].ts = {} comes after {}",
-                i + 1,
-                pair[1].ts,
-                pair[0].ts
-            )));
-        }
-    }
-    for (owner, by_hash) in &trace.pod_lifecycles {
-        for (hash, lcs) in by_hash {
-            for lc in lcs {
-                if let Some(end) = lc.end_ts.filter(|end| *end < lc.start_ts) {
-                    return Err(TraceDecodeError::Inconsistent(format!(
-                        "pod_lifecycles.{:?}.{hash}: end_ts {end} is before start_ts {}",
-                        owner.name, lc.start_ts
-                    )));
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -4,7 +4,9 @@
 //! and the default. [`decode`] recognises the format of a file and reports bad input clearly.
 
 pub mod chunks;
+mod consistency;
 pub mod decode;
+mod decode_error;
 mod field_bytes;
 mod file_shapes;
 pub mod identity_ref;
@@ -25,7 +27,8 @@ use crate::gvk::Gvk;
 use crate::tracer_config::TracerConfig;
 
 pub use chunks::{ChunkWriter, TraceChunks, TraceSink};
-pub use decode::{decode, decode_any, TraceDecodeError};
+pub use decode::{decode, decode_any};
+pub use decode_error::TraceDecodeError;
 pub use identity_ref::IdentityRef;
 pub use msgpack_write::EncodeError;
 pub use object::{namespaced_name, EncodedObject, MetadataRef, MetadataSpans, ObjectIdentity};

@@ -10,10 +10,11 @@ use rmp::encode as mp;
 use serde::Deserialize;
 
 use super::chunks::{ChunkWriter, TraceChunks, TraceSink};
+use super::consistency::check_consistency;
 use super::file_shapes::{self, kinds_by_name, FileConfig, FileLifecycles};
 use super::msgpack_write::{len32, push_int, write_event, write_name, write_owner_with, EncodeError};
 use super::view::{IdentityRef, LifecyclesRef, TraceView};
-use super::{PodLifecycle, Trace, TraceEvent, TraceIdentity};
+use super::{PodLifecycle, Trace, TraceDecodeError, TraceEvent, TraceIdentity};
 use crate::tracer_config::default_pod_template_paths;
 
 /// Appends a lifecycle to `out` in one piece: the field names are constants, and a trace holds
@@ -161,14 +162,29 @@ pub fn to_json(trace: &Trace) -> Result<serde_json::Value, rmp_serde::decode::Er
 }
 
 /// Reads the JSON shape that [`to_json`] writes, with the same checks as the msgpack decoder.
-pub fn from_json(json: serde_json::Value) -> Result<Trace, super::TraceDecodeError> {
-    let file: V1File = serde_path_to_error::deserialize(json).map_err(|e| super::TraceDecodeError::Malformed {
-        at: super::decode::v1_location(&e.path().to_string()),
+pub fn from_json(json: serde_json::Value) -> Result<Trace, TraceDecodeError> {
+    let file: V1File = serde_path_to_error::deserialize(json).map_err(|e| TraceDecodeError::Malformed {
+        at: location(&e.path().to_string()),
         message: e.into_inner().to_string(),
     })?;
     let trace = file.into_trace();
-    super::decode::check_consistency(&trace)?;
+    check_consistency(&trace)?;
     Ok(trace)
+}
+
+/// Names the four elements of a v1 file instead of their positions, so `1[3].ts` reads
+/// `events[3].ts`.
+pub(super) fn location(path: &str) -> String {
+    let names = ["config", "events", "index", "pod_lifecycles"];
+    if path == "." || path.is_empty() {
+        return "the top-level array".into();
+    }
+    for (i, name) in names.iter().enumerate() {
+        if let Some(rest) = path.strip_prefix(&format!("[{i}]")) {
+            return format!("{name}{rest}");
+        }
+    }
+    path.to_string()
 }
 
 /// The v1 file as serde reads it, before names are resolved to kinds.
