@@ -2,12 +2,39 @@
 //! object's labels and owner references, and decoding its spec and status only to skip them cost
 //! several times more than the rest of an export's work per object.
 
-use super::object::MetadataRef;
+/// What export filters look at besides an object's identity, borrowed from the encoded object:
+/// the labels map and the owner references list as their msgpack bytes, read entry by entry only
+/// when asked, so finding them costs no allocation and no UTF-8 check of entries nobody reads.
+/// Entries that are not strings are left out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MetadataRef<'a> {
+    /// A msgpack map, or empty.
+    pub(super) labels: &'a [u8],
+    /// A msgpack array, or empty.
+    pub(super) owner_refs: &'a [u8],
+}
+
+impl<'a> MetadataRef<'a> {
+    /// The value of the label `key`, if the object has it as a string.
+    pub fn label(&self, key: &str) -> Option<&'a str> {
+        find_label(self.labels, key)
+    }
+
+    /// In the object's order; keys are unique, as the object's were.
+    pub fn labels(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        labels(self.labels)
+    }
+
+    /// `(apiVersion, kind)` of each owner reference.
+    pub fn owner_kinds(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        owner_kinds(self.owner_refs)
+    }
+}
 
 /// The labels and owner references in the `metadata` of the map `bytes` encodes, borrowed from
 /// it. Metadata that is not whole msgpack reads as empty, as do labels that are not a map and
 /// owner references that are not a list.
-pub fn metadata_ref(bytes: &[u8]) -> MetadataRef<'_> {
+pub(super) fn metadata_ref(bytes: &[u8]) -> MetadataRef<'_> {
     let mut rd = bytes;
     let mut out = MetadataRef::default();
     for _ in 0..map_len(&mut rd).unwrap_or(0) {
@@ -40,13 +67,13 @@ fn read_metadata<'a>(rd: &mut &'a [u8], out: &mut MetadataRef<'a>) -> Option<()>
 
 /// The value of `key` in a labels map, if both are strings. Compares bytes, so that only the value
 /// found is checked as UTF-8.
-pub fn find_label<'a>(map: &'a [u8], key: &str) -> Option<&'a str> {
+fn find_label<'a>(map: &'a [u8], key: &str) -> Option<&'a str> {
     let (_, value) = map_entries(map).find(|(k, _)| *k == Some(key.as_bytes()))?;
     str_bytes(&mut &value[..]).and_then(|v| std::str::from_utf8(v).ok())
 }
 
 /// The entries of a labels map whose key and value are strings.
-pub fn labels(map: &[u8]) -> impl Iterator<Item = (&str, &str)> {
+fn labels(map: &[u8]) -> impl Iterator<Item = (&str, &str)> {
     map_entries(map).filter_map(|(key, mut value)| {
         Some((std::str::from_utf8(key?).ok()?, std::str::from_utf8(str_bytes(&mut value)?).ok()?))
     })
@@ -61,7 +88,7 @@ fn map_entries(map: &[u8]) -> impl Iterator<Item = (Option<&[u8]>, &[u8])> {
 }
 
 /// `(apiVersion, kind)` of each owner reference that has both as strings.
-pub fn owner_kinds(list: &[u8]) -> impl Iterator<Item = (&str, &str)> {
+fn owner_kinds(list: &[u8]) -> impl Iterator<Item = (&str, &str)> {
     let mut rd = list;
     let n = array_len(&mut rd).unwrap_or(0);
     (0..n)

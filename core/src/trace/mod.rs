@@ -29,9 +29,10 @@ use crate::tracer_config::TracerConfig;
 pub use chunks::{ChunkWriter, TraceChunks, TraceSink};
 pub use decode::{decode, decode_any};
 pub use decode_error::TraceDecodeError;
+pub use field_bytes::MetadataRef;
 pub use identity_ref::IdentityRef;
 pub use msgpack_write::EncodeError;
-pub use object::{namespaced_name, EncodedObject, MetadataRef, MetadataSpans, ObjectIdentity};
+pub use object::{namespaced_name, EncodedObject, MetadataSpans, ObjectIdentity};
 pub use view::TraceView;
 
 /// The encodings of a trace file.

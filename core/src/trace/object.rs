@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
+use super::field_bytes::{metadata_ref, MetadataRef};
 use crate::gvk::Gvk;
 
 /// The msgpack encoding of one object (a map mirroring its JSON). Cloning shares the bytes, so a
@@ -42,7 +43,7 @@ impl EncodedObject {
 
     /// The labels and owner kinds of the object, read from its metadata in place.
     pub fn metadata(&self) -> MetadataRef<'_> {
-        super::field_bytes::metadata_ref(&self.0)
+        metadata_ref(&self.0)
     }
 
     /// Identity fields read from the decoded object; `None` where the object lacks them.
@@ -75,35 +76,6 @@ impl<'de> Deserialize<'de> for EncodedObject {
             ));
         }
         Ok(EncodedObject::from_json(&v))
-    }
-}
-
-/// What export filters look at besides an object's identity, borrowed from the encoded object:
-/// the labels map and the owner references list as their msgpack bytes, read entry by entry only
-/// when asked, so finding them costs no allocation and no UTF-8 check of entries nobody reads.
-/// Entries that are not strings are left out.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct MetadataRef<'a> {
-    /// A msgpack map, or empty.
-    pub(super) labels: &'a [u8],
-    /// A msgpack array, or empty.
-    pub(super) owner_refs: &'a [u8],
-}
-
-impl<'a> MetadataRef<'a> {
-    /// The value of the label `key`, if the object has it as a string.
-    pub fn label(&self, key: &str) -> Option<&'a str> {
-        super::field_bytes::find_label(self.labels, key)
-    }
-
-    /// In the object's order; keys are unique, as the object's were.
-    pub fn labels(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
-        super::field_bytes::labels(self.labels)
-    }
-
-    /// `(apiVersion, kind)` of each owner reference.
-    pub fn owner_kinds(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
-        super::field_bytes::owner_kinds(self.owner_refs)
     }
 }
 
