@@ -8,11 +8,14 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::{Metrics, Pipeline};
+use fast::{fingerprint, identity_key, naming, outline, pod_outline, Seen};
+
+use super::Metrics;
 use crate::gvk::Gvk;
 use crate::lifecycle::observed_lifecycle;
 use crate::ownership::{resolve_owner, KnownOwner, OwnerCache, OwnerReference, Resolution};
-use crate::sources::{Change, ChangeKind, Payload};
+use crate::pipeline::Pipeline;
+use crate::sources::{Change, ChangeKind, Fields, Payload, RawObject};
 use crate::store::Store;
 use crate::trace::{EncodedObject, ObjectIdentity};
 use crate::tracer_config::TrackedObjectConfig;
@@ -51,7 +54,7 @@ pub struct Ingest {
     watched_owner_kinds: HashSet<Gvk>,
     path_errors_reported: HashSet<Gvk>,
     /// What each tracked object's recorded version was made from (see `fast`).
-    seen: HashMap<u64, fast::Seen>,
+    seen: HashMap<u64, Seen>,
 }
 
 #[derive(Default)]
@@ -213,7 +216,7 @@ impl Ingest {
                 }
                 if self.config.get(gvk).is_some() {
                     if let Some(id) = ObjectIdentity::of(&obj) {
-                        self.seen.remove(&fast::identity_key(&id));
+                        self.seen.remove(&identity_key(&id));
                         self.store.delete(at, &id);
                     }
                 }
@@ -336,6 +339,116 @@ impl Ingest {
 
     pub fn owner_cache_len(&self) -> usize {
         self.owners.len()
+    }
+}
+
+/// The fast path (see `fast`): a change taken from its text, decoded only as far as it needs.
+impl Ingest {
+    pub(super) fn whole(&self, raw: &RawObject, gvk: &Gvk) -> Value {
+        self.metrics.decoded_whole.fetch_add(1, Ordering::Relaxed);
+        raw.to_json(gvk)
+    }
+
+    pub(super) fn applied_raw(&mut self, gvk: &Gvk, at: i64, raw: RawObject) -> Vec<Gvk> {
+        let Some((fields, meta)) = outline(&raw) else {
+            return self.applied(gvk, at, Payload::Object(self.whole(&raw, gvk)));
+        };
+        let is_pod = *gvk == pod_gvk();
+        let naming = naming(gvk, &meta);
+        let mut wanted = Vec::new();
+        if is_pod {
+            match self.pod_fast(&raw, &fields, &meta, None, at) {
+                Some(w) => wanted = w,
+                None => return self.applied(gvk, at, Payload::Object(self.whole(&raw, gvk))),
+            }
+        } else if let Some(uid) = &raw.metadata.uid {
+            let info = KnownOwner {
+                gvk: gvk.clone(),
+                namespace: raw.metadata.namespace.clone().unwrap_or_default(),
+                name: raw.metadata.name.clone().unwrap_or_default(),
+                owners: OwnerReference::of_object(&naming),
+            };
+            self.owners.upsert(uid.clone(), info);
+        }
+        if let Some(cfg) = self.config.get(gvk) {
+            let cfg = cfg.clone();
+            let owned =
+                naming.pointer("/metadata/ownerReferences").and_then(Value::as_array).is_some_and(|r| !r.is_empty());
+            if !(cfg.skip_owned && owned) {
+                if let Some(id) = ObjectIdentity::of(&naming) {
+                    let key = identity_key(&id);
+                    let fingerprint = fingerprint(gvk, &fields, &meta, self.pipeline.sanitisers().ignored());
+                    let unchanged = self
+                        .seen
+                        .get(&key)
+                        .is_some_and(|s| s.fingerprint == fingerprint && self.store.live_hash(&id) == Some(s.hash));
+                    if !unchanged {
+                        let hash = self.record_as(gvk, id, at, self.whole(&raw, gvk));
+                        self.seen.insert(key, Seen { fingerprint, hash });
+                    }
+                }
+            }
+        }
+        if let Some(uid) = raw.metadata.uid.as_deref().filter(|_| !is_pod) {
+            wanted.extend(self.retry_pending(uid));
+        }
+        wanted
+    }
+
+    pub(super) fn deleted_raw(&mut self, gvk: &Gvk, at: i64, raw: RawObject) -> Vec<Gvk> {
+        let full = |ingest: &mut Ingest, raw: RawObject| {
+            let obj = ingest.whole(&raw, gvk);
+            ingest.deleted(gvk, at, Payload::Object(obj))
+        };
+        // Other kinds' deletions are one per object; a pod's come one by one from the garbage
+        // collector, for every pod.
+        if *gvk != pod_gvk() || self.config.get(gvk).is_some() {
+            return full(self, raw);
+        }
+        let Some((fields, meta)) = outline(&raw) else { return full(self, raw) };
+        match self.pod_fast(&raw, &fields, &meta, Some(at), at) {
+            Some(wanted) => {
+                if let Some(uid) = &raw.metadata.uid {
+                    self.store.pod_deleted(uid, at);
+                }
+                wanted
+            }
+            None => full(self, raw),
+        }
+    }
+
+    /// What `pod_seen` does for a pod whose lifecycle entry exists, or that needs none; `None`
+    /// when it needs the whole pod (to take its hash, or to wait for an owner), having changed
+    /// nothing.
+    fn pod_fast(
+        &mut self,
+        raw: &RawObject,
+        fields: &Fields<'_>,
+        meta: &Fields<'_>,
+        deleted_at: Option<i64>,
+        at: i64,
+    ) -> Option<Vec<Gvk>> {
+        let Some(uid) = raw.metadata.uid.as_deref() else { return Some(Vec::new()) };
+        let pod = pod_outline(fields, meta)?;
+        match resolve_owner(&pod, &self.config, &self.owners) {
+            Resolution::Owner(_) => {
+                if let Some(lc) = observed_lifecycle(&pod) {
+                    if !self.store.advance_lifecycle(uid, lc) {
+                        return None;
+                    }
+                }
+                if let Some(ts) = deleted_at {
+                    self.store.pod_deleted(uid, ts);
+                }
+                Some(Vec::new())
+            }
+            Resolution::Untracked => Some(Vec::new()),
+            // A pod often comes before its ReplicaSet: the watches are not ordered. Until it has
+            // a lifecycle its hash is not taken, so what it waits with is its outline, which is
+            // all that resolving it again reads.
+            Resolution::Waiting(_) if observed_lifecycle(&pod).is_none() => Some(self.pod_seen(&pod, deleted_at, at)),
+            Resolution::Waiting(_) => None,
+        }
     }
 }
 

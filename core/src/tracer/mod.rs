@@ -16,31 +16,15 @@ use kube::Client;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+pub use crate::pipeline::Pipeline;
 pub use ingest::Ingest;
 pub use metrics::Metrics;
 
 use crate::gvk::Gvk;
-use crate::pipeline::{PodHasher, SanitiserChain};
 use crate::shard::{Admission, Shard};
 use crate::sources::{spawn_kind_watch, unix_now, KindState, SourceHealth, WatchMode};
 use crate::store::{Retention, Store};
 use crate::tracer_config::TracerConfig;
-
-/// The configured pipeline stages.
-pub struct Pipeline {
-    pub pod_hasher: PodHasher,
-}
-
-impl Pipeline {
-    pub fn new(sanitisers: SanitiserChain, pod_hash_sanitisers: SanitiserChain) -> Self {
-        Pipeline { pod_hasher: PodHasher { sanitisers, pod_hash_sanitisers } }
-    }
-
-    /// The sanitisers applied to recorded objects.
-    pub fn sanitisers(&self) -> &SanitiserChain {
-        &self.pod_hasher.sanitisers
-    }
-}
 
 pub struct TracerSettings {
     pub config: TracerConfig,

@@ -4,7 +4,8 @@
 //! reporting on every step of a rollout) and bookkeeping (`managedFields`, `resourceVersion`),
 //! which the sanitisers remove before anything is recorded; and a pod seen before needs only its
 //! owners and status to move its lifecycle. Decoding, sanitising and hashing every such change in
-//! full cost more than the decode alone. Here:
+//! full cost more than the decode alone. So, with what this module reads from a change's text
+//! (the decisions are `Ingest`'s, beside the full path):
 //! - a tracked object is fingerprinted from its text, with the fields the sanitiser chain is known
 //!   to drop left out ([`crate::pipeline::SanitiserChain::ignored`]); when the fingerprint is the
 //!   one its recorded version was made from, and the store still holds that version, the full
@@ -21,19 +22,16 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use xxhash_rust::xxh3::Xxh3;
 
-use super::{pod_gvk, Ingest};
 use crate::gvk::Gvk;
-use crate::lifecycle::observed_lifecycle;
-use crate::ownership::{resolve_owner, KnownOwner, OwnerReference, Resolution};
 use crate::pipeline::IgnoredFields;
-use crate::sources::{Fields, Payload, RawObject};
+use crate::sources::{Fields, RawObject};
 use crate::trace::ObjectIdentity;
 
 /// A recorded object's fingerprint and the hash of its sanitised form, by its identity's key.
 #[derive(Clone, Copy)]
 pub(super) struct Seen {
-    fingerprint: u128,
-    hash: u64,
+    pub(super) fingerprint: u128,
+    pub(super) hash: u64,
 }
 
 pub(super) fn identity_key(id: &ObjectIdentity) -> u64 {
@@ -54,7 +52,7 @@ fn put(h: &mut Xxh3, bytes: &[u8]) {
 /// chain ignores, and `apiVersion` and `kind`, which the watched kind sets. Fields are taken in
 /// key order (the decoded object's maps have none) as the exact text that came, so equal
 /// fingerprints mean equal decoded fields.
-fn fingerprint(gvk: &Gvk, fields: &Fields<'_>, meta: &Fields<'_>, ignored: &IgnoredFields) -> u128 {
+pub(super) fn fingerprint(gvk: &Gvk, fields: &Fields<'_>, meta: &Fields<'_>, ignored: &IgnoredFields) -> u128 {
     let mut h = Xxh3::new();
     put(&mut h, gvk.api_version().as_bytes());
     put(&mut h, gvk.kind.as_bytes());
@@ -76,7 +74,7 @@ fn fingerprint(gvk: &Gvk, fields: &Fields<'_>, meta: &Fields<'_>, ignored: &Igno
 }
 
 /// The object's top-level fields and its metadata's, as text.
-fn outline(raw: &RawObject) -> Option<(Fields<'_>, Fields<'_>)> {
+pub(super) fn outline(raw: &RawObject) -> Option<(Fields<'_>, Fields<'_>)> {
     let fields = raw.fields()?;
     let meta = Fields::of(fields.get("metadata")?)?;
     Some((fields, meta))
@@ -108,7 +106,7 @@ fn reads_restart_policy(status: Option<&Value>) -> bool {
 /// What `resolve_owner` and `observed_lifecycle` read of a pod, as the same JSON paths: the
 /// spec, most of a pod, is read only when the lifecycle depends on its restart policy. `None`
 /// when the spec cannot be read this way.
-fn pod_outline(fields: &Fields<'_>, meta: &Fields<'_>) -> Option<Value> {
+pub(super) fn pod_outline(fields: &Fields<'_>, meta: &Fields<'_>) -> Option<Value> {
     let mut m = Map::new();
     for key in ["namespace", "name", "uid", "ownerReferences"] {
         if let Some(v) = decode(meta.get(key)) {
@@ -136,7 +134,7 @@ fn pod_outline(fields: &Fields<'_>, meta: &Fields<'_>) -> Option<Value> {
 
 /// The parts of an object that name it and its owners, as JSON, for the functions that read
 /// them from a whole object.
-fn naming(gvk: &Gvk, meta: &Fields<'_>) -> Value {
+pub(super) fn naming(gvk: &Gvk, meta: &Fields<'_>) -> Value {
     let mut m = Map::new();
     for key in ["namespace", "name", "ownerReferences"] {
         if let Some(v) = decode(meta.get(key)) {
@@ -148,113 +146,4 @@ fn naming(gvk: &Gvk, meta: &Fields<'_>) -> Value {
     obj.insert("kind".into(), Value::String(gvk.kind.clone()));
     obj.insert("metadata".into(), Value::Object(m));
     Value::Object(obj)
-}
-
-impl Ingest {
-    pub(super) fn whole(&self, raw: &RawObject, gvk: &Gvk) -> Value {
-        self.metrics.decoded_whole.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        raw.to_json(gvk)
-    }
-
-    pub(super) fn applied_raw(&mut self, gvk: &Gvk, at: i64, raw: RawObject) -> Vec<Gvk> {
-        let Some((fields, meta)) = outline(&raw) else {
-            return self.applied(gvk, at, Payload::Object(self.whole(&raw, gvk)));
-        };
-        let is_pod = *gvk == pod_gvk();
-        let naming = naming(gvk, &meta);
-        let mut wanted = Vec::new();
-        if is_pod {
-            match self.pod_fast(&raw, &fields, &meta, None, at) {
-                Some(w) => wanted = w,
-                None => return self.applied(gvk, at, Payload::Object(self.whole(&raw, gvk))),
-            }
-        } else if let Some(uid) = &raw.metadata.uid {
-            let info = KnownOwner {
-                gvk: gvk.clone(),
-                namespace: raw.metadata.namespace.clone().unwrap_or_default(),
-                name: raw.metadata.name.clone().unwrap_or_default(),
-                owners: OwnerReference::of_object(&naming),
-            };
-            self.owners.upsert(uid.clone(), info);
-        }
-        if let Some(cfg) = self.config.get(gvk) {
-            let cfg = cfg.clone();
-            let owned =
-                naming.pointer("/metadata/ownerReferences").and_then(Value::as_array).is_some_and(|r| !r.is_empty());
-            if !(cfg.skip_owned && owned) {
-                if let Some(id) = ObjectIdentity::of(&naming) {
-                    let key = identity_key(&id);
-                    let fingerprint = fingerprint(gvk, &fields, &meta, self.pipeline.sanitisers().ignored());
-                    let unchanged = self
-                        .seen
-                        .get(&key)
-                        .is_some_and(|s| s.fingerprint == fingerprint && self.store.live_hash(&id) == Some(s.hash));
-                    if !unchanged {
-                        let hash = self.record_as(gvk, id, at, self.whole(&raw, gvk));
-                        self.seen.insert(key, Seen { fingerprint, hash });
-                    }
-                }
-            }
-        }
-        if let Some(uid) = raw.metadata.uid.as_deref().filter(|_| !is_pod) {
-            wanted.extend(self.retry_pending(uid));
-        }
-        wanted
-    }
-
-    pub(super) fn deleted_raw(&mut self, gvk: &Gvk, at: i64, raw: RawObject) -> Vec<Gvk> {
-        let full = |ingest: &mut Ingest, raw: RawObject| {
-            let obj = ingest.whole(&raw, gvk);
-            ingest.deleted(gvk, at, Payload::Object(obj))
-        };
-        // Other kinds' deletions are one per object; a pod's come one by one from the garbage
-        // collector, for every pod.
-        if *gvk != pod_gvk() || self.config.get(gvk).is_some() {
-            return full(self, raw);
-        }
-        let Some((fields, meta)) = outline(&raw) else { return full(self, raw) };
-        match self.pod_fast(&raw, &fields, &meta, Some(at), at) {
-            Some(wanted) => {
-                if let Some(uid) = &raw.metadata.uid {
-                    self.store.pod_deleted(uid, at);
-                }
-                wanted
-            }
-            None => full(self, raw),
-        }
-    }
-
-    /// What `pod_seen` does for a pod whose lifecycle entry exists, or that needs none; `None`
-    /// when it needs the whole pod (to take its hash, or to wait for an owner), having changed
-    /// nothing.
-    fn pod_fast(
-        &mut self,
-        raw: &RawObject,
-        fields: &Fields<'_>,
-        meta: &Fields<'_>,
-        deleted_at: Option<i64>,
-        at: i64,
-    ) -> Option<Vec<crate::Gvk>> {
-        let Some(uid) = raw.metadata.uid.as_deref() else { return Some(Vec::new()) };
-        let pod = pod_outline(fields, meta)?;
-        match resolve_owner(&pod, &self.config, &self.owners) {
-            Resolution::Owner(_) => {
-                if let Some(lc) = observed_lifecycle(&pod) {
-                    if !self.store.advance_lifecycle(uid, lc) {
-                        return None;
-                    }
-                }
-                if let Some(ts) = deleted_at {
-                    self.store.pod_deleted(uid, ts);
-                }
-                Some(Vec::new())
-            }
-            Resolution::Untracked => Some(Vec::new()),
-            // A pod often comes before its ReplicaSet: the watches are not ordered. Until it has
-            // a lifecycle its hash is not taken, so what it waits with is its outline, which is
-            // all that resolving it again reads.
-            Resolution::Waiting(_) if observed_lifecycle(&pod).is_none() => Some(self.pod_seen(&pod, deleted_at, at)),
-            Resolution::Waiting(_) => None,
-        }
-    }
 }
