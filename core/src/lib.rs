@@ -1,6 +1,6 @@
 //! The sk-tracer core: the trace model and file formats (`trace`), the watches (`sources`), owner
-//! resolution (`ownership`) and pod lifecycles (`lifecycle`), the pipeline's stage traits and the
-//! pod hasher (`pipeline`), the ingest loop (`tracer`), the store of recorded state (`store`), and
+//! resolution (`ownership`) and pod lifecycles (`lifecycle`), the pipeline's stages and the pod
+//! hasher (`pipeline`), the ingest loop (`tracer`), the store of recorded state (`store`), and
 //! exports from request to delivery (`export`); also bulk work below ingest's priority
 //! (`background`), plugin options, pod-template paths, label selectors, GVKs, the stable hash,
 //! namespace shards (`shard`) and the tracked-kinds config model.
@@ -10,6 +10,9 @@
 //! `namespace/name`), [`trace::IdentityRef`] (either, borrowed, with the ordering exports sort
 //! by), [`ownership::OwnerReference`] (one entry of `ownerReferences`) and
 //! [`ownership::KnownOwner`] (a possible owner as the owner cache knows it).
+//!
+//! Modules import each other in one direction: no file imports, directly or through others, a
+//! file that imports it back (`tests/module_graph.rs` checks).
 
 pub mod background;
 pub mod export;

@@ -1,7 +1,10 @@
 //! The trace: what a trace file holds, independent of its encoding.
 //!
 //! Formats (one module each) map this model to bytes: [`v1`] is the documented four-element array
-//! and the default. [`decode`] recognises the format of a file and reports bad input clearly.
+//! and the default, [`simkube_v2`] the map SimKube reads; both write through `msgpack_write` and
+//! read through `file_shapes`, and neither uses the other. [`decode`](mod@decode) recognises the
+//! format of a file, reads it with the format's module, checks it (`consistency`) and reports
+//! bad input clearly ([`TraceDecodeError`]).
 
 pub mod chunks;
 mod consistency;
