@@ -6,37 +6,21 @@
 //!
 //! `cargo bench --bench replicas -- [--deployments N] [--replicas N]`
 
-use std::io::{Read, Write};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kube_emulator::Emulator;
 use serde_json::{json, Value};
+use support::args::option;
+use support::process::process_usage;
+use support::workload::{start_new_pods, PodStart};
+use support::{start_tracer_with_env, wait_until, Tracer};
+
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 struct Replica {
     name: &'static str,
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
-}
-
-fn get(port: u16, path: &str) -> String {
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return String::new() };
-    let _ = s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes());
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    out
+    tracer: Tracer,
 }
 
 const CONFIG: &str = "trackedObjects:\n  apps/v1.Deployment:\n    trackLifecycle: true\n\
@@ -44,52 +28,17 @@ const CONFIG: &str = "trackedObjects:\n  apps/v1.Deployment:\n    trackLifecycle
 const HA: &str = "ha:\n  lease: {name: sk-tracer, namespace: sk}\n";
 
 fn start(emu: &Emulator, name: &'static str, ha: bool) -> Replica {
-    let dir = tempfile::tempdir().expect("a temp dir");
     let config = if ha { format!("{CONFIG}{HA}") } else { CONFIG.to_string() };
-    std::fs::write(dir.path().join("c.yaml"), config).expect("write");
-    emu.write_kubeconfig(dir.path().join("kubeconfig")).expect("write");
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_sk-tracer"))
-        .args(["run", "--config"])
-        .arg(dir.path().join("c.yaml"))
-        .arg("--kubeconfig")
-        .arg(dir.path().join("kubeconfig"))
-        .args(["--port", &port.to_string(), "--export-dir"])
-        .arg(dir.path())
-        .env("RUST_LOG", "warn")
-        .env("POD_NAME", name)
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("the sk-tracer binary");
-    let replica = Replica { name, child, port, _dir: dir };
-    let t = Instant::now();
-    while !get(port, "/readyz").starts_with("HTTP/1.1 200") {
-        assert!(t.elapsed() < Duration::from_secs(60), "{name} did not become ready");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    replica
-}
-
-/// CPU seconds (user and system) and resident and peak resident bytes of a process.
-fn usage(pid: u32) -> (f64, u64, u64) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // The command name may hold spaces; the fields after it are fixed.
-    let fields: Vec<&str> =
-        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
-    // SAFETY: sysconf reads a constant.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-    let cpu = (ticks(11) + ticks(12)) as f64 / hz;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kib = |key: &str| {
-        status.lines().find_map(|l| l.strip_prefix(key)?.trim().strip_suffix("kB")?.trim().parse::<u64>().ok())
-    };
-    (cpu, kib("VmRSS:").unwrap_or(0) * 1024, kib("VmHWM:").unwrap_or(0) * 1024)
+    let tracer = start_tracer_with_env(emu, &config, &[("RUST_LOG", "warn".into()), ("POD_NAME", name.into())]);
+    tracer.wait_ready();
+    Replica { name, tracer }
 }
 
 /// The watch events a replica has taken in, from its metrics.
-fn events_seen(port: u16) -> u64 {
-    get(port, "/metrics")
+fn events_seen(tracer: &Tracer) -> u64 {
+    tracer
+        .get("/metrics")
+        .1
         .lines()
         .filter(|l| l.starts_with("sk_tracer_watch_events_total"))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
@@ -104,22 +53,6 @@ fn template(app: &str, image: &str) -> Value {
                     "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}}}]}})
 }
 
-fn start_new_pods(emu: &Emulator, namespaces: &[String], at: i64) {
-    for ns in namespaces {
-        for pod in emu.list("v1", "Pod", Some(ns)) {
-            if pod.pointer("/status/containerStatuses").is_some() {
-                continue;
-            }
-            let name = pod["metadata"]["name"].as_str().unwrap_or_default();
-            emu.set_pod_running(ns, name, at).expect("writing the workload");
-        }
-    }
-}
-
-fn option<T: std::str::FromStr>(args: &[String], name: &str) -> Option<T> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok())
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let deployments: usize = option(&args, "--deployments").unwrap_or(1000);
@@ -129,14 +62,10 @@ fn main() {
 
     let alone = start(&emu, "alone", false);
     let leader = start(&emu, "leader", true);
-    let t = Instant::now();
-    while !get(leader.port, "/readyz").contains("\"role\":\"leader\"") {
-        assert!(t.elapsed() < Duration::from_secs(30), "no leader");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until(30, "a leader", || leader.tracer.get("/readyz").1.contains("\"role\":\"leader\""));
     let follower = start(&emu, "follower", true);
     let all = [&alone, &leader, &follower];
-    let before: Vec<_> = all.iter().map(|r| usage(r.child.id())).collect();
+    let before: Vec<_> = all.iter().map(|r| process_usage(r.tracer.pid())).collect();
     let lease_before = emu.requests_by_route();
     let started = Instant::now();
 
@@ -147,13 +76,13 @@ fn main() {
         let (ns, name) = team(d);
         emu.create_deployment(&ns, &name, replicas, template(&name, "app:1")).expect("writing the workload");
     }
-    start_new_pods(&emu, &namespaces, t0);
+    start_new_pods(&emu, &namespaces, t0, PodStart::Running);
     for d in 0..deployments {
         let (ns, name) = team(d);
         emu.sync_deployment_status(&ns, &name).expect("writing the workload");
         emu.update_deployment_template(&ns, &name, template(&name, "app:2")).expect("writing the workload");
     }
-    start_new_pods(&emu, &namespaces, t0 + 30);
+    start_new_pods(&emu, &namespaces, t0 + 30, PodStart::Running);
     for d in 0..deployments {
         let (ns, name) = team(d);
         emu.delete_deployment(&ns, &name).expect("writing the workload");
@@ -162,14 +91,14 @@ fn main() {
     let mut last = vec![u64::MAX; all.len()];
     loop {
         std::thread::sleep(Duration::from_secs(2));
-        let now: Vec<u64> = all.iter().map(|r| events_seen(r.port)).collect();
+        let now: Vec<u64> = all.iter().map(|r| events_seen(&r.tracer)).collect();
         if now == last {
             break;
         }
         last = now;
     }
     let elapsed = started.elapsed();
-    let after: Vec<_> = all.iter().map(|r| usage(r.child.id())).collect();
+    let after: Vec<_> = all.iter().map(|r| process_usage(r.tracer.pid())).collect();
     let lease_after = emu.requests_by_route();
     let lease_requests: u64 = lease_after
         .iter()
@@ -189,7 +118,7 @@ fn main() {
     for (i, r) in all.iter().enumerate() {
         let cpu = after[i].0 - before[i].0;
         let (rss, peak) = (after[i].1 as f64, after[i].2 as f64);
-        let role = if get(r.port, "/readyz").contains("\"role\":\"leader\"") { "leader" } else { "follower" };
+        let role = if r.tracer.get("/readyz").1.contains("\"role\":\"leader\"") { "leader" } else { "follower" };
         println!(
             "| {} | {cpu:.2} | {:.2} | {:.1} | {:.2} | {:.1} | {role} |",
             r.name,

@@ -24,6 +24,10 @@ use sk_core::store::Store;
 use sk_core::tracer::{Ingest, Metrics, Pipeline};
 use sk_core::{Gvk, TracerConfig};
 use sk_plugins as _;
+use support::args::option;
+
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 /// Counts live heap bytes, allocating with the binary's allocator. The bench runs on one thread,
 /// so one shared counter costs little.
@@ -164,11 +168,7 @@ fn changes(s: &Scale) -> Vec<Change> {
 }
 
 fn config() -> TracerConfig {
-    let yaml = "trackedObjects:\n  apps/v1.Deployment:\n    trackLifecycle: true\n";
-    let dir = tempfile::tempdir().expect("a temp dir");
-    let path = dir.path().join("c.yaml");
-    std::fs::write(&path, yaml).expect("write");
-    sk_config::Loader::new().file(&path).load().expect("the config").tracer
+    support::config::load("trackedObjects:\n  apps/v1.Deployment:\n    trackLifecycle: true\n").tracer
 }
 
 fn pipeline() -> Pipeline {
@@ -218,12 +218,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let name =
         args.iter().find(|a| ["small", "medium", "large"].contains(&a.as_str())).map_or("medium", String::as_str);
-    let shards: u32 = args
-        .iter()
-        .position(|a| a == "--shards")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(3);
+    let shards: u32 = option(&args, "--shards").unwrap_or(3);
     let s = scale(name);
     let offered = changes(&s).len();
     println!("shards bench `{name}`: {offered} changes, {} namespaces, {shards} shards", s.namespaces);

@@ -32,8 +32,14 @@ use sk_core::tracer::{Ingest, Metrics, Pipeline};
 use sk_core::{Gvk, TracerConfig};
 use sk_tracer::runtime::Runtime;
 
+use support::args::option;
+use support::process::{process_memory, process_usage};
+use support::workload::{start_new_pods, PodStart};
 // Links the built-in sanitisers.
 use sk_plugins as _;
+
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 /// Counts live and peak heap bytes of every thread but the emulator's: in a cluster the
 /// apiserver's memory is not the tracer's. Allocates with the binary's allocator (mimalloc), so
@@ -176,24 +182,6 @@ struct Workload {
     clock_base: i64,
 }
 
-/// Pods their controllers made and no kubelet has reported on: the scheduler finds no room for
-/// each at first and says so twice (its first verdict and a retry that reads differently), then
-/// it goes Pending (containers being created), then Running since `at`: four status updates.
-fn start_new_pods(emu: &Emulator, namespaces: &[String], at: i64) {
-    for ns in namespaces {
-        for pod in emu.list("v1", "Pod", Some(ns)) {
-            if pod.pointer("/status/containerStatuses").is_some() {
-                continue;
-            }
-            let name = pod["metadata"]["name"].as_str().unwrap_or_default();
-            emu.set_pod_unschedulable(ns, name, 0).expect("writing the workload");
-            emu.set_pod_unschedulable(ns, name, 1).expect("writing the workload");
-            emu.set_pod_pending(ns, name).expect("writing the workload");
-            emu.set_pod_running(ns, name, at).expect("writing the workload");
-        }
-    }
-}
-
 /// Writes the workload, as a day of a busy cluster's controllers would: Deployments created, their
 /// pods started; then every Deployment scaled (up by three pods or down by two) and rolled out to
 /// a new image (a new ReplicaSet, the old pods deleted, new ones started), with the status its
@@ -224,7 +212,7 @@ fn write_workload(emu: &Emulator, s: &Scale) -> Workload {
             .expect("writing the workload");
     }
     sync_all();
-    start_new_pods(emu, &namespaces, t0);
+    start_new_pods(emu, &namespaces, t0, PodStart::AfterWaiting);
     sync_all();
     for d in 0..s.deployments {
         let (ns, name) = team(d);
@@ -232,7 +220,7 @@ fn write_workload(emu: &Emulator, s: &Scale) -> Workload {
         emu.scale_deployment(&ns, &name, replicas).expect("writing the workload");
     }
     sync_all();
-    start_new_pods(emu, &namespaces, t0 + 30);
+    start_new_pods(emu, &namespaces, t0 + 30, PodStart::AfterWaiting);
     sync_all();
     for d in 0..s.deployments {
         let (ns, name) = team(d);
@@ -240,7 +228,7 @@ fn write_workload(emu: &Emulator, s: &Scale) -> Workload {
             .expect("writing the workload");
     }
     sync_all();
-    start_new_pods(emu, &namespaces, t0 + 60);
+    start_new_pods(emu, &namespaces, t0 + 60, PodStart::AfterWaiting);
     sync_all();
     for ns in namespaces.iter().filter(|ns| ns.starts_with("ml")) {
         for (i, pod) in emu.list("v1", "Pod", Some(ns)).iter().enumerate() {
@@ -338,10 +326,7 @@ async fn baseline(emu: &Emulator, per_stream: &[usize]) -> Measured {
 
 /// The tracer's config with every other setting at its default, as `run` would load it.
 fn whole_config() -> sk_config::Config {
-    let yaml = "trackedObjects:\n  apps/v1.Deployment:\n    trackLifecycle: true\n  batch.volcano.sh/v1alpha1.Job:\n    podSpecTemplatePath: /spec/tasks/*/template\n    trackLifecycle: true\n";
-    let dir = tempfile::tempdir().expect("a temp dir");
-    std::fs::write(dir.path().join("c.yaml"), yaml).expect("write");
-    sk_config::Loader::new().file(dir.path().join("c.yaml")).load().expect("config")
+    support::config::load("trackedObjects:\n  apps/v1.Deployment:\n    trackLifecycle: true\n  batch.volcano.sh/v1alpha1.Job:\n    podSpecTemplatePath: /spec/tasks/*/template\n    trackLifecycle: true\n")
 }
 
 fn config() -> TracerConfig {
@@ -586,59 +571,6 @@ async fn ingest_during_exports(emu: &Emulator, history: &History) -> (Measured, 
     (during, exporter.join().unwrap_or(0))
 }
 
-/// The value after `--name` on the command line, if there is one and it parses.
-fn option<T: std::str::FromStr>(args: &[String], name: &str) -> Option<T> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok())
-}
-
-/// A process's CPU seconds (user and system) and resident memory (now and peak, bytes), from /proc.
-fn process_usage(pid: u32) -> (f64, u64, u64) {
-    let (cpu, rss, peak, _) = process_memory(pid);
-    (cpu, rss, peak)
-}
-
-/// [`process_usage`], and the resident memory split as /proc splits it: anonymous (the heap,
-/// stacks) and file-backed (the binary's pages).
-fn process_memory(pid: u32) -> (f64, u64, u64, Value) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // The fields after the command name, which is in parentheses and may hold spaces.
-    let fields: Vec<&str> =
-        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // SAFETY: sysconf reads a constant.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-    let cpu = (ticks(11) + ticks(12)) / hz;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kb = |key: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(key))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-            * 1024
-    };
-    let split = json!({"anonymous": kb("RssAnon:"), "file": kb("RssFile:"), "shmem": kb("RssShmem:")});
-    (cpu, kb("VmRSS:"), kb("VmHWM:"), split)
-}
-
-/// A request to the tracer's HTTP server; the response's status line and body.
-fn http(port: u16, method: &str, path: &str, body: &[u8]) -> (String, Vec<u8>) {
-    use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return (String::new(), Vec::new()) };
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    let _ = s.write_all(head.as_bytes());
-    let _ = s.write_all(body);
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    let split = out.windows(4).position(|w| w == b"\r\n\r\n").map_or(out.len(), |i| i + 4);
-    let status = String::from_utf8_lossy(&out[..split]).lines().next().unwrap_or_default().to_string();
-    (status, out[split..].to_vec())
-}
-
 /// The real binary over TLS against the emulator, as on a control plane with no nodes: `n`
 /// Deployments created (two pods each, which the scheduler cannot place and says so, twice), each
 /// rolled out to a new image (a new ReplicaSet, the old pods deleted, new ones unplaced), then all
@@ -646,11 +578,10 @@ fn http(port: u16, method: &str, path: &str, body: &[u8]) -> (String, Vec<u8>) {
 /// status after each step. The tracer's CPU seconds and resident memory over the run, then one
 /// export of the whole window.
 fn end_to_end(emu: &Emulator, n: usize) -> Value {
-    let (mut child, port, dir) =
-        spawn_tracer(emu, "trackedObjects:\n  apps/v1.Deployment:\n    trackLifecycle: true\n");
-    let pid = child.id();
+    let mut tracer = spawn_tracer(emu, "trackedObjects:\n  apps/v1.Deployment:\n    trackLifecycle: true\n");
+    let pid = tracer.pid();
     let t = Instant::now();
-    while !http(port, "GET", "/readyz", b"").0.contains(" 200") && t.elapsed() < Duration::from_secs(60) {
+    while tracer.get("/readyz").0 != 200 && t.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_secs(1));
@@ -702,16 +633,15 @@ fn end_to_end(emu: &Emulator, n: usize) -> Value {
     let events = emu.resource_version() - start_rv;
     settle();
     let (cpu_done, rss_done, peak, split_done) = process_memory(pid);
-    let metrics = String::from_utf8_lossy(&http(port, "GET", "/metrics", b"").1).to_string();
+    let metrics = tracer.get("/metrics").1;
     let t = Instant::now();
-    let (status, body) = http(port, "POST", "/export", br#"{"start_ts": 0, "end_ts": 9999999999}"#);
+    let export = support::request(tracer.port, "POST", "/export", br#"{"start_ts": 0, "end_ts": 9999999999}"#);
     let export_secs = t.elapsed().as_secs_f64();
+    let (status, body) = (export.headers.lines().next().unwrap_or_default().to_string(), export.body);
     let (_, rss_after_export, _) = process_usage(pid);
     // SIGTERM: a clean exit, after which mimalloc prints its statistics.
-    // SAFETY: signalling the child we started.
-    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
-    let _ = child.wait();
-    let stats = std::fs::read_to_string(dir.path().join("stderr")).unwrap_or_default();
+    tracer.terminate();
+    let stats = tracer.log();
     let store_bytes = metrics
         .lines()
         .find(|l| l.starts_with("sk_tracer_store_bytes "))
@@ -913,46 +843,23 @@ async fn main() {
     emu_runtime.shutdown_background();
 }
 
-/// The release binary started against the emulator with `config`, its stderr in `stderr` of the
-/// returned directory (where mimalloc writes its statistics at exit).
-fn spawn_tracer(emu: &Emulator, config: &str) -> (std::process::Child, u16, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("a temp dir");
-    std::fs::write(dir.path().join("c.yaml"), config).expect("write");
-    emu.write_kubeconfig(dir.path().join("kubeconfig")).expect("write");
-    let port =
-        std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a port");
-    let stderr = std::fs::File::create(dir.path().join("stderr")).expect("a log");
-    // Another build of the binary (an earlier commit's, to compare) when `BENCH_TRACER_BINARY` names one (not `SK_TRACER_*`: the binary reads those as config).
-    let binary = std::env::var_os("BENCH_TRACER_BINARY").unwrap_or_else(|| env!("CARGO_BIN_EXE_sk-tracer").into());
-    let child = std::process::Command::new(binary)
-        .args(["run", "--config"])
-        .arg(dir.path().join("c.yaml"))
-        .arg("--kubeconfig")
-        .arg(dir.path().join("kubeconfig"))
-        .args(["--port", &port.to_string()])
-        .env("RUST_LOG", "warn")
-        .env("MIMALLOC_SHOW_STATS", "1")
-        .stdout(std::process::Stdio::null())
-        .stderr(stderr)
-        .spawn()
-        .expect("the sk-tracer binary");
-    (child, port, dir)
+/// The release binary started against the emulator with `config`, its stderr (where mimalloc
+/// writes its statistics at exit) in its log. Another build of the binary (an earlier commit's,
+/// to compare) when `BENCH_TRACER_BINARY` names one (not `SK_TRACER_*`: the binary reads those as
+/// config).
+fn spawn_tracer(emu: &Emulator, config: &str) -> support::Tracer {
+    let binary = std::env::var_os("BENCH_TRACER_BINARY").unwrap_or_else(|| support::BINARY.into());
+    let env = [("RUST_LOG", "warn".to_string()), ("MIMALLOC_SHOW_STATS", "1".to_string())];
+    support::spawn_tracer(&binary, emu, config, &env)
 }
 
 /// The real binary against the emulator holding the workload: requests until it is ready, then
 /// per minute of steady state (scaled from `steady`).
 fn apiserver_load(emu: &Emulator, steady: Duration) -> Value {
     let before = emu.requests_by_verb();
-    let (mut child, port, _dir) = spawn_tracer(emu, "trackedObjects:\n  apps/v1.Deployment:\n    trackLifecycle: true\n  batch.volcano.sh/v1alpha1.Job:\n    podSpecTemplatePath: /spec/tasks/*/template\n    trackLifecycle: true\n");
+    let mut tracer = spawn_tracer(emu, "trackedObjects:\n  apps/v1.Deployment:\n    trackLifecycle: true\n  batch.volcano.sh/v1alpha1.Job:\n    podSpecTemplatePath: /spec/tasks/*/template\n    trackLifecycle: true\n");
     let t = Instant::now();
-    let ready = || {
-        use std::io::{Read, Write};
-        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
-        let _ = s.write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-        let mut out = String::new();
-        let _ = s.read_to_string(&mut out);
-        out.starts_with("HTTP/1.1 200")
-    };
+    let ready = || tracer.get("/readyz").0 == 200;
     let mut was_ready = ready();
     while !was_ready && t.elapsed() < Duration::from_secs(300) {
         std::thread::sleep(Duration::from_millis(100));
@@ -964,8 +871,7 @@ fn apiserver_load(emu: &Emulator, steady: Duration) -> Value {
     let at_ready = emu.requests_by_verb();
     std::thread::sleep(steady);
     let after = emu.requests_by_verb();
-    let _ = child.kill();
-    let _ = child.wait();
+    tracer.kill();
     let diff = |a: &std::collections::BTreeMap<String, u64>, b: &std::collections::BTreeMap<String, u64>| {
         let mut m = serde_json::Map::new();
         for (verb, n) in a {

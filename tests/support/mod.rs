@@ -1,7 +1,14 @@
 //! Running the real `sk-tracer` binary against an in-process API emulator, and talking to it over
-//! HTTP as a user would.
+//! HTTP as a user would; also the workload, /proc readers, config loading and options the benches
+//! share (`benches/` includes this module too).
 #![allow(dead_code)]
 
+pub mod args;
+pub mod config;
+pub mod process;
+pub mod workload;
+
+use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -29,7 +36,14 @@ impl Tracer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
+
+/// The binary this build made.
+pub const BINARY: &str = env!("CARGO_BIN_EXE_sk-tracer");
 
 /// The runtime the in-process emulator runs on.
 pub fn runtime() -> tokio::runtime::Runtime {
@@ -102,6 +116,29 @@ fn launch(
     setup: impl FnOnce(&std::path::Path),
     up: impl Fn(&Tracer) -> bool,
 ) -> Tracer {
+    let mut tracer = spawn(BINARY.as_ref(), emu, config, env, setup);
+    wait_until(20, "the tracer's server", || {
+        if let Ok(Some(status)) = tracer.child.try_wait() {
+            panic!("the tracer exited ({status}):\n{}", tracer.log());
+        }
+        up(&tracer)
+    });
+    tracer
+}
+
+/// Starts `binary run` with `config` against the emulator, its stderr in [`Tracer::log`], and
+/// returns at once: for measuring what its start costs, or for a build other than [`BINARY`].
+pub fn spawn_tracer(binary: &OsStr, emu: &Emulator, config: &str, env: &[(&str, String)]) -> Tracer {
+    spawn(binary, emu, config, env, |_| {})
+}
+
+fn spawn(
+    binary: &OsStr,
+    emu: &Emulator,
+    config: &str,
+    env: &[(&str, String)],
+    setup: impl FnOnce(&std::path::Path),
+) -> Tracer {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("config.yaml"), config).unwrap();
     emu.write_kubeconfig(dir.path().join("kubeconfig")).unwrap();
@@ -109,7 +146,7 @@ fn launch(
     setup(&dir.path().join("exports"));
     let port = free_port();
     let log = std::fs::File::create(dir.path().join("tracer.log")).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_sk-tracer"))
+    let child = Command::new(binary)
         .args(["run", "--config"])
         .arg(dir.path().join("config.yaml"))
         .arg("--kubeconfig")
@@ -123,14 +160,7 @@ fn launch(
         .stderr(log)
         .spawn()
         .unwrap();
-    let mut tracer = Tracer { child, port, dir };
-    wait_until(20, "the tracer's server", || {
-        if let Ok(Some(status)) = tracer.child.try_wait() {
-            panic!("the tracer exited ({status}):\n{}", tracer.log());
-        }
-        up(&tracer)
-    });
-    tracer
+    Tracer { child, port, dir }
 }
 
 pub struct Response {
