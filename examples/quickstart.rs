@@ -106,8 +106,7 @@ async fn workload(emu: &Emulator, pace: &Pace) -> anyhow::Result<()> {
 }
 
 async fn export(port: u16, start: i64, end: i64) -> anyhow::Result<Vec<u8>> {
-    let body =
-        serde_json::json!({"start_ts": start, "end_ts": end, "filters": {"excluded_namespaces": ["kube-system"]}});
+    let body = serde_json::json!({"start_ts": start, "end_ts": end, "format": "v1", "filters": {"excluded_namespaces": ["kube-system"]}});
     let request = hyper::Request::post(format!("http://127.0.0.1:{port}/export"))
         .header("content-type", "application/json")
         .body(Full::new(bytes::Bytes::from(body.to_string())))?;
