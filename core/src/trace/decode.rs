@@ -22,7 +22,7 @@ pub enum TraceDecodeError {
     )]
     LooksLikeJson,
     #[error(
-        "not a trace: expected a v1 array [config, events, index, pod_lifecycles] or a simkube-v2 map, found {found}"
+        "not a trace: expected a v1 array [config, events, index, pod_lifecycles(, gaps)] or a simkube-v2 map, found {found}"
     )]
     NotATrace { found: String },
     #[error("the trace is truncated: the file ends inside {at}")]
@@ -65,12 +65,12 @@ pub fn decode_any(bytes: &[u8]) -> Result<(TraceFormat, Trace), TraceDecodeError
         return Err(TraceDecodeError::LooksLikeJson);
     }
     match Marker::from_u8(first) {
-        Marker::FixArray(4) => decode_v1(bytes).map(|t| (TraceFormat::V1, t)),
+        Marker::FixArray(4 | 5) => decode_v1(bytes).map(|t| (TraceFormat::V1, t)),
         Marker::FixMap(_) | Marker::Map16 | Marker::Map32 => decode_v2(bytes).map(|t| (TraceFormat::SimkubeV2, t)),
         Marker::Array16 | Marker::Array32 => {
             let len = rmp::decode::read_array_len(&mut &bytes[..])
                 .map_err(|_| TraceDecodeError::Truncated { at: "the top-level array header".into() })?;
-            if len == 4 {
+            if len == 4 || len == 5 {
                 decode_v1(bytes).map(|t| (TraceFormat::V1, t))
             } else {
                 Err(TraceDecodeError::NotATrace { found: format!("an array of {len} elements") })
@@ -138,7 +138,7 @@ fn decode_v2(bytes: &[u8]) -> Result<Trace, TraceDecodeError> {
 /// Names the four elements of a v1 file instead of their positions, so `1[3].ts` reads
 /// `events[3].ts`.
 pub(super) fn v1_location(path: &str) -> String {
-    let names = ["config", "events", "index", "pod_lifecycles"];
+    let names = ["config", "events", "index", "pod_lifecycles", "gaps"];
     if path == "." || path.is_empty() {
         return "the top-level array".into();
     }
