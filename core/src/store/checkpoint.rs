@@ -444,6 +444,20 @@ mod tests {
     }
 
     #[test]
+    fn gaps_round_trip_and_a_checkpoint_without_them_is_as_before() {
+        let store = sample();
+        let without = store.checkpoint();
+        assert!(!without.windows(4).any(|w| w == b"gaps"), "no key for no gaps");
+        let gap = Gap { kind: "apps/v1.Deployment".parse().unwrap(), from: 1500, to: 1530 };
+        store.record_gap(gap.clone());
+        let restored = Store::from_checkpoint(&store.checkpoint()).unwrap();
+        assert_eq!(restored.gaps(), [gap]);
+        assert_eq!(everything(&restored), everything(&store));
+        // A checkpoint written before gaps were recorded reads as one without gaps.
+        assert!(Store::from_checkpoint(&without).unwrap().gaps().is_empty());
+    }
+
+    #[test]
     fn an_empty_store_round_trips() {
         let restored = Store::from_checkpoint(&Store::new().checkpoint()).unwrap();
         assert_eq!(restored.stats(), Store::new().stats());

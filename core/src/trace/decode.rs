@@ -182,6 +182,26 @@ mod tests {
     use crate::trace::v1::{encode_to_vec, tests::sample_trace};
 
     #[test]
+    fn a_v1_trace_with_gaps_has_five_elements_and_reads_back() {
+        let mut trace = sample_trace();
+        assert_eq!(encode_to_vec(&trace)[0], 0x94);
+        trace.gaps = vec![crate::trace::Gap {
+            kind: "apps/v1.Deployment".parse().unwrap(),
+            from: 1_700_000_010,
+            to: 1_700_000_020,
+        }];
+        let bytes = encode_to_vec(&trace);
+        assert_eq!(bytes[0], 0x95);
+        assert_eq!(decode(&bytes).unwrap(), trace);
+        let json = crate::trace::v1::to_json(&trace).unwrap();
+        assert_eq!(json[4][0]["from"], 1_700_000_010);
+        assert_eq!(crate::trace::v1::from_json(json).unwrap(), trace);
+        let bad = serde_json::json!([{"trackedObjects": {}}, [], {}, {}, [{"kind": "apps/v1.Deployment", "from": "x", "to": 1}]]);
+        let err = decode(&rmp_serde::to_vec(&bad).unwrap()).unwrap_err();
+        assert!(err.to_string().contains("gaps[0].from"), "{err}");
+    }
+
+    #[test]
     fn rejects_empty_and_json() {
         assert_eq!(decode(b""), Err(TraceDecodeError::Empty));
         assert_eq!(decode(br#"[{"trackedObjects": {}}, [], {}, {}]"#), Err(TraceDecodeError::LooksLikeJson));

@@ -283,6 +283,28 @@ mod tests {
         assert_eq!(back, trace);
     }
 
+    fn encode_to_vec(trace: &Trace) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode(trace, &mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn gaps_round_trip_under_a_key_of_their_own() {
+        let mut trace = sample_trace();
+        let without = encode_to_vec(&trace);
+        assert_eq!(without[0], 0x85, "five keys without gaps");
+        trace.gaps =
+            vec![crate::trace::Gap { kind: "v1.Pod".parse().unwrap(), from: 1_700_000_010, to: 1_700_000_020 }];
+        let bytes = encode_to_vec(&trace);
+        assert_eq!(bytes[0], 0x86);
+        let (format, back) = decode_any(&bytes).unwrap();
+        assert_eq!((format, back.gaps.clone()), (TraceFormat::SimkubeV2, trace.gaps.clone()));
+        assert_eq!(to_json(&trace).unwrap()["gaps"][0]["kind"], "v1.Pod");
+        // Bytes after the gaps key are the same as without it: SimKube reads what it always read.
+        assert_eq!(&bytes[1..without.len()], &without[1..]);
+    }
+
     #[test]
     fn has_the_simkube_shape() {
         let mut trace = sample_trace();
