@@ -346,7 +346,7 @@ fn gaps_are_recorded_for_the_kinds_the_trace_holds() {
     ing.handle(gap("v1.Pod", T + 10));
     ing.handle(gap("apps/v1.ReplicaSet", T + 10));
     let expected = Gap { kind: "apps/v1.Deployment".parse().unwrap(), from: T + 10, to: T + 30 };
-    assert_eq!(store.gaps(), [expected.clone()]);
+    assert_eq!(store.gaps(), std::slice::from_ref(&expected));
     assert_eq!(export(&store, &ing.config).gaps, [expected]);
     assert_eq!(ing.metrics.gaps().values().sum::<u64>(), 1);
 
