@@ -137,12 +137,13 @@ pub async fn run(pace: Duration, out: &std::path::Path) -> anyhow::Result<Vec<u8
         exports,
         auth: None,
         role: sk_tracer::role::Role::alone(),
+        readiness_grace: config.server.readiness_grace,
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let port = listener.local_addr()?.port();
     tokio::spawn(server::serve(listener, None, state.clone(), std::future::pending(), Duration::from_secs(1)));
     for _ in 0..100 {
-        if state.tracer.not_ready().is_empty() {
+        if state.tracer.not_ready(config.server.readiness_grace).is_empty() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
