@@ -5,10 +5,11 @@
 
 pub mod args;
 pub mod config;
+pub mod moto;
 pub mod process;
 pub mod workload;
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -109,6 +110,24 @@ fn start(emu: &Emulator, config: &str, env: &[(&str, String)], setup: impl FnOnc
     launch(emu, config, env, setup, |t| t.get("/healthz").0 == 200)
 }
 
+/// The tracer's command line: `run` with the config, kubeconfig and export directory in `dir`.
+fn run_args(dir: &std::path::Path, port: u16) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = vec!["run".into(), "--config".into(), dir.join("config.yaml").into()];
+    args.extend(["--kubeconfig".into(), dir.join("kubeconfig").into(), "--port".into(), port.to_string().into()]);
+    args.extend(["--export-dir".into(), dir.join("exports").into()]);
+    args
+}
+
+/// Starts the binary with the command line `args` makes from the tracer's directory (holding
+/// `config.yaml`, `kubeconfig` and `exports/`) and port, with `KUBECONFIG` naming the emulator's.
+pub fn start_tracer_with_args(
+    emu: &Emulator,
+    config: &str,
+    args: impl FnOnce(&std::path::Path, u16) -> Vec<std::ffi::OsString>,
+) -> Tracer {
+    launch_with(emu, config, &[], |_| {}, args, |t| t.get("/healthz").0 == 200)
+}
+
 fn launch(
     emu: &Emulator,
     config: &str,
@@ -116,7 +135,18 @@ fn launch(
     setup: impl FnOnce(&std::path::Path),
     up: impl Fn(&Tracer) -> bool,
 ) -> Tracer {
-    let mut tracer = spawn(BINARY.as_ref(), emu, config, env, setup);
+    launch_with(emu, config, env, setup, run_args, up)
+}
+
+fn launch_with(
+    emu: &Emulator,
+    config: &str,
+    env: &[(&str, String)],
+    setup: impl FnOnce(&std::path::Path),
+    args: impl FnOnce(&std::path::Path, u16) -> Vec<OsString>,
+    up: impl Fn(&Tracer) -> bool,
+) -> Tracer {
+    let mut tracer = spawn(BINARY.as_ref(), emu, config, env, setup, args);
     wait_until(20, "the tracer's server", || {
         if let Ok(Some(status)) = tracer.child.try_wait() {
             panic!("the tracer exited ({status}):\n{}", tracer.log());
@@ -129,7 +159,7 @@ fn launch(
 /// Starts `binary run` with `config` against the emulator, its stderr in [`Tracer::log`], and
 /// returns at once: for measuring what its start costs, or for a build other than [`BINARY`].
 pub fn spawn_tracer(binary: &OsStr, emu: &Emulator, config: &str, env: &[(&str, String)]) -> Tracer {
-    spawn(binary, emu, config, env, |_| {})
+    spawn(binary, emu, config, env, |_| {}, run_args)
 }
 
 fn spawn(
@@ -138,6 +168,7 @@ fn spawn(
     config: &str,
     env: &[(&str, String)],
     setup: impl FnOnce(&std::path::Path),
+    args: impl FnOnce(&std::path::Path, u16) -> Vec<OsString>,
 ) -> Tracer {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("config.yaml"), config).unwrap();
@@ -147,14 +178,9 @@ fn spawn(
     let port = free_port();
     let log = std::fs::File::create(dir.path().join("tracer.log")).unwrap();
     let child = Command::new(binary)
-        .args(["run", "--config"])
-        .arg(dir.path().join("config.yaml"))
-        .arg("--kubeconfig")
-        .arg(dir.path().join("kubeconfig"))
-        .args(["--port", &port.to_string(), "--export-dir"])
-        .arg(dir.path().join("exports"))
+        .args(args(dir.path(), port))
         .env("RUST_LOG", "info")
-        .env_remove("KUBECONFIG")
+        .env("KUBECONFIG", dir.path().join("kubeconfig"))
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::null())
         .stderr(log)
@@ -273,9 +299,21 @@ impl Tracer {
         request(self.port, "POST", "/export", body.to_string().as_bytes())
     }
 
-    /// The trace of `[start, end)` as the response body, decoded.
+    /// An export that asks for JSON: a destination is written by the tracer and answered with a
+    /// summary of what was written.
+    pub fn export_json(&self, body: &serde_json::Value) -> Response {
+        request_with_headers(
+            self.port,
+            "POST",
+            "/export",
+            &[("Accept", "application/json")],
+            body.to_string().as_bytes(),
+        )
+    }
+
+    /// The trace of `[start, end)` as the response body, in v1, decoded.
     pub fn export(&self, start: i64, end: i64) -> Trace {
-        let r = self.export_raw(&serde_json::json!({"start_ts": start, "end_ts": end}));
+        let r = self.export_raw(&serde_json::json!({"start_ts": start, "end_ts": end, "format": "v1"}));
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
         sk_core::trace::decode(&r.body).unwrap()
     }

@@ -9,7 +9,7 @@ pub enum TraceDecodeError {
     )]
     LooksLikeJson,
     #[error(
-        "not a trace: expected a v1 array [config, events, index, pod_lifecycles] or a simkube-v2 map, found {found}"
+        "not a trace: expected a v1 array [config, events, index, pod_lifecycles(, gaps)] or a simkube-v2 map, found {found}"
     )]
     NotATrace { found: String },
     #[error("the trace is truncated: the file ends inside {at}")]

@@ -12,6 +12,7 @@ pub mod decode;
 mod decode_error;
 mod field_bytes;
 mod file_shapes;
+pub mod gaps;
 pub mod identity_ref;
 pub mod lifecycles;
 pub mod merge;
@@ -33,6 +34,7 @@ pub use chunks::{ChunkWriter, TraceChunks, TraceSink};
 pub use decode::{decode, decode_any};
 pub use decode_error::TraceDecodeError;
 pub use field_bytes::MetadataRef;
+pub use gaps::Gap;
 pub use identity_ref::IdentityRef;
 pub use msgpack_write::EncodeError;
 pub use object::{namespaced_name, EncodedObject, MetadataSpans, ObjectIdentity};
@@ -68,6 +70,9 @@ pub struct Trace {
     pub index: BTreeMap<TraceIdentity, u64>,
     /// Owner → pod hash → lifecycles in launch order.
     pub pod_lifecycles: BTreeMap<TraceIdentity, BTreeMap<u64, Vec<PodLifecycle>>>,
+    /// Where the trace missed a kind's changes (see [`gaps`]), in order; empty for a complete
+    /// trace.
+    pub gaps: Vec<Gap>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
