@@ -11,12 +11,8 @@
 //! simkube-v2 as the top-level key `gaps` (which SimKube's reader ignores). Neither is written when
 //! there are none.
 
-use std::io::Write;
-
-use rmp::encode as mp;
 use serde::Deserialize;
 
-use super::msgpack_write::{len32, EncodeError};
 use crate::gvk::Gvk;
 
 /// The changes of `kind` from `from` to `to` (unix seconds, both inclusive) were not seen one by
@@ -57,21 +53,6 @@ pub fn union(mut gaps: Vec<Gap>) -> Vec<Gap> {
     }
     out.sort_by(|a, b| (a.from, a.to, &a.kind).cmp(&(b.from, b.to, &b.kind)));
     out
-}
-
-/// Writes the gaps as a msgpack array of `{kind, from, to}` maps.
-pub(super) fn write(w: &mut impl Write, gaps: &[Gap]) -> Result<(), EncodeError> {
-    mp::write_array_len(w, len32(gaps.len())?)?;
-    for g in gaps {
-        mp::write_map_len(w, 3)?;
-        mp::write_str(w, "kind")?;
-        mp::write_str(w, &g.kind.to_string())?;
-        mp::write_str(w, "from")?;
-        mp::write_sint(w, g.from)?;
-        mp::write_str(w, "to")?;
-        mp::write_sint(w, g.to)?;
-    }
-    Ok(())
 }
 
 /// A gap as a file holds it.
@@ -123,7 +104,7 @@ mod tests {
     #[test]
     fn gaps_are_written_as_named_maps() {
         let mut out = Vec::new();
-        write(&mut out, &[gap(1_700_000_000, 1_700_000_030)]).unwrap();
+        crate::trace::msgpack_write::write_gaps(&mut out, &[gap(1_700_000_000, 1_700_000_030)]).unwrap();
         let back: Vec<FileGap> = rmp_serde::from_slice(&out).unwrap();
         assert_eq!(back.into_iter().map(FileGap::into_gap).collect::<Vec<_>>(), [gap(1_700_000_000, 1_700_000_030)]);
         let json: serde_json::Value = rmp_serde::from_slice(&out).unwrap();

@@ -1,5 +1,5 @@
-//! The msgpack that both trace formats write alike: events, names, one owner's lifecycles, and
-//! integers and container lengths in rmp's smallest forms. Each format's module writes the rest
+//! The msgpack that both trace formats write alike: events, names, one owner's lifecycles, gaps,
+//! and integers and container lengths in rmp's smallest forms. Each format's module writes the rest
 //! of its layout around these.
 
 use std::io::Write;
@@ -7,6 +7,7 @@ use std::io::Write;
 use rmp::encode as mp;
 
 use super::chunks::TraceSink;
+use super::gaps::Gap;
 use super::view::{EventView, IdentityRef, LifecyclesRef};
 use super::PodLifecycle;
 
@@ -141,6 +142,21 @@ fn fill_len(out: &mut Vec<u8>, at: usize, n: usize, kind: Container) -> Result<(
     match 5 - rest.len() {
         1 => out[at] = header[0],
         used => drop(out.splice(at..=at, header[..used].iter().copied())),
+    }
+    Ok(())
+}
+
+/// Writes the gaps as a msgpack array of `{kind, from, to}` maps.
+pub(super) fn write_gaps(w: &mut impl Write, gaps: &[Gap]) -> Result<(), EncodeError> {
+    mp::write_array_len(w, len32(gaps.len())?)?;
+    for g in gaps {
+        mp::write_map_len(w, 3)?;
+        mp::write_str(w, "kind")?;
+        mp::write_str(w, &g.kind.to_string())?;
+        mp::write_str(w, "from")?;
+        mp::write_sint(w, g.from)?;
+        mp::write_str(w, "to")?;
+        mp::write_sint(w, g.to)?;
     }
     Ok(())
 }

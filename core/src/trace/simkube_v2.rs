@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use super::file_shapes::{self, kinds_by_name, FileConfig, FileIndexEntry, FileLifecycleTable, FileOwner};
 use super::gaps::{self, FileGap};
-use super::msgpack_write::{len32, push_int, write_event, write_name, write_owner_with, EncodeError};
+use super::msgpack_write::{len32, push_int, write_event, write_gaps, write_name, write_owner_with, EncodeError};
 use super::{ChunkWriter, IdentityRef, TraceChunks, TraceSink, TraceView};
 use super::{PodLifecycle, Trace, TraceEvent, TraceIdentity};
 use crate::gvk::Gvk;
@@ -141,7 +141,7 @@ pub fn write(view: &TraceView<'_>, w: &mut impl TraceSink) -> Result<(), EncodeE
     w.write_buffer(section)?;
     if !view.gaps.is_empty() {
         mp::write_str(w, "gaps")?;
-        gaps::write(w, &view.gaps)?;
+        write_gaps(w, &view.gaps)?;
     }
     Ok(())
 }

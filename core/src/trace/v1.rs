@@ -14,7 +14,7 @@ use super::chunks::{ChunkWriter, TraceChunks, TraceSink};
 use super::consistency::check_consistency;
 use super::file_shapes::{self, kinds_by_name, FileConfig, FileLifecycles};
 use super::gaps::{self, FileGap};
-use super::msgpack_write::{len32, push_int, write_event, write_name, write_owner_with, EncodeError};
+use super::msgpack_write::{len32, push_int, write_event, write_gaps, write_name, write_owner_with, EncodeError};
 use super::view::{IdentityRef, LifecyclesRef, TraceView};
 use super::{PodLifecycle, Trace, TraceDecodeError, TraceEvent, TraceIdentity};
 use crate::tracer_config::default_pod_template_paths;
@@ -77,7 +77,7 @@ pub fn write(view: &TraceView<'_>, w: &mut impl TraceSink) -> Result<(), EncodeE
     mp::write_map_len(w, len32(owners)?)?;
     w.write_buffer(section)?;
     if !view.gaps.is_empty() {
-        gaps::write(w, &view.gaps)?;
+        write_gaps(w, &view.gaps)?;
     }
     Ok(())
 }
