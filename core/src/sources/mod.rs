@@ -7,16 +7,19 @@
 
 mod health;
 mod kind_watch;
+mod object_times;
 mod raw_object;
 
 pub use health::{KindState, SourceHealth};
 pub use kind_watch::{object_json, spawn_kind_watch, WatchMode};
+pub use object_times::{unix_seconds, ObjectTimes};
 pub use raw_object::{Fields, RawObject};
 
 use crate::gvk::Gvk;
 use crate::ownership::KnownOwner;
 
-/// What a source saw, stamped with the time it saw it.
+/// What a source saw, stamped with the time it saw it. When it happened is the ingest loop's to
+/// work out (`crate::tracer::EventClock`), from what the object says ([`Payload::times`]).
 #[derive(Debug)]
 pub struct Change {
     pub gvk: Gvk,
@@ -48,6 +51,15 @@ pub enum Payload {
 }
 
 impl Payload {
+    /// When the object says it changed; nothing for an owner known by its metadata only.
+    pub fn times(&self) -> ObjectTimes {
+        match self {
+            Payload::Object(obj) => ObjectTimes::of_json(obj),
+            Payload::Raw(raw) => raw.times,
+            Payload::Meta { .. } => ObjectTimes::default(),
+        }
+    }
+
     /// The object's namespace; empty for a cluster-scoped one.
     pub fn namespace(&self) -> &str {
         match self {

@@ -6,6 +6,7 @@
 //!        └──── metadata watches on owner kinds ┘
 //! ```
 
+mod event_clock;
 mod ingest;
 mod metrics;
 
@@ -16,6 +17,7 @@ use kube::Client;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+pub use event_clock::{Arrival, EventClock};
 pub use ingest::Ingest;
 pub use metrics::Metrics;
 
