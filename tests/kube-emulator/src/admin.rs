@@ -1,6 +1,7 @@
 //! `/admin/...`: fault injection over HTTP, for scripts and for people poking at a running
 //! emulator. `close-watches`, `fail?n=3&status=500`, `forbid?group=apps&version=v1&plural=deployments`,
-//! `allow?...`, `delay?ms=200`, `compact`, `requests`, `reset-requests`, `restart?after_ms=500`.
+//! `allow?...`, `delay?ms=200`, `compact`, `requests`, `reset-requests`, `restart?after_ms=500`,
+//! `hold-watches`, `release-watches`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,6 +44,8 @@ pub fn handle(shared: &Arc<Shared>, what: &str, q: &[(String, String)]) -> http:
             shared.faults.set_delay(Duration::from_millis(param(q, "ms").and_then(|m| m.parse().ok()).unwrap_or(0)))
         }
         "compact" => shared.lock().compact(),
+        "hold-watches" => shared.faults.hold_watches(true),
+        "release-watches" => shared.faults.hold_watches(false),
         "requests" => {
             return reply(
                 StatusCode::OK,

@@ -28,7 +28,8 @@
 //!   rollouts, Jobs, CronJobs, a Volcano-style job, pod lifecycles, the scheduler's verdict on a pod
 //!   it cannot place; every object carries `managedFields` as the apiserver writes them;
 //! - faults: [`Emulator::close_watches`], [`Emulator::fail_next`], [`Emulator::forbid_kind`],
-//!   [`Emulator::set_delay`], [`Emulator::compact`] (also over HTTP under `/admin/`), and
+//!   [`Emulator::set_delay`], [`Emulator::compact`], [`Emulator::hold_watches`] (also over HTTP
+//!   under `/admin/`), and
 //!   [`Emulator::fail_writes`] (writes to one kind fail while reads go on);
 //! - load: [`Emulator::request_count`], [`Emulator::requests_by_verb`],
 //!   [`Emulator::requests_by_route`], [`Emulator::requests_for`].
@@ -341,6 +342,12 @@ impl Emulator {
     /// Delays every API response.
     pub fn set_delay(&self, delay: Duration) {
         self.shared().faults.set_delay(delay);
+    }
+
+    /// Holds every watch stream open without sending (`true`): changes queue up, as for a client
+    /// that stopped reading, and go out at once when released (`false`).
+    pub fn hold_watches(&self, held: bool) {
+        self.shared().faults.hold_watches(held);
     }
 
     /// Forgets the watch history: a watch from an earlier resource version gets 410 Gone.

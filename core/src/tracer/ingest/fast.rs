@@ -252,7 +252,9 @@ impl Ingest {
             // A pod often comes before its ReplicaSet: the watches are not ordered. Until it has
             // a lifecycle its hash is not taken, so what it waits with is its outline, which is
             // all that resolving it again reads.
-            Resolution::Waiting(_) if observed_lifecycle(&pod).is_none() => Some(self.pod_seen(&pod, deleted_at, self.received)),
+            Resolution::Waiting(_) if observed_lifecycle(&pod).is_none() => {
+                Some(self.pod_seen(&pod, deleted_at, self.received))
+            }
             Resolution::Waiting(_) => None,
         }
     }
