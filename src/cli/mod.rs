@@ -50,7 +50,7 @@ enum Command {
     /// List the sanitisers, export filters and exporters built into this binary.
     ///
     /// Names are what the config's `pipeline.sanitisers` and an export's `filters` use. A binary
-    /// built with extra plugins (see README, "Writing a plugin") lists them too.
+    /// built with extra plugins (see docs/plugins.md) lists them too.
     Plugins(plugins::Args),
     /// Fetch a window of the trace from a running tracer.
     ///
