@@ -20,6 +20,9 @@ pub struct Faults {
     /// while reads still succeed: a lease holder that can no longer renew.
     failing_writes: Mutex<HashMap<String, u16>>,
     delay: Mutex<Duration>,
+    /// While set, every new connection is reset as soon as it is accepted: an apiserver behind a
+    /// load balancer whose backends are gone.
+    reset_connections: std::sync::atomic::AtomicBool,
     held: HeldWatches,
 }
 
@@ -87,6 +90,14 @@ impl Faults {
     /// Follows whether watch streams are held.
     pub fn watches_held(&self) -> tokio::sync::watch::Receiver<bool> {
         self.held.0.subscribe()
+    }
+
+    pub fn set_reset_connections(&self, on: bool) {
+        self.reset_connections.store(on, Ordering::SeqCst);
+    }
+
+    pub fn resets_connections(&self) -> bool {
+        self.reset_connections.load(Ordering::SeqCst)
     }
 }
 

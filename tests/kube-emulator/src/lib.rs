@@ -29,8 +29,10 @@
 //!   it cannot place; every object carries `managedFields` as the apiserver writes them;
 //! - faults: [`Emulator::close_watches`], [`Emulator::fail_next`], [`Emulator::forbid_kind`],
 //!   [`Emulator::set_delay`], [`Emulator::compact`], [`Emulator::hold_watches`] (also over HTTP
-//!   under `/admin/`), and
-//!   [`Emulator::fail_writes`] (writes to one kind fail while reads go on);
+//!   under `/admin/`),
+//!   [`Emulator::fail_writes`] (writes to one kind fail while reads go on),
+//!   [`Emulator::reset_connections`] (every new connection reset while it lasts) and
+//!   [`Emulator::stop`] then [`Emulator::restart_after`] (connections refused while it lasts);
 //! - load: [`Emulator::request_count`], [`Emulator::requests_by_verb`],
 //!   [`Emulator::requests_by_route`], [`Emulator::requests_for`].
 
@@ -348,6 +350,19 @@ impl Emulator {
     /// that stopped reading, and go out at once when released (`false`).
     pub fn hold_watches(&self, held: bool) {
         self.shared().faults.hold_watches(held);
+    }
+
+    /// From now on every new connection is reset as soon as it is accepted, and open watches end
+    /// (with their connections), until [`Emulator::accept_connections`]: the apiserver is there
+    /// but answers nothing.
+    pub fn reset_connections(&self) {
+        self.shared().faults.set_reset_connections(true);
+        self.shared().close_watches();
+    }
+
+    /// Ends [`Emulator::reset_connections`].
+    pub fn accept_connections(&self) {
+        self.shared().faults.set_reset_connections(false);
     }
 
     /// Forgets the watch history: a watch from an earlier resource version gets 410 Gone.
