@@ -368,6 +368,7 @@ fn whole_window() -> ExportRequest {
         export_path: None,
         filters: serde_json::Map::new(),
         format: TraceFormat::V1,
+        transform: None,
     }
 }
 
