@@ -43,7 +43,8 @@ fn deployment(ns: &str, name: &str, replicas: usize, image: &str, ready: usize) 
 }
 
 fn job(ns: &str, name: &str, phase: &str) -> Value {
-    let task = |n: &str, replicas: usize| json!({"name": n, "replicas": replicas, "template": template(n, "trainer:2")});
+    let task =
+        |n: &str, replicas: usize| json!({"name": n, "replicas": replicas, "template": template(n, "trainer:2")});
     json!({"apiVersion": "batch.volcano.sh/v1alpha1", "kind": "Job",
            "metadata": {"namespace": ns, "name": name, "uid": format!("uid-{ns}-{name}")},
            "spec": {"tasks": [task("ps", 1), task("worker", 3)]},
@@ -76,7 +77,11 @@ fn workload(deployments: usize) -> Trace {
             at(T0 + dt, v, false);
         }
         if d % 10 == 0 {
-            at(T0 + 600, &json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"namespace": ns, "name": name}}), true);
+            at(
+                T0 + 600,
+                &json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"namespace": ns, "name": name}}),
+                true,
+            );
         }
         let key = TraceIdentity::new(deploy_gvk.clone(), format!("{ns}/{name}"));
         index.insert(key.clone(), stable_hash(&versions[5].1));
@@ -93,7 +98,8 @@ fn workload(deployments: usize) -> Trace {
     }
     let mut config = sk_core::TracerConfig::default();
     let paths = sk_core::tracer_config::default_pod_template_paths(&deploy_gvk).unwrap_or_default();
-    let tracked = |paths| TrackedObjectConfig { pod_spec_template_paths: paths, track_lifecycle: true, skip_owned: false };
+    let tracked =
+        |paths| TrackedObjectConfig { pod_spec_template_paths: paths, track_lifecycle: true, skip_owned: false };
     config.tracked_objects.insert(deploy_gvk, tracked(paths));
     let tasks = sk_core::PodTemplatePath::parse("/spec/tasks/*/template").expect("a path");
     config.tracked_objects.insert(job_gvk, tracked(vec![tasks]));

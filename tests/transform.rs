@@ -89,7 +89,17 @@ fn a_bad_program_is_refused_with_its_position_and_nothing_is_written() {
     let body = json!({"start_ts": 0, "end_ts": now() + 60, "export_path": "bad.sktrace",
         "filters": {"excluded_namespaces": [], "excluded_labels": []},
         "transform": "remove(status);\nmodify(spec.replicas 3);"});
-    let r = tracer.export_raw(&body);
+    // Asked for a summary, so that a trace would be written to the export directory.
+    let summary = |body: &Value| {
+        request_with_headers(
+            tracer.port,
+            "POST",
+            "/export",
+            &[("accept", "application/json")],
+            body.to_string().as_bytes(),
+        )
+    };
+    let r = summary(&body);
     assert_eq!(r.status, 400);
     let e = error_of(&r);
     assert!(e.contains("transform: line 2, column 22: expected `=`"), "{e}");
@@ -97,7 +107,7 @@ fn a_bad_program_is_refused_with_its_position_and_nothing_is_written() {
     // A type error met while applying it is refused too, naming the object.
     let body = json!({"start_ts": 0, "end_ts": now() + 60, "export_path": "bad.sktrace",
         "transform": "delete(metadata.name > 3);"});
-    let r = tracer.export_raw(&body);
+    let r = summary(&body);
     assert_eq!(r.status, 400);
     assert!(
         error_of(&r).contains("line 1, column 8: `>` compares numbers") && error_of(&r).contains("Deployment d/web"),
@@ -105,6 +115,11 @@ fn a_bad_program_is_refused_with_its_position_and_nothing_is_written() {
         error_of(&r)
     );
     assert!(!tracer.dir.path().join("exports/bad.sktrace").exists());
+    // The same request with a good program is written there.
+    let body =
+        json!({"start_ts": 0, "end_ts": now() + 60, "export_path": "bad.sktrace", "transform": "remove(status);"});
+    assert_eq!(summary(&body).status, 200);
+    assert!(tracer.dir.path().join("exports/bad.sktrace").exists());
 }
 
 #[test]

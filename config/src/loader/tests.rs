@@ -347,13 +347,15 @@ fn a_scheduled_transform_is_read_and_parsed_at_load() {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.skel");
     std::fs::write(&good, "remove(status);\n").unwrap();
-    let c = load(&format!("{DEPLOYMENT}exports:\n- {{every: 1h, window: 1h, to: a, transform: '{}'}}\n", good.display()))
-        .unwrap();
+    let c =
+        load(&format!("{DEPLOYMENT}exports:\n- {{every: 1h, window: 1h, to: a, transform: '{}'}}\n", good.display()))
+            .unwrap();
     assert_eq!(c.exports[0].program.as_deref(), Some("remove(status);\n"));
     assert!(c.to_yaml().contains(&format!("transform: {}", good.display())), "{}", c.to_yaml());
     let bad = dir.path().join("bad.skel");
     std::fs::write(&bad, "remove(status)").unwrap();
-    let text = |p: &Path| format!("{DEPLOYMENT}exports:\n- {{every: 1h, window: 1h, to: a, transform: '{}'}}\n", p.display());
+    let text =
+        |p: &Path| format!("{DEPLOYMENT}exports:\n- {{every: 1h, window: 1h, to: a, transform: '{}'}}\n", p.display());
     assert_err(&text(&bad), &["exports[0].transform: ", "bad.skel: line 1, column 15: expected `;`"]);
     assert_err(&text(&dir.path().join("missing.skel")), &["exports[0].transform: cannot read the SKEL program"]);
 }
