@@ -46,13 +46,13 @@ pub fn export(
 ) -> Result<Encoded, ExportRequestError> {
     let window = request.window()?;
     let Some(program) = request.program()? else {
-        return Ok(encode_view(&snapshot.cut(config, window, filters), request.format));
+        return Ok(encode_view(&snapshot.cut(config, window, filters), request.format()));
     };
     // The transform comes before the filters, so the window is cut whole and filtered after it.
     let mut trace = snapshot.cut(config, window, &KeepAll).to_trace();
     crate::transform::transform(&mut trace, &program, request.start_ts, filters, |_| {})
         .map_err(|e| ExportRequestError::Invalid(format!("transform: {e}")))?;
-    Ok(encode(&trace, request.format))
+    Ok(encode(&trace, request.format()))
 }
 
 /// Encodes a view in either format, each written straight from it: the chunks share the stored
