@@ -103,7 +103,7 @@ fn workload(deployments: usize) -> Trace {
     config.tracked_objects.insert(deploy_gvk, tracked(paths));
     let tasks = sk_core::PodTemplatePath::parse("/spec/tasks/*/template").expect("a path");
     config.tracked_objects.insert(job_gvk, tracked(vec![tasks]));
-    Trace { config, events: events.into_values().collect(), index, pod_lifecycles }
+    Trace { config, events: events.into_values().collect(), index, pod_lifecycles, gaps: Vec::new() }
 }
 
 fn median(mut xs: Vec<Duration>) -> Duration {

@@ -234,6 +234,7 @@ fn sample() -> Trace {
         ],
         index: [(key("d", "web"), stable_hash(&web)), (key("noise", "chatter"), stable_hash(&noisy))].into(),
         pod_lifecycles: [(key("d", "web"), lcs()), (key("noise", "chatter"), lcs())].into(),
+        gaps: Vec::new(),
     }
 }
 

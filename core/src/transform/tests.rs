@@ -46,6 +46,7 @@ fn trace() -> Trace {
         ],
         index: [(key("demo", "web"), stable_hash(&web)), (key("noise", "chatter"), stable_hash(&noisy2))].into(),
         pod_lifecycles: [(key("demo", "web"), lifecycles()), (key("noise", "chatter"), lifecycles())].into(),
+        gaps: Vec::new(),
     }
 }
 
