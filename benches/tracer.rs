@@ -145,26 +145,9 @@ fn scale(name: &str) -> Scale {
     }
 }
 
-/// A pod template of the size production ones have (~3-4 KB of JSON): several containers with
-/// env, resources, probes and mounts.
-fn template(app: &str, image: &str) -> Value {
-    let container = |name: &str| {
-        let env: Vec<Value> = (0..12).map(|i| json!({"name": format!("{}_SETTING_{i}", name.to_uppercase()), "value": format!("value-{i}-{app}")})).collect();
-        json!({"name": name, "image": image, "imagePullPolicy": "IfNotPresent", "env": env,
-               "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
-               "ports": [{"containerPort": 8080, "protocol": "TCP", "name": "http"}],
-               "readinessProbe": {"httpGet": {"path": "/ready", "port": 8080}, "periodSeconds": 10},
-               "livenessProbe": {"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 20},
-               "volumeMounts": [{"name": "config", "mountPath": "/etc/app"}, {"name": "cache", "mountPath": "/cache"}],
-               "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File"})
-    };
-    json!({"metadata": {"labels": {"app": app, "team": "payments", "tier": "backend"},
-                        "annotations": {"prometheus.io/scrape": "true", "prometheus.io/port": "8080"}},
-           "spec": {"containers": [container("app"), container("proxy")],
-                    "volumes": [{"name": "config", "configMap": {"name": format!("{app}-config")}}, {"name": "cache", "emptyDir": {}}],
-                    "restartPolicy": "Always", "dnsPolicy": "ClusterFirst", "schedulerName": "default-scheduler",
-                    "securityContext": {"runAsNonRoot": true}, "terminationGracePeriodSeconds": 30}})
-}
+#[path = "workload/template.rs"]
+mod pod_template;
+use pod_template::template;
 
 /// What `write_workload` wrote.
 struct Workload {
@@ -368,6 +351,7 @@ fn whole_window() -> ExportRequest {
         export_path: None,
         filters: serde_json::Map::new(),
         format: Some(TraceFormat::V1),
+        transform: None,
     }
 }
 
