@@ -56,6 +56,11 @@ pub struct Ingest {
     clock: EventClock,
     /// When the change being handled was received: the ingest loop's now.
     received: i64,
+    /// Kinds whose first list starts what this trace observed: a tracer with no recorded past
+    /// did not see what happened before it, so their first list is recorded as seen when it was
+    /// read, not back-dated to each object's last write. After a checkpoint or a lost watch the
+    /// list shows changes made while nobody watched, which keep their own time.
+    unobserved_before_first_list: HashSet<Gvk>,
 }
 
 #[derive(Default)]
@@ -74,7 +79,11 @@ fn pod_gvk() -> Gvk {
 
 impl Ingest {
     pub fn new(config: Arc<TracerConfig>, pipeline: Arc<Pipeline>, store: Arc<Store>, metrics: Arc<Metrics>) -> Self {
-        let watched_owner_kinds = config.tracked_objects.keys().cloned().collect();
+        let watched_owner_kinds: HashSet<Gvk> = config.tracked_objects.keys().cloned().collect();
+        let stats = store.stats();
+        let fresh = stats.events == 0 && stats.live_objects == 0 && stats.base_ts.is_none();
+        let unobserved_before_first_list =
+            if fresh { watched_owner_kinds.iter().cloned().chain([pod_gvk()]).collect() } else { HashSet::new() };
         Ingest {
             config,
             pipeline,
@@ -90,6 +99,7 @@ impl Ingest {
             seen: HashMap::new(),
             clock: EventClock::default(),
             received: i64::MIN,
+            unobserved_before_first_list,
         }
     }
 
@@ -108,6 +118,7 @@ impl Ingest {
             ChangeKind::Relisted(payload) => {
                 // A list is read once per (re)start: decoded whole, as it always was.
                 let happened = self.clock.stamp(at, &payload.times(), Arrival::Listed);
+                let happened = if self.unobserved_before_first_list.contains(&gvk) { at } else { happened };
                 let payload = match payload {
                     Payload::Raw(raw) => Payload::Object(self.whole(&raw, &gvk)),
                     other => other,
@@ -130,6 +141,7 @@ impl Ingest {
                 wanted = self.applied(&gvk, happened, payload);
             }
             ChangeKind::RelistDone => {
+                self.unobserved_before_first_list.remove(&gvk);
                 let relist = self.relisting.remove(&gvk).unwrap_or_default();
                 self.owners.retain_kind(&gvk, &relist.uids);
                 if self.config.get(&gvk).is_some() {
