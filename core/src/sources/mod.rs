@@ -1,12 +1,13 @@
 //! Sources: watches on the apiserver that turn what happens into [`Change`]s. They know nothing
 //! of the store; the ingest loop decides what to record.
 //!
-//! Each watched kind is resolved through discovery and watched with kube's `watcher` (re-list on
-//! 410 Gone, backoff on errors). A kind that is not installed yet, or that the tracer may not read,
+//! Each watched kind is resolved through discovery and listed and watched by [`lean_watch`]
+//! (re-list on 410 Gone, resume from the last resource version, backoff on errors). A kind that is not installed yet, or that the tracer may not read,
 //! is reported in [`SourceHealth`] and retried; the other kinds keep working.
 
 mod health;
 mod kind_watch;
+pub mod lean_watch;
 mod raw_object;
 
 pub use health::{KindState, SourceHealth};
