@@ -20,4 +20,5 @@ mod state;
 mod wire;
 
 pub use driver::{run, Stopped, Target, WatchError, TICK};
-pub use wire::{OwnerMeta, Watched};
+pub use state::{Line, Listed};
+pub use wire::{line, OwnerMeta, Watched};
