@@ -1,7 +1,7 @@
 //! Namespace shards: which part of the cluster one of several tracer replicas records.
 //!
 //! A namespace belongs to shard `stable_hash(namespace) mod count`, where the namespace name is
-//! hashed as a JSON string by the trace format's stable hash (README, "The stable hash"). That
+//! hashed as a JSON string by the trace format's stable hash (docs/formats.md, "The stable hash"). That
 //! definition is fixed by the file format, so a namespace stays on its shard across versions,
 //! restarts and machines, and `examples/stable_hash.py '"team-a"'` computes it in Python.
 //!

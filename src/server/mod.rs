@@ -2,6 +2,7 @@
 
 pub mod auth;
 mod chunked;
+mod contract;
 pub mod export;
 mod file_stamp;
 mod listen;
@@ -67,6 +68,7 @@ fn routes(state: Arc<ServerState>) -> impl Filter<Extract = (impl warp::Reply,),
     let export = warp::path!("export")
         .and(warp::post())
         .and(authorized(state.clone()))
+        .and(warp::header::optional::<String>("accept"))
         .and(warp::body::content_length_limit(MAX_REQUEST_BYTES))
         .and(warp::body::bytes())
         .and(with_state)
