@@ -340,7 +340,8 @@ async fn open(target: &Target<'_>, request: Result<http::Request<Vec<u8>>, Watch
     let mut request = request?;
     // Watch streams compressed one gzip member per event are not worth inflating here.
     request.headers_mut().insert(http::header::ACCEPT_ENCODING, http::HeaderValue::from_static("identity"));
-    let response = target.client.send(request.map(Body::from)).await.map_err(|e| WatchError::Connection(e.to_string()))?;
+    let response =
+        target.client.send(request.map(Body::from)).await.map_err(|e| WatchError::Connection(e.to_string()))?;
     let code = response.status();
     if code.is_success() {
         return Ok(response.into_body());

@@ -51,9 +51,14 @@ pub enum Line<O> {
     Added(Listed<O>),
     Modified(Listed<O>),
     Deleted(Listed<O>),
-    Bookmark { resource_version: String },
+    Bookmark {
+        resource_version: String,
+    },
     /// An `ERROR` event: a Kubernetes `Status`.
-    Error { code: u16, message: String },
+    Error {
+        code: u16,
+        message: String,
+    },
 }
 
 /// Why the protocol cannot go on as it is; each is reported, then retried from the state it left.

@@ -280,7 +280,9 @@ mod tests {
     #[test]
     fn bookmarks_errors_and_nonsense() {
         let b = r#"{"type":"BOOKMARK","object":{"kind":"Pod","apiVersion":"v1","metadata":{"resourceVersion":"12","annotations":{"k8s.io/initial-events-end":"true"}}}}"#;
-        assert!(matches!(line::<OwnerMeta>(b.as_bytes()).unwrap(), Line::Bookmark { resource_version } if resource_version == "12"));
+        assert!(
+            matches!(line::<OwnerMeta>(b.as_bytes()).unwrap(), Line::Bookmark { resource_version } if resource_version == "12")
+        );
         let e = r#"{"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","status":"Failure","message":"too old resource version: 5 (9)","reason":"Expired","code":410}}"#;
         let Line::Error { code, message } = line::<RawObject>(e.as_bytes()).unwrap() else { panic!("an error") };
         assert_eq!((code, message.as_str()), (410, "too old resource version: 5 (9)"));
