@@ -10,6 +10,7 @@ use std::process::Command;
 
 use kube_emulator::Emulator;
 use serde_json::{json, Value};
+use sk_core::trace::TraceFormat;
 use support::*;
 
 const CONFIG: &str = "trackedObjects:\n  apps/v1.Deployment:\n    trackLifecycle: true\n";
@@ -40,6 +41,11 @@ fn skctl_writes(answer: &Response, output: &Path) {
 /// The Deployments of the trace in `bytes`, by name.
 fn deployments_in(bytes: &[u8]) -> Vec<String> {
     applied(&sk_core::trace::decode(bytes).expect("a trace"), "Deployment")
+}
+
+/// The format of the trace in `bytes`.
+fn format_of(bytes: &[u8]) -> TraceFormat {
+    sk_core::trace::decode_any(bytes).expect("a trace").0
 }
 
 fn record_web_and_dns(emu: &Emulator, tracer: &Tracer) {
@@ -75,6 +81,7 @@ fn skctl_gets_the_trace_for_a_path_a_file_url_and_memory_and_the_tracer_writes_n
         assert_eq!(answer.status, 200, "{output}: {}", answer.error());
         assert_eq!(answer.header("content-type").as_deref(), Some("application/msgpack"), "{output}");
         assert_eq!(deployments_in(&answer.body), ["web"], "{output}: skctl's excluded namespaces apply");
+        assert_eq!(format_of(&answer.body), TraceFormat::SimkubeV2, "{output}: the format SimKube's tools read");
         if let Some(path) = written_to {
             if path.exists() {
                 assert_ne!(std::fs::read(path).unwrap(), answer.body, "{output}: the tracer wrote the client's file");
@@ -127,9 +134,12 @@ fn skctl_to_s3_is_stored_by_the_tracer_and_answered_with_an_empty_body() {
     assert_eq!(answer.header("content-length").as_deref(), Some("0"));
     let trace = stored("sim/output.sktrace");
     assert_eq!(deployments_in(&trace), ["web"]);
+    assert_eq!(format_of(&trace), TraceFormat::SimkubeV2);
 
-    // Asking for JSON: the same trace, and a summary of it.
-    let summary = tracer.export_json(&skctl_request(start, end, "s3://traces/sim/asked.sktrace"));
+    // Asking for JSON, in the same format: the same trace, and a summary of it.
+    let mut asked = skctl_request(start, end, "s3://traces/sim/asked.sktrace");
+    asked["format"] = "simkube-v2".into();
+    let summary = tracer.export_json(&asked);
     assert_eq!(summary.status, 200, "{}", summary.error());
     let summary: Value = serde_json::from_slice(&summary.body).unwrap();
     assert_eq!(summary["location"], "s3://traces/sim/asked.sktrace");

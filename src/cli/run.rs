@@ -89,7 +89,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let client = crate::kube_client::connect(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
         let restored = match &checkpoints {
-            Some(cp) => cp.restore().await?,
+            Some(cp) => cp.restore_stamped().await?,
             None => None,
         };
         let crate::runtime::Started { tracer, exports } = built.start(client.clone(), restored);
@@ -121,6 +121,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             exports: exports.clone(),
             auth,
             role: role.clone(),
+            readiness_grace: config.server.readiness_grace,
         });
         let scheduler = crate::schedule::Scheduler {
             exports,

@@ -12,7 +12,7 @@
 //!
 //! Errors are answered alike in both: a status and a JSON `{"error"}` body.
 
-use sk_core::export::ExportRequest;
+use sk_core::export::{ExportRequest, TraceFormat};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Contract {
@@ -42,11 +42,16 @@ impl Contract {
     }
 
     /// The request the tracer performs: under SimKube's contract a local destination is the
-    /// client's to write, so the tracer writes nothing and answers with the trace.
+    /// client's to write, so the tracer writes nothing and answers with the trace; and a request
+    /// that names no format gets simkube-v2, the one SimKube's own tools (skctl, its driver)
+    /// read, since its client never names one.
     pub fn performed(self, request: &ExportRequest) -> ExportRequest {
         let mut performed = request.clone();
-        if self == Contract::SimKube && request.destination().is_some_and(sk_exporters::is_local) {
-            performed.export_path = None;
+        if self == Contract::SimKube {
+            if request.destination().is_some_and(sk_exporters::is_local) {
+                performed.export_path = None;
+            }
+            performed.format.get_or_insert(TraceFormat::SimkubeV2);
         }
         performed
     }
@@ -83,5 +88,15 @@ mod tests {
             assert_eq!(Contract::SimKube.performed(&request(remote)).destination(), Some(remote));
             assert_eq!(Contract::Summary.performed(&request(remote)).destination(), Some(remote));
         }
+    }
+
+    #[test]
+    fn simkubes_contract_defaults_to_the_format_simkube_reads() {
+        let parse = |body: &str| ExportRequest::parse(body.as_bytes()).unwrap();
+        let unnamed = parse(r#"{"start_ts": 1, "end_ts": 2}"#);
+        assert_eq!(Contract::SimKube.performed(&unnamed).format(), TraceFormat::SimkubeV2);
+        assert_eq!(Contract::Summary.performed(&unnamed).format(), TraceFormat::V1);
+        let named = parse(r#"{"start_ts": 1, "end_ts": 2, "format": "v1"}"#);
+        assert_eq!(Contract::SimKube.performed(&named).format(), TraceFormat::V1);
     }
 }

@@ -47,12 +47,13 @@ pub async fn handle(accept: Option<String>, body: Bytes, state: Arc<ServerState>
     let result = match ExportRequest::parse(&body) {
         Ok(request) => {
             let performed = contract.performed(&request);
-            state.exports.perform(&performed).await.map(|p| (request, p))
+            let format = performed.format();
+            state.exports.perform(&performed).await.map(|p| (request, format, p))
         }
         Err(e) => Err(e.into()),
     };
     let reply = match result {
-        Ok((request, performed)) => {
+        Ok((request, performed_format, performed)) => {
             let (events, objects, bytes, destination) = match &performed {
                 Performed::Trace(e) => {
                     let destination = match request.destination() {
@@ -68,7 +69,7 @@ pub async fn handle(accept: Option<String>, body: Bytes, state: Arc<ServerState>
             tracing::info!(
                 start_ts = request.start_ts,
                 end_ts = request.end_ts,
-                format = request.format.name(),
+                format = performed_format.name(),
                 destination,
                 events,
                 objects,

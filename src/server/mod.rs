@@ -33,6 +33,9 @@ pub struct ServerState {
     /// With a token, every endpoint but the probes requires it; without, all are open.
     pub auth: Option<TokenStore>,
     pub role: crate::role::Role,
+    /// `server.readinessGrace`: how long a tracked kind's watch may be down before `/readyz`
+    /// says so.
+    pub readiness_grace: std::time::Duration,
 }
 
 /// Passes requests that carry the current token (all of them without auth); refuses the others

@@ -281,9 +281,9 @@ impl Tracer {
         )
     }
 
-    /// The trace of `[start, end)` as the response body, decoded.
+    /// The trace of `[start, end)` as the response body, in v1, decoded.
     pub fn export(&self, start: i64, end: i64) -> Trace {
-        let r = self.export_raw(&serde_json::json!({"start_ts": start, "end_ts": end}));
+        let r = self.export_raw(&serde_json::json!({"start_ts": start, "end_ts": end, "format": "v1"}));
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
         sk_core::trace::decode(&r.body).unwrap()
     }

@@ -1,15 +1,18 @@
-//! One watch on one kind: discovery, then the lean watch client, its events sent on as `Change`s.
+//! One watch on one kind: discovery, then the lean watch client ([`super::lean_watch`]), its
+//! events sent on as `Change`s; retries wait as [`super::backoff`] says, and re-lists that replace
+//! the watch are reported as gaps.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::Instant;
 
 use kube::api::GroupVersionKind;
 use kube::{discovery, Client, Resource};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::lean_watch::{self, OwnerMeta, Stopped, Target};
-use super::{Change, KindState, RawObject, SourceHealth};
+use super::backoff::{Backoff, ErrorClass};
+use super::lean_watch::{self, OwnerMeta, Sink, Stopped, Target};
+use super::{unix_now, Change, GapTracker, KindState, RawObject, SourceHealth};
 use crate::gvk::Gvk;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,26 +23,26 @@ pub enum WatchMode {
     MetadataOnly,
 }
 
-const DISCOVERY_BACKOFF_MIN: Duration = Duration::from_millis(500);
-const DISCOVERY_BACKOFF_MAX: Duration = Duration::from_secs(60);
-
 /// Watches `gvk` until the receiving end of `tx` is dropped. Each batch holds changes that
-/// arrived together, in the order they arrived.
+/// arrived together, in the order they arrived. `gaps` says whether the first list ends a gap
+/// (a trace restored from a checkpoint) or not.
 pub fn spawn_kind_watch(
     client: Client,
     gvk: Gvk,
     mode: WatchMode,
     tx: mpsc::Sender<Vec<Change>>,
     health: Arc<SourceHealth>,
+    gaps: GapTracker,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut delay = DISCOVERY_BACKOFF_MIN;
         health.set(&gvk, KindState::Starting);
+        let mut w = Sink { gvk, tx, health, gaps, backoff: Backoff::default() };
         loop {
-            let gvk_k = GroupVersionKind::gvk(&gvk.group, &gvk.version, &gvk.kind);
-            match discovery::pinned_kind(&client, &gvk_k).await {
+            let gvk_k = GroupVersionKind::gvk(&w.gvk.group, &w.gvk.version, &w.gvk.kind);
+            let class = match discovery::pinned_kind(&client, &gvk_k).await {
                 Ok((ar, _caps)) => {
-                    delay = DISCOVERY_BACKOFF_MIN;
+                    w.backoff.reset();
+                    let gvk = w.gvk.clone();
                     let target = Target {
                         client: &client,
                         url_path: RawObject::url_path(&ar, None),
@@ -47,21 +50,27 @@ pub fn spawn_kind_watch(
                         gvk: &gvk,
                     };
                     let stopped = match mode {
-                        WatchMode::Full => lean_watch::run::<RawObject>(target, &tx, &health).await,
-                        WatchMode::MetadataOnly => lean_watch::run::<OwnerMeta>(target, &tx, &health).await,
+                        WatchMode::Full => lean_watch::run::<RawObject>(target, &mut w).await,
+                        WatchMode::MetadataOnly => lean_watch::run::<OwnerMeta>(target, &mut w).await,
                     };
                     match stopped {
                         Stopped::Receiver => return,
-                        Stopped::KindGone => health.set(&gvk, KindState::NotInstalled),
+                        Stopped::KindGone => {
+                            w.health.watch_down(&w.gvk, KindState::NotInstalled, Instant::now());
+                            ErrorClass::Refused
+                        }
                     }
                 }
-                Err(e) => health.set(&gvk, classify_discovery(&e)),
-            }
-            if tx.is_closed() {
+                Err(e) => {
+                    w.gaps.lost(unix_now());
+                    w.health.watch_down(&w.gvk, classify_discovery(&e), Instant::now());
+                    ErrorClass::of_kube(&e)
+                }
+            };
+            if w.tx.is_closed() {
                 return;
             }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(DISCOVERY_BACKOFF_MAX);
+            tokio::time::sleep(w.backoff.next_delay(class)).await;
         }
     })
 }

@@ -22,7 +22,7 @@ pub use metrics::Metrics;
 use crate::gvk::Gvk;
 use crate::pipeline::{PodHasher, SanitiserChain};
 use crate::shard::{Admission, Shard};
-use crate::sources::{spawn_kind_watch, unix_now, Change, KindState, SourceHealth, WatchMode};
+use crate::sources::{spawn_kind_watch, unix_now, Change, GapTracker, NotReady, SourceHealth, WatchMode};
 use crate::store::{Retention, Store};
 use crate::tracer_config::TracerConfig;
 
@@ -49,6 +49,9 @@ pub struct TracerSettings {
     /// A store restored from a checkpoint: the watches' initial lists reconcile against it, so
     /// what changed while the tracer was down is recorded at the list's time.
     pub restored: Option<Store>,
+    /// When the restored checkpoint was written (unix seconds): the trace is complete up to then,
+    /// so each kind's first list closes a gap that starts there.
+    pub restored_at: Option<i64>,
     /// The namespaces this replica records when several share the cluster; `None` records all.
     pub shard: Option<Shard>,
 }
@@ -76,6 +79,7 @@ impl Tracer {
     /// took). The caller's runtime is left to serving and exporting.
     pub fn start(client: Client, settings: TracerSettings) -> Tracer {
         let config = Arc::new(settings.config);
+        let store_restored = settings.restored.is_some();
         let store = Arc::new(settings.restored.unwrap_or_default());
         let health = Arc::new(SourceHealth::default());
         let metrics = Arc::new(Metrics::default());
@@ -89,6 +93,10 @@ impl Tracer {
             metrics: metrics.clone(),
             shard: settings.shard,
             retention: settings.retention,
+            first_gaps: match (settings.restored_at, store_restored) {
+                (Some(ts), true) => GapTracker::resuming_from(ts),
+                _ => GapTracker::new(),
+            },
         };
         let thread = std::thread::Builder::new()
             .name("sk-tracer-watch".into())
@@ -105,14 +113,15 @@ impl Tracer {
         Tracer { config, store, health, metrics, stop: Some(stop), thread: Some(thread) }
     }
 
-    /// The kinds that have not completed their initial list, and why; empty when ready.
-    pub fn not_ready(&self) -> Vec<(Gvk, KindState)> {
+    /// The kinds that have not completed their initial list, or whose watch has been down for
+    /// longer than `grace`, and why; empty when ready.
+    pub fn not_ready(&self, grace: Duration) -> Vec<(Gvk, NotReady)> {
         let mut kinds: Vec<Gvk> = self.config.tracked_objects.keys().cloned().collect();
         let pod = Gvk::new("", "v1", "Pod");
         if !kinds.contains(&pod) {
             kinds.push(pod);
         }
-        self.health.not_ready(kinds)
+        self.health.not_ready(kinds, grace, std::time::Instant::now())
     }
 }
 
@@ -137,11 +146,13 @@ struct Sources {
     metrics: Arc<Metrics>,
     shard: Option<Shard>,
     retention: Retention,
+    /// How each tracked kind's first list counts: a gap from the restored checkpoint, or none.
+    first_gaps: GapTracker,
 }
 
 impl Sources {
     async fn run(self) {
-        let Sources { client, config, pipeline, store, health, metrics, shard, retention } = self;
+        let Sources { client, config, pipeline, store, health, metrics, shard, retention, first_gaps } = self;
         let (tx, mut rx) = mpsc::channel::<Vec<Change>>(QUEUE);
         let mut tasks = Vec::new();
         let pod = Gvk::new("", "v1", "Pod");
@@ -150,7 +161,14 @@ impl Sources {
             full_kinds.push(pod);
         }
         for gvk in full_kinds {
-            tasks.push(spawn_kind_watch(client.clone(), gvk, WatchMode::Full, tx.clone(), health.clone()));
+            tasks.push(spawn_kind_watch(
+                client.clone(),
+                gvk,
+                WatchMode::Full,
+                tx.clone(),
+                health.clone(),
+                first_gaps.clone(),
+            ));
         }
 
         let (evict_store, evict_metrics) = (store.clone(), metrics.clone());
@@ -192,6 +210,7 @@ impl Sources {
                         WatchMode::MetadataOnly,
                         tx.clone(),
                         health.clone(),
+                        GapTracker::new(),
                     ));
                 }
             }

@@ -7,7 +7,7 @@
 //! into a few per tick, for at most a tick's delay; an idle stream is read as soon as it speaks.
 
 use std::future::Future;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -20,11 +20,11 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::lines::Lines;
-use super::retry::{Failure, Retry};
 use super::state::{Event, ProtocolError, Request, WatchState};
 use super::wire::{self, Watched};
 use crate::gvk::Gvk;
-use crate::sources::{unix_now, Change, ChangeKind, KindState, SourceHealth};
+use crate::sources::backoff::{Backoff, ErrorClass};
+use crate::sources::{unix_now, Change, ChangeKind, GapTracker, KindState, SourceHealth};
 
 /// The period of the shared clock at which streams with more to read are read again.
 pub const TICK: Duration = Duration::from_millis(100);
@@ -36,6 +36,8 @@ const PAGE_SIZE: u32 = 500;
 /// The apiserver ends a watch after `timeoutSeconds` (kube's default, 290 s); one silent for
 /// longer than that and this margin is taken for dead and resumed.
 const IDLE_LIMIT: Duration = Duration::from_secs(290 + 30);
+/// A watch that opens and stays this long without an error is running again.
+const RESUMED_AFTER: Duration = Duration::from_secs(2);
 
 /// Where to list and watch, and how.
 pub struct Target<'a> {
@@ -80,11 +82,13 @@ impl From<ProtocolError> for WatchError {
 }
 
 impl WatchError {
-    fn failure(&self) -> Failure {
+    /// How long to wait before trying again, as [`crate::sources::backoff`] classes it.
+    fn class(&self) -> ErrorClass {
         match self {
-            WatchError::Connection(_) => Failure::Connection,
-            WatchError::Status { code, .. } => Failure::Status(*code),
-            WatchError::Decode(_) | WatchError::Protocol(_) | WatchError::Request(_) => Failure::Protocol,
+            WatchError::Connection(_) => ErrorClass::Connection,
+            WatchError::Status { code, .. } => ErrorClass::of_status(Some(*code)),
+            // An answer that could not be read: asking again at once would get the same.
+            WatchError::Decode(_) | WatchError::Protocol(_) | WatchError::Request(_) => ErrorClass::Refused,
         }
     }
 
@@ -102,55 +106,75 @@ impl WatchError {
 
 struct ReceiverGone;
 
-/// Turns the watch's events into changes for the ingest loop.
-struct Sink<'a> {
-    gvk: &'a Gvk,
-    tx: &'a mpsc::Sender<Vec<Change>>,
-    health: &'a SourceHealth,
+/// One kind's watch as the rest of the tracer sees it, across its retries and rediscoveries:
+/// where its changes go, its health, the gaps its re-lists leave and its backoff.
+pub struct Sink {
+    pub gvk: Gvk,
+    pub tx: mpsc::Sender<Vec<Change>>,
+    pub health: Arc<SourceHealth>,
+    pub gaps: GapTracker,
+    pub backoff: Backoff,
 }
 
-impl Sink<'_> {
-    async fn send<O: Watched>(&self, events: &mut Vec<Event<O>>) -> Result<(), ReceiverGone> {
+impl Sink {
+    async fn send<O: Watched>(&mut self, events: &mut Vec<Event<O>>) -> Result<(), ReceiverGone> {
         if events.is_empty() {
             return Ok(());
         }
         let at = unix_now();
-        let gvk = self.gvk;
-        let batch = events
-            .drain(..)
-            .map(|e| {
-                let kind = match e {
-                    Event::Init => ChangeKind::RelistStarted,
-                    Event::InitApply(o) => ChangeKind::Relisted(o.into_payload(gvk)),
-                    Event::InitDone => {
-                        self.health.set(gvk, KindState::Ready);
-                        ChangeKind::RelistDone
+        let mut batch = Vec::with_capacity(events.len() + 1);
+        for e in events.drain(..) {
+            let kind = match e {
+                Event::Init => {
+                    self.gaps.relist_started(at);
+                    ChangeKind::RelistStarted
+                }
+                Event::InitApply(o) => ChangeKind::Relisted(o.into_payload(&self.gvk)),
+                Event::InitDone => {
+                    self.health.set(&self.gvk, KindState::Ready);
+                    self.health.watch_up(&self.gvk);
+                    batch.push(Change { gvk: self.gvk.clone(), at, kind: ChangeKind::RelistDone });
+                    match self.gaps.relist_done(at) {
+                        Some((from, _)) => ChangeKind::Gap { from },
+                        None => continue,
                     }
-                    Event::Apply(o) => ChangeKind::Applied(o.into_payload(gvk)),
-                    Event::Delete(o) => ChangeKind::Deleted(o.into_payload(gvk)),
-                };
-                Change { gvk: gvk.clone(), at, kind }
-            })
-            .collect();
+                }
+                Event::Apply(o) => {
+                    self.gaps.received();
+                    ChangeKind::Applied(o.into_payload(&self.gvk))
+                }
+                Event::Delete(o) => {
+                    self.gaps.received();
+                    ChangeKind::Deleted(o.into_payload(&self.gvk))
+                }
+            };
+            batch.push(Change { gvk: self.gvk.clone(), at, kind });
+        }
         self.tx.send(batch).await.map_err(|_| ReceiverGone)
     }
 
     /// A failure the watch goes on from; `Err` when it must stop.
-    fn report(&self, e: &WatchError) -> Result<(), Stopped> {
+    fn report(&mut self, e: &WatchError) -> Result<(), Stopped> {
+        self.gaps.lost(unix_now());
         match e.health() {
             Some(KindState::NotInstalled) => return Err(Stopped::KindGone),
-            Some(state) => self.health.set(self.gvk, state),
+            Some(state) => self.health.watch_down(&self.gvk, state, std::time::Instant::now()),
             None => tracing::debug!(gvk = %self.gvk, error = %e, "watch lists again"),
         }
         Ok(())
     }
+
+    /// A watch is open again: complete up to now, and up.
+    fn back_up(&mut self) {
+        self.backoff.reset();
+        self.gaps.received();
+        self.health.watch_up(&self.gvk);
+    }
 }
 
 /// Lists and watches `target` until the ingest loop is gone or the kind is.
-pub async fn run<O: Watched>(target: Target<'_>, tx: &mpsc::Sender<Vec<Change>>, health: &SourceHealth) -> Stopped {
-    let sink = Sink { gvk: target.gvk, tx, health };
+pub async fn run<O: Watched>(target: Target<'_>, sink: &mut Sink) -> Stopped {
     let mut state = WatchState::default();
-    let mut retry = Retry::default();
     let mut events: Vec<Event<O>> = Vec::new();
     loop {
         let outcome = match state.next_request(&mut events) {
@@ -165,8 +189,7 @@ pub async fn run<O: Watched>(target: Target<'_>, tx: &mpsc::Sender<Vec<Change>>,
             {
                 Ok(body) => {
                     state.watch_started();
-                    retry.reset();
-                    match stream(body, &mut state, &sink, &mut events).await {
+                    match stream(body, &mut state, sink, &mut events).await {
                         Ok(outcome) => outcome,
                         Err(stopped) => return stopped,
                     }
@@ -183,15 +206,17 @@ pub async fn run<O: Watched>(target: Target<'_>, tx: &mpsc::Sender<Vec<Change>>,
             return Stopped::Receiver;
         }
         match outcome {
-            Ok(()) => retry.reset(),
+            Ok(()) => sink.backoff.reset(),
             Err(e) => {
                 if let Err(stopped) = sink.report(&e) {
                     return stopped;
                 }
-                if tx.is_closed() {
+                if sink.tx.is_closed() {
                     return Stopped::Receiver;
                 }
-                tokio::time::sleep(retry.after(e.failure())).await;
+                let delay = sink.backoff.next_delay(e.class());
+                tracing::debug!(gvk = %sink.gvk, error = %e, ?delay, "watch retries");
+                tokio::time::sleep(delay).await;
             }
         }
     }
@@ -202,16 +227,26 @@ pub async fn run<O: Watched>(target: Target<'_>, tx: &mpsc::Sender<Vec<Change>>,
 async fn stream<O: Watched>(
     mut body: Body,
     state: &mut WatchState,
-    sink: &Sink<'_>,
+    sink: &mut Sink,
     events: &mut Vec<Event<O>>,
 ) -> Result<Result<(), WatchError>, Stopped> {
-    let mut reader = Reader { state, lines: Lines::default(), ended: None, skipped: Vec::new() };
+    let mut reader = Reader { state, lines: Lines::default(), ended: None, skipped: Vec::new(), took: false };
     let mut open = true;
+    // Whether the watch is known to run: it delivered, or stayed open a while without an error.
+    // An apiserver that answers only to say the version is gone has not brought it back.
+    let mut up = false;
     while open && reader.ended.is_none() {
-        let first = match tokio::time::timeout(IDLE_LIMIT, body.frame()).await {
+        let wait = if up { IDLE_LIMIT } else { RESUMED_AFTER };
+        let first = match tokio::time::timeout(wait, body.frame()).await {
             Ok(Some(Ok(frame))) => frame,
+            Err(_) if !up => {
+                up = true;
+                sink.back_up();
+                continue;
+            }
             Ok(Some(Err(e))) => {
                 tracing::debug!(gvk = %sink.gvk, error = %e, "watch stream broke; resuming");
+                sink.gaps.lost(unix_now());
                 break;
             }
             Ok(None) => break,
@@ -234,6 +269,10 @@ async fn stream<O: Watched>(
                 Some(Some(Err(_)) | None) => open = false,
                 None => {}
             }
+        }
+        if !up && reader.took && reader.ended.is_none() {
+            up = true;
+            sink.back_up();
         }
         if sink.send(events).await.is_err() {
             return Err(Stopped::Receiver);
@@ -264,19 +303,23 @@ struct Reader<'a> {
     ended: Option<WatchError>,
     /// Lines that could not be decoded, to report.
     skipped: Vec<WatchError>,
+    /// Whether any line was taken in: an event or a bookmark.
+    took: bool,
 }
 
 impl Reader<'_> {
     fn push<O: Watched>(&mut self, chunk: Bytes, events: &mut Vec<Event<O>>) {
-        let Reader { state, lines, ended, skipped } = self;
-        lines.push(chunk, |l| take(l, state, events, ended, skipped));
+        let Reader { state, lines, ended, skipped, took } = self;
+        lines.push(chunk, |l| *took |= take(l, state, events, ended, skipped));
     }
 
     /// The last line, if the stream ended without its newline; a stream cut mid-line leaves a
     /// fragment, which is no news.
     fn finish<O: Watched>(&mut self, events: &mut Vec<Event<O>>) {
         let Reader { state, lines, ended, .. } = self;
-        lines.finish(|l| take(l, state, events, ended, &mut Vec::new()));
+        lines.finish(|l| {
+            take(l, state, events, ended, &mut Vec::new());
+        });
     }
 }
 
@@ -286,17 +329,22 @@ fn take<O: Watched>(
     events: &mut Vec<Event<O>>,
     ended: &mut Option<WatchError>,
     skipped: &mut Vec<WatchError>,
-) {
+) -> bool {
     if ended.is_some() {
-        return;
+        return false;
     }
     match wire::line::<O>(line) {
-        Ok(line) => {
-            if let Err(e) = state.line(line, events) {
+        Ok(line) => match state.line(line, events) {
+            Ok(()) => true,
+            Err(e) => {
                 *ended = Some(e.into());
+                false
             }
+        },
+        Err(e) => {
+            skipped.push(WatchError::Decode(e.to_string()));
+            false
         }
-        Err(e) => skipped.push(WatchError::Decode(e.to_string())),
     }
 }
 

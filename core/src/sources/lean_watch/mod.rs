@@ -10,15 +10,14 @@
 //! ingest loop reads ([`wire`]); a stream's events go to the ingest loop as one batch; and busy
 //! streams are read at a shared tick rather than at every event ([`driver`]).
 //!
-//! The protocol is a state machine apart from the I/O ([`state`]), and the waits between retries
-//! a policy of their own ([`retry`]).
+//! The protocol is a state machine apart from the I/O ([`state`]); the waits between retries are
+//! [`crate::sources::backoff`]'s.
 
 mod driver;
 mod lines;
-mod retry;
 mod state;
 mod wire;
 
-pub use driver::{run, Stopped, Target, WatchError, TICK};
+pub use driver::{run, Sink, Stopped, Target, WatchError, TICK};
 pub use state::{Line, Listed};
 pub use wire::{line, OwnerMeta, Watched};
