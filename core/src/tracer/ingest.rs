@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use fast::{fingerprint, identity_key, naming, outline, pod_outline, Seen};
 
-use super::Metrics;
+use super::{Arrival, EventClock, Metrics};
 use crate::gvk::Gvk;
 use crate::lifecycle::observed_lifecycle;
 use crate::ownership::{resolve_owner, KnownOwner, OwnerCache, OwnerReference, Resolution};
@@ -55,6 +55,15 @@ pub struct Ingest {
     path_errors_reported: HashSet<Gvk>,
     /// What each tracked object's recorded version was made from (see `fast`).
     seen: HashMap<u64, Seen>,
+    /// When changes happened, by the cluster's clock.
+    clock: EventClock,
+    /// When the change being handled was received: the ingest loop's now.
+    received: i64,
+    /// Kinds whose first list starts what this trace observed: a tracer with no recorded past
+    /// did not see what happened before it, so their first list is recorded as seen when it was
+    /// read, not back-dated to each object's last write. After a checkpoint or a lost watch the
+    /// list shows changes made while nobody watched, which keep their own time.
+    unobserved_before_first_list: HashSet<Gvk>,
 }
 
 #[derive(Default)]
@@ -73,7 +82,11 @@ fn pod_gvk() -> Gvk {
 
 impl Ingest {
     pub fn new(config: Arc<TracerConfig>, pipeline: Arc<Pipeline>, store: Arc<Store>, metrics: Arc<Metrics>) -> Self {
-        let watched_owner_kinds = config.tracked_objects.keys().cloned().collect();
+        let watched_owner_kinds: HashSet<Gvk> = config.tracked_objects.keys().cloned().collect();
+        let stats = store.stats();
+        let fresh = stats.events == 0 && stats.live_objects == 0 && stats.base_ts.is_none();
+        let unobserved_before_first_list =
+            if fresh { watched_owner_kinds.iter().cloned().chain([pod_gvk()]).collect() } else { HashSet::new() };
         Ingest {
             config,
             pipeline,
@@ -87,6 +100,9 @@ impl Ingest {
             watched_owner_kinds,
             path_errors_reported: HashSet::new(),
             seen: HashMap::new(),
+            clock: EventClock::default(),
+            received: i64::MIN,
+            unobserved_before_first_list,
         }
     }
 
@@ -94,6 +110,7 @@ impl Ingest {
     pub fn handle(&mut self, change: Change) -> Vec<Gvk> {
         self.metrics.count_event(&change.gvk);
         let Change { gvk, at, kind } = change;
+        self.received = at;
         self.expire_pending(at);
         let mut wanted = Vec::new();
         match kind {
@@ -103,6 +120,8 @@ impl Ingest {
             }
             ChangeKind::Relisted(payload) => {
                 // A list is read once per (re)start: decoded whole, as it always was.
+                let happened = self.clock.stamp(at, &payload.times(), Arrival::Listed);
+                let happened = if self.unobserved_before_first_list.contains(&gvk) { at } else { happened };
                 let payload = match payload {
                     Payload::Raw(raw) => Payload::Object(self.whole(&raw, &gvk)),
                     other => other,
@@ -122,9 +141,10 @@ impl Ingest {
                     }
                     Payload::Raw(_) => {}
                 }
-                wanted = self.applied(&gvk, at, payload);
+                wanted = self.applied(&gvk, happened, payload);
             }
             ChangeKind::RelistDone => {
+                self.unobserved_before_first_list.remove(&gvk);
                 let relist = self.relisting.remove(&gvk).unwrap_or_default();
                 self.owners.retain_kind(&gvk, &relist.uids);
                 if self.config.get(&gvk).is_some() {
@@ -151,8 +171,14 @@ impl Ingest {
                     wanted.extend(self.retry_pending(&uid));
                 }
             }
-            ChangeKind::Applied(payload) => wanted = self.applied(&gvk, at, payload),
-            ChangeKind::Deleted(payload) => wanted = self.deleted(&gvk, at, payload),
+            ChangeKind::Applied(payload) => {
+                let happened = self.clock.stamp(at, &payload.times(), Arrival::Applied);
+                wanted = self.applied(&gvk, happened, payload);
+            }
+            ChangeKind::Deleted(payload) => {
+                let happened = self.clock.stamp(at, &payload.times(), Arrival::Deleted);
+                wanted = self.deleted(&gvk, happened, payload);
+            }
             ChangeKind::Gap { from } => self.gap(gvk, from, at),
         }
         wanted
@@ -195,7 +221,7 @@ impl Ingest {
                 }
                 let mut wanted = Vec::new();
                 if *gvk == pod_gvk() {
-                    wanted.extend(self.pod_seen(&obj, None, at));
+                    wanted.extend(self.pod_seen(&obj, None, self.received));
                 }
                 if let Some(cfg) = self.config.get(gvk) {
                     let cfg = cfg.clone();
@@ -222,7 +248,7 @@ impl Ingest {
                     // The final status may carry the end; the deletion ends what still runs. Owners
                     // are deleted before their pods (garbage collection follows), so the chain may
                     // no longer resolve: the recorded lifecycle ends by the pod's uid regardless.
-                    wanted = self.pod_seen(&obj, Some(at), at);
+                    wanted = self.pod_seen(&obj, Some(at), self.received);
                     if let Some(uid) = uid_of(&obj) {
                         self.store.pod_deleted(uid, at);
                     }
@@ -271,9 +297,9 @@ impl Ingest {
     }
 
     /// Resolves a pod's owner and records its lifecycle; a pod whose owner chain is not in the
-    /// cache yet waits (from `at`, or from when it first waited), and the missing owner kind is
-    /// returned to be watched.
-    fn pod_seen(&mut self, pod: &Value, deleted_at: Option<i64>, at: i64) -> Vec<Gvk> {
+    /// cache yet waits (from `since`, a receipt time, or from when it first waited), and the
+    /// missing owner kind is returned to be watched.
+    fn pod_seen(&mut self, pod: &Value, deleted_at: Option<i64>, since: i64) -> Vec<Gvk> {
         let Some(uid) = uid_of(pod).map(str::to_string) else { return Vec::new() };
         match resolve_owner(pod, &self.config, &self.owners) {
             Resolution::Owner(owner) => {
@@ -299,7 +325,7 @@ impl Ingest {
                 }
                 let kind = owner.gvk;
                 let waiting = self.pending.entry(owner.uid).or_default();
-                let since = waiting.get(&uid).map_or(at, |p| p.since);
+                let since = waiting.get(&uid).map_or(since, |p| p.since);
                 let pending = PendingPod { pod: pod.clone(), deleted_at, owner_kind: kind.clone(), since };
                 if waiting.insert(uid, pending).is_none() {
                     self.pending_count += 1;
@@ -373,7 +399,7 @@ impl Ingest {
         let naming = naming(gvk, &meta);
         let mut wanted = Vec::new();
         if is_pod {
-            match self.pod_fast(&raw, &fields, &meta, None, at) {
+            match self.pod_fast(&raw, &fields, &meta, None) {
                 Some(w) => wanted = w,
                 None => return self.applied(gvk, at, Payload::Object(self.whole(&raw, gvk))),
             }
@@ -422,7 +448,7 @@ impl Ingest {
             return full(self, raw);
         }
         let Some((fields, meta)) = outline(&raw) else { return full(self, raw) };
-        match self.pod_fast(&raw, &fields, &meta, Some(at), at) {
+        match self.pod_fast(&raw, &fields, &meta, Some(at)) {
             Some(wanted) => {
                 if let Some(uid) = &raw.metadata.uid {
                     self.store.pod_deleted(uid, at);
@@ -442,7 +468,6 @@ impl Ingest {
         fields: &Fields<'_>,
         meta: &Fields<'_>,
         deleted_at: Option<i64>,
-        at: i64,
     ) -> Option<Vec<Gvk>> {
         let Some(uid) = raw.metadata.uid.as_deref() else { return Some(Vec::new()) };
         let pod = pod_outline(fields, meta)?;
@@ -462,7 +487,9 @@ impl Ingest {
             // A pod often comes before its ReplicaSet: the watches are not ordered. Until it has
             // a lifecycle its hash is not taken, so what it waits with is its outline, which is
             // all that resolving it again reads.
-            Resolution::Waiting(_) if observed_lifecycle(&pod).is_none() => Some(self.pod_seen(&pod, deleted_at, at)),
+            Resolution::Waiting(_) if observed_lifecycle(&pod).is_none() => {
+                Some(self.pod_seen(&pod, deleted_at, self.received))
+            }
             Resolution::Waiting(_) => None,
         }
     }
