@@ -142,6 +142,51 @@ fn jobs_cronjobs_and_a_volcano_job_record_lifecycles_under_the_exported_owner() 
     assert!(lifecycles(&trace, "demo/untracked-lifecycles").is_empty(), "no lifecycles without trackLifecycle");
 }
 
+/// A Spark application as its operator runs it: the application kind declares no pod template;
+/// the driver pod it owns starts executor pods that the driver owns.
+#[test]
+fn a_template_less_kind_records_the_pods_it_owns_through_its_driver_pod() {
+    let rt = runtime();
+    let emu = rt.block_on(Emulator::start()).unwrap();
+    emu.register_kind(kube_emulator::kinds::KindSpec::new(
+        "sparkoperator.k8s.io",
+        "v1beta2",
+        "SparkApplication",
+        "sparkapplications",
+        true,
+    ));
+    let config = "trackedObjects:\n  sparkoperator.k8s.io/v1beta2.SparkApplication:\n    trackLifecycle: true\n";
+    let tracer = start_tracer(&emu, config);
+    tracer.wait_ready();
+    let t0 = now() - 10;
+
+    let app = emu
+        .create(json!({"apiVersion": "sparkoperator.k8s.io/v1beta2", "kind": "SparkApplication",
+            "metadata": {"namespace": "spark", "name": "pi"},
+            "spec": {"type": "Scala", "mainClass": "org.apache.spark.examples.SparkPi", "image": "spark:3.5",
+                     "driver": {"cores": 1, "memory": "512m"}, "executor": {"instances": 3, "cores": 1}}}))
+        .unwrap();
+    let driver = emu.create_pod("spark", "pi-driver", &template("pi-driver", "spark:3.5"), &app).unwrap();
+    let executors: Vec<_> = (0..3)
+        .map(|_| emu.create_pod("spark", "pi-exec", &template("pi-exec", "spark:3.5"), &driver).unwrap())
+        .collect();
+    for p in std::iter::once(&driver).chain(&executors) {
+        emu.set_pod_running("spark", p["metadata"]["name"].as_str().unwrap(), t0).unwrap();
+    }
+
+    wait_until(15, "the driver's and executors' lifecycles", || {
+        lifecycles(&tracer.export_all(), "spark/pi").values().flatten().count() == 4
+    });
+    let trace = tracer.export_all();
+    assert_eq!(applied(&trace, "SparkApplication"), ["pi"], "the application is recorded whole");
+    let spark = lifecycles(&trace, "spark/pi");
+    let mut sizes: Vec<usize> = spark.values().map(Vec::len).collect();
+    sizes.sort();
+    assert_eq!(sizes, [1, 3], "one hash for the driver's shape, one for the executors'");
+    assert!(spark.values().flatten().all(|lc| lc.start_ts == t0));
+    assert_eq!(trace.pod_lifecycles.len(), 1, "nothing is recorded under the driver pod");
+}
+
 #[test]
 fn owner_resolution_requests_do_not_grow_with_pods() {
     let rt = runtime();

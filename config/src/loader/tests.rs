@@ -83,6 +83,20 @@ fn built_in_kinds_default_their_paths_and_lists_are_accepted() {
 }
 
 #[test]
+fn a_custom_kind_without_a_path_has_no_pod_template_and_prints_back_as_it_was() {
+    let text = "trackedObjects:\n  sparkoperator.k8s.io/v1beta2.SparkApplication:\n    trackLifecycle: true\n";
+    let c = load(text).unwrap();
+    let spark = &c.tracer.tracked_objects[&"sparkoperator.k8s.io/v1beta2.SparkApplication".parse().unwrap()];
+    assert!(spark.track_lifecycle && !spark.has_pod_template());
+    let printed = c.to_yaml();
+    assert!(
+        printed.contains("  sparkoperator.k8s.io/v1beta2.SparkApplication:\n    trackLifecycle: true\n"),
+        "{printed}"
+    );
+    assert_eq!(load(&printed).unwrap().tracer, c.tracer);
+}
+
+#[test]
 fn sizes_and_durations_take_the_usual_forms() {
     for (written, bytes) in [("2GiB", 2u64 << 30), ("512MiB", 512 << 20), ("1G", 1_000_000_000), ("1048576", 1 << 20)] {
         let c = load(&format!("{DEPLOYMENT}retention:\n  maxBytes: {written}\n  maxAge: 1h 30m\n")).unwrap();
@@ -204,10 +218,6 @@ fn malformed_gvk_keys_say_the_expected_form() {
 fn path_errors_name_the_field_and_the_problem() {
     let key = "trackedObjects.\"example.com/v1.Thing\"";
     let thing = "trackedObjects:\n  example.com/v1.Thing:\n";
-    assert_err(
-        &format!("{thing}    trackLifecycle: true\n"),
-        &[&format!("{key}: example.com/v1.Thing is not a built-in kind, so it needs podSpecTemplatePath")],
-    );
     assert_err(
         &format!("{thing}    podSpecTemplatePath: \"\"\n"),
         &[&format!("{key}.podSpecTemplatePath: empty path")],

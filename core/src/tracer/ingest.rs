@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::{Metrics, Pipeline};
 use crate::gvk::Gvk;
 use crate::lifecycle::observed_lifecycle;
-use crate::ownership::{resolve_owner, KnownOwner, OwnerCache, OwnerReference, Resolution};
+use crate::ownership::{pod_may_own_pods, resolve_owner, KnownOwner, OwnerCache, OwnerReference, Resolution};
 use crate::sources::{Change, ChangeKind, Payload};
 use crate::store::Store;
 use crate::trace::{EncodedObject, ObjectIdentity};
@@ -70,7 +70,9 @@ fn pod_gvk() -> Gvk {
 
 impl Ingest {
     pub fn new(config: Arc<TracerConfig>, pipeline: Arc<Pipeline>, store: Arc<Store>, metrics: Arc<Metrics>) -> Self {
-        let watched_owner_kinds = config.tracked_objects.keys().cloned().collect();
+        // Pods are always watched in full; a pod that owns pods needs no watch of its own.
+        let mut watched_owner_kinds: HashSet<Gvk> = config.tracked_objects.keys().cloned().collect();
+        watched_owner_kinds.insert(pod_gvk());
         Ingest {
             config,
             pipeline,
@@ -170,7 +172,7 @@ impl Ingest {
                         name: obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").into(),
                         owners: OwnerReference::of_object(&obj),
                     };
-                    if *gvk != pod_gvk() {
+                    if *gvk != pod_gvk() || self.keeps_pod_as_owner(uid, &info.owners) {
                         self.owners.upsert(uid.to_string(), info);
                     }
                 }
@@ -182,7 +184,7 @@ impl Ingest {
                     let cfg = cfg.clone();
                     self.record(gvk, &cfg, at, obj);
                 }
-                if let Some(uid) = uid.filter(|_| *gvk != pod_gvk()) {
+                if let Some(uid) = uid {
                     wanted.extend(self.retry_pending(&uid));
                 }
                 wanted
@@ -204,8 +206,9 @@ impl Ingest {
                     // are deleted before their pods (garbage collection follows), so the chain may
                     // no longer resolve: the recorded lifecycle ends by the pod's uid regardless.
                     wanted = self.pod_seen(&obj, Some(at), at);
-                    if let Some(uid) = uid_of(&obj) {
-                        self.store.pod_deleted(uid, at);
+                    if let Some(uid) = uid_of(&obj).map(str::to_string) {
+                        self.store.pod_deleted(&uid, at);
+                        wanted.extend(self.pod_owner_gone(&uid));
                     }
                 } else if let Some(uid) = uid_of(&obj).map(str::to_string) {
                     self.owners.remove(&uid);
@@ -220,6 +223,21 @@ impl Ingest {
                 wanted
             }
         }
+    }
+
+    /// Whether a pod is kept in the owner cache: one that may own pods, or one that pods
+    /// already wait for.
+    fn keeps_pod_as_owner(&self, uid: &str, owners: &[OwnerReference]) -> bool {
+        pod_may_own_pods(owners) || self.pending.contains_key(uid)
+    }
+
+    /// A deleted pod that was kept as a possible owner: the pods it owns have no owner from now on.
+    fn pod_owner_gone(&mut self, uid: &str) -> Vec<Gvk> {
+        if !self.owners.contains(uid) && !self.pending.contains_key(uid) {
+            return Vec::new();
+        }
+        self.owners.remove(uid);
+        self.retry_pending(uid)
     }
 
     /// Sanitises and records one object of a tracked kind.

@@ -168,14 +168,18 @@ impl Ingest {
                 Some(w) => wanted = w,
                 None => return self.applied(gvk, at, Payload::Object(self.whole(&raw, gvk))),
             }
-        } else if let Some(uid) = &raw.metadata.uid {
-            let info = KnownOwner {
-                gvk: gvk.clone(),
-                namespace: raw.metadata.namespace.clone().unwrap_or_default(),
-                name: raw.metadata.name.clone().unwrap_or_default(),
-                owners: OwnerReference::of_object(&naming),
-            };
-            self.owners.upsert(uid.clone(), info);
+        }
+        if let Some(uid) = &raw.metadata.uid {
+            let owners = OwnerReference::of_object(&naming);
+            if !is_pod || self.keeps_pod_as_owner(uid, &owners) {
+                let info = KnownOwner {
+                    gvk: gvk.clone(),
+                    namespace: raw.metadata.namespace.clone().unwrap_or_default(),
+                    name: raw.metadata.name.clone().unwrap_or_default(),
+                    owners,
+                };
+                self.owners.upsert(uid.clone(), info);
+            }
         }
         if let Some(cfg) = self.config.get(gvk) {
             let cfg = cfg.clone();
@@ -196,7 +200,7 @@ impl Ingest {
                 }
             }
         }
-        if let Some(uid) = raw.metadata.uid.as_deref().filter(|_| !is_pod) {
+        if let Some(uid) = raw.metadata.uid.as_deref() {
             wanted.extend(self.retry_pending(uid));
         }
         wanted
@@ -214,9 +218,10 @@ impl Ingest {
         }
         let Some((fields, meta)) = outline(&raw) else { return full(self, raw) };
         match self.pod_fast(&raw, &fields, &meta, Some(at), at) {
-            Some(wanted) => {
+            Some(mut wanted) => {
                 if let Some(uid) = &raw.metadata.uid {
                     self.store.pod_deleted(uid, at);
+                    wanted.extend(self.pod_owner_gone(uid));
                 }
                 wanted
             }
