@@ -2,8 +2,9 @@
 //! resolution (`ownership`) and pod lifecycles (`lifecycle`), the pipeline's stage traits and the
 //! pod hasher (`pipeline`), the ingest loop (`tracer`), the store of recorded state (`store`), and
 //! exports from request to delivery (`export`); also bulk work below ingest's priority
-//! (`background`), plugin options, pod-template paths, label selectors, GVKs, the stable hash,
-//! namespace shards (`shard`) and the tracked-kinds config model.
+//! (`background`), plugin options, pod-template paths and where a CRD's schema puts them
+//! (`crd_templates`), label selectors, GVKs, the stable hash, namespace shards (`shard`) and the
+//! tracked-kinds config model.
 //!
 //! An object's identity has one name per form: [`trace::ObjectIdentity`] (kind, namespace, name,
 //! as the store holds it), [`TraceIdentity`] (as a trace file names it: kind where known,
@@ -12,6 +13,7 @@
 //! [`ownership::KnownOwner`] (a possible owner as the owner cache knows it).
 
 pub mod background;
+pub mod crd_templates;
 pub mod export;
 pub mod gvk;
 pub mod hash;

@@ -6,6 +6,7 @@ mod inspect;
 mod merge;
 mod plugins;
 mod run;
+mod suggest_config;
 mod time_spec;
 
 use std::process::ExitCode;
@@ -71,6 +72,16 @@ enum Command {
     /// an earlier window left running. Inputs that record one object differently at the same
     /// second, or configure one kind differently, are refused with both files named.
     Merge(merge::Args),
+    /// Print a commented config for the cluster's workloads, from its CustomResourceDefinitions.
+    ///
+    /// Lists the built-in workload kinds, and every custom resource kind whose CRD's schema
+    /// declares pod templates (a pod template's shape: `metadata` and a `spec` with `containers`),
+    /// with every path to them (`*` for arrays and maps). Kinds whose schema declares none are
+    /// listed commented out, with why; fields named like templates that a schema leaves opaque are
+    /// listed for a person to check. Reads the cluster as `run` finds it (needs get and list on
+    /// customresourcedefinitions), or `--crd-file` manifests without one. The output passes
+    /// `check-config`.
+    SuggestConfig(suggest_config::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -82,6 +93,7 @@ pub fn main() -> ExitCode {
         Command::Export(args) => export::run(args),
         Command::Plugins(args) => plugins::run(args),
         Command::Merge(args) => merge::run(args),
+        Command::SuggestConfig(args) => suggest_config::run(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
