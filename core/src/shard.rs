@@ -113,8 +113,9 @@ impl Shard {
             ChangeKind::Applied(p) => self.admit_payload(&gvk, p).map(ChangeKind::Applied),
             ChangeKind::Deleted(p) => self.admit_payload(&gvk, p).map(ChangeKind::Deleted),
             ChangeKind::Relisted(p) => self.admit_payload(&gvk, p).map(ChangeKind::Relisted),
-            // Every shard lists every kind: the list's end reconciles what this shard holds.
-            k @ (ChangeKind::RelistStarted | ChangeKind::RelistDone) => Some(k),
+            // Every shard lists every kind: the list's end reconciles what this shard holds, and a
+            // gap in a kind's watch is a gap in every shard.
+            k @ (ChangeKind::RelistStarted | ChangeKind::RelistDone | ChangeKind::Gap { .. }) => Some(k),
         };
         match admitted {
             Some(kind) => Admission::Mine(Change { gvk, at, kind }),

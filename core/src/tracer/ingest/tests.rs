@@ -412,3 +412,21 @@ fn pods_of_built_in_controllers_are_not_kept_as_owners() {
     ing.handle(applied("v1.Pod", T, pod("op-1", "p2", ("example.com/v1", "Thing", "t", "t1"), running("x"))));
     assert_eq!(ing.owner_cache_len(), 2, "a pod of an operator's kind may start pods");
 }
+
+#[test]
+fn gaps_are_recorded_for_the_kinds_the_trace_holds() {
+    let gap = |gvk: &str, from| change(gvk, T + 30, ChangeKind::Gap { from });
+    let (mut ing, store) = ingest(config(&[("apps/v1.Deployment", "/spec/template", false, false)]));
+    ing.handle(gap("apps/v1.Deployment", T + 10));
+    // Pods matter only where lifecycles are tracked; owner kinds' watches only feed resolution.
+    ing.handle(gap("v1.Pod", T + 10));
+    ing.handle(gap("apps/v1.ReplicaSet", T + 10));
+    let expected = Gap { kind: "apps/v1.Deployment".parse().unwrap(), from: T + 10, to: T + 30 };
+    assert_eq!(store.gaps(), std::slice::from_ref(&expected));
+    assert_eq!(export(&store, &ing.config).gaps, [expected]);
+    assert_eq!(ing.metrics.gaps().values().sum::<u64>(), 1);
+
+    let (mut ing, store) = ingest(config(&[("apps/v1.Deployment", "/spec/template", true, false)]));
+    ing.handle(gap("v1.Pod", T + 10));
+    assert_eq!(store.gaps().len(), 1, "pods, with lifecycles tracked");
+}
