@@ -88,7 +88,7 @@ fn says_how_each_kinds_lifecycles_are_keyed() {
         "#   sparkoperator.k8s.io/v1beta2.SparkApplication: no pod template: keyed by the hash of each pod's own \
          sanitised spec",
         "#   batch/v1.Job: keyed by pod hash; the pods a template at /spec/template makes share its hash\n",
-        "  sparkoperator.k8s.io/v1beta2.SparkApplication:\n    trackLifecycle: true\n",
+        "  sparkoperator.k8s.io/v1beta2.SparkApplication:\n    podSpecTemplatePaths: []\n    trackLifecycle: true\n",
     ] {
         assert!(out.stdout.contains(line), "{line:?} in\n{}", out.stdout);
     }

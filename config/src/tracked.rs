@@ -80,8 +80,16 @@ pub fn normalise(
 }
 
 fn parse_paths(gvk: &Gvk, list: &[String], at: &At) -> Result<Vec<PodTemplatePath>, ConfigError> {
+    // An empty list is how the normalised config (and a trace's) says a custom kind has no pod
+    // template; for a built-in kind it can only be a mistake.
     if list.is_empty() {
-        return Err(at.err(Some("podSpecTemplatePaths"), "the list of paths is empty".into()));
+        if default_pod_template_paths(gvk).is_none() {
+            return Ok(Vec::new());
+        }
+        return Err(at.err(
+            Some("podSpecTemplatePaths"),
+            format!("the list of paths is empty: leave the key out for {gvk}'s built-in path"),
+        ));
     }
     let mut paths: Vec<PodTemplatePath> = Vec::with_capacity(list.len());
     for (i, text) in list.iter().enumerate() {

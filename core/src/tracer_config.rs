@@ -21,9 +21,7 @@ pub struct TracerConfig {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TrackedObjectConfig {
-    /// Empty for a kind without a pod template; left out of the serialised form then, so that a
-    /// printed config reads back as it was.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Empty for a kind without a pod template.
     pub pod_spec_template_paths: Vec<PodTemplatePath>,
     #[serde(default)]
     pub track_lifecycle: bool,

@@ -90,7 +90,9 @@ fn a_custom_kind_without_a_path_has_no_pod_template_and_prints_back_as_it_was() 
     assert!(spark.track_lifecycle && !spark.has_pod_template());
     let printed = c.to_yaml();
     assert!(
-        printed.contains("  sparkoperator.k8s.io/v1beta2.SparkApplication:\n    trackLifecycle: true\n"),
+        printed.contains(
+            "  sparkoperator.k8s.io/v1beta2.SparkApplication:\n    podSpecTemplatePaths: []\n    trackLifecycle: true\n"
+        ),
         "{printed}"
     );
     assert_eq!(load(&printed).unwrap().tracer, c.tracer);
@@ -250,8 +252,8 @@ fn path_errors_name_the_field_and_the_problem() {
         &[&format!("{key}.podSpecTemplatePaths[1]: `/a` is listed twice")],
     );
     assert_err(
-        &format!("{thing}    podSpecTemplatePaths: []\n"),
-        &[&format!("{key}.podSpecTemplatePaths: the list of paths is empty")],
+        "trackedObjects:\n  batch/v1.Job:\n    podSpecTemplatePaths: []\n",
+        &["trackedObjects.\"batch/v1.Job\".podSpecTemplatePaths: the list of paths is empty: leave the key out"],
     );
     assert_err(
         &format!("{thing}    podSpecTemplatePath: /a\n    podSpecTemplatePaths: [/b]\n"),
