@@ -39,9 +39,18 @@ fn prints_the_normalised_example() {
     let out = check(&["examples/deployments-and-volcano.yaml"], &[]);
     assert!(out.ok, "{}", out.stderr);
     assert!(out.stderr.is_empty(), "{}", out.stderr);
-    assert!(out
-        .stdout
-        .starts_with("trackedObjects:\n  apps/v1.Deployment:\n    podSpecTemplatePaths:\n    - /spec/template\n"));
+    assert!(
+        out.stdout
+            .contains("\ntrackedObjects:\n  apps/v1.Deployment:\n    podSpecTemplatePaths:\n    - /spec/template\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .starts_with("# Pod lifecycles, by kind:\n#   apps/v1.Deployment: not recorded (trackLifecycle is off)\n"),
+        "{}",
+        out.stdout
+    );
     assert!(
         out.stdout.contains(
             "  batch.volcano.sh/v1alpha1.Job:\n    podSpecTemplatePaths:\n    - /spec/tasks/*/template\n    trackLifecycle: true\n"
@@ -65,6 +74,29 @@ fn prints_the_normalised_example() {
 }
 
 #[test]
+fn says_how_each_kinds_lifecycles_are_keyed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "spark.yaml",
+        "trackedObjects:\n  sparkoperator.k8s.io/v1beta2.SparkApplication:\n    trackLifecycle: true\n  \
+         batch/v1.Job:\n    trackLifecycle: true\n",
+    );
+    let out = check(&[&path, "--no-env"], &[]);
+    assert!(out.ok, "{}", out.stderr);
+    for line in [
+        "#   sparkoperator.k8s.io/v1beta2.SparkApplication: no pod template: keyed by the hash of each pod's own \
+         sanitised spec",
+        "#   batch/v1.Job: keyed by pod hash; the pods a template at /spec/template makes share its hash\n",
+        "  sparkoperator.k8s.io/v1beta2.SparkApplication:\n    podSpecTemplatePaths: []\n    trackLifecycle: true\n",
+    ] {
+        assert!(out.stdout.contains(line), "{line:?} in\n{}", out.stdout);
+    }
+    let printed = write(dir.path(), "printed.yaml", &out.stdout);
+    assert_eq!(check(&[&printed, "--no-env"], &[]).stdout, out.stdout);
+}
+
+#[test]
 fn the_printed_config_checks_to_itself() {
     let dir = tempfile::tempdir().unwrap();
     let first = check(&["examples/tracer-config.yaml"], &[]);
@@ -81,9 +113,9 @@ fn a_bad_file_fails_with_file_key_and_reason() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
         (
-            "trackedObjects:\n  example.com/v1.Thing:\n    trackLifecycle: true\n",
-            "trackedObjects.\"example.com/v1.Thing\": example.com/v1.Thing is not a built-in kind, so it needs \
-             podSpecTemplatePath",
+            "trackedObjects:\n  example.com/v1.Thing:\n    podSpecTemplatePath: spec/template\n",
+            "trackedObjects.\"example.com/v1.Thing\".podSpecTemplatePath: pod-template path `spec/template` must \
+             start with `/`",
         ),
         (
             "trackedObjects:\n  apps/v1.Deployment:\n    trackLifecycle: \"yes\"\n",

@@ -67,6 +67,16 @@ fn the_manifests_render_and_pass_a_dry_run() {
     for verb in ["create", "update", "patch", "delete"] {
         assert!(!yaml.contains(&format!("- {verb}")), "the ClusterRole must stay read-only");
     }
+    // What `suggest-config` reads, run with the tracer's service account.
+    let docs: Vec<serde_json::Value> = yaml.split("\n---\n").map(|d| serde_yaml::from_str(d).unwrap()).collect();
+    let cluster_role = docs.iter().find(|d| d["kind"] == "ClusterRole").unwrap();
+    let crd_rule =
+        cluster_role["rules"].as_array().unwrap().iter().find(|r| r["apiGroups"][0] == "apiextensions.k8s.io");
+    assert_eq!(
+        crd_rule.map(|r| (r["resources"].clone(), r["verbs"].clone())),
+        Some((serde_json::json!(["customresourcedefinitions"]), serde_json::json!(["get", "list"]))),
+        "{yaml}"
+    );
     let stdout = dry_run(std::path::Path::new(deploy));
     assert!(stdout.contains("deployment.apps/sk-tracer created (dry run)"), "{stdout}");
     assert!(stdout.contains("clusterrole.rbac.authorization.k8s.io/sk-tracer created (dry run)"), "{stdout}");

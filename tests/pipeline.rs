@@ -142,6 +142,119 @@ fn jobs_cronjobs_and_a_volcano_job_record_lifecycles_under_the_exported_owner() 
     assert!(lifecycles(&trace, "demo/untracked-lifecycles").is_empty(), "no lifecycles without trackLifecycle");
 }
 
+/// A Spark application as its operator runs it: the application kind declares no pod template;
+/// the driver pod it owns starts executor pods that the driver owns.
+#[test]
+fn a_template_less_kind_records_the_pods_it_owns_through_its_driver_pod() {
+    let rt = runtime();
+    let emu = rt.block_on(Emulator::start()).unwrap();
+    emu.register_kind(kube_emulator::kinds::KindSpec::new(
+        "sparkoperator.k8s.io",
+        "v1beta2",
+        "SparkApplication",
+        "sparkapplications",
+        true,
+    ));
+    let config = "trackedObjects:\n  sparkoperator.k8s.io/v1beta2.SparkApplication:\n    trackLifecycle: true\n";
+    let tracer = start_tracer(&emu, config);
+    tracer.wait_ready();
+    let t0 = now() - 10;
+
+    let app = emu
+        .create(json!({"apiVersion": "sparkoperator.k8s.io/v1beta2", "kind": "SparkApplication",
+            "metadata": {"namespace": "spark", "name": "pi"},
+            "spec": {"type": "Scala", "mainClass": "org.apache.spark.examples.SparkPi", "image": "spark:3.5",
+                     "driver": {"cores": 1, "memory": "512m"}, "executor": {"instances": 3, "cores": 1}}}))
+        .unwrap();
+    let driver = emu.create_pod("spark", "pi-driver", &template("pi-driver", "spark:3.5"), &app).unwrap();
+    let executors: Vec<_> = (0..3)
+        .map(|_| emu.create_pod("spark", "pi-exec", &template("pi-exec", "spark:3.5"), &driver).unwrap())
+        .collect();
+    for p in std::iter::once(&driver).chain(&executors) {
+        emu.set_pod_running("spark", p["metadata"]["name"].as_str().unwrap(), t0).unwrap();
+    }
+
+    wait_until(15, "the driver's and executors' lifecycles", || {
+        lifecycles(&tracer.export_all(), "spark/pi").values().flatten().count() == 4
+    });
+    let trace = tracer.export_all();
+    assert_eq!(applied(&trace, "SparkApplication"), ["pi"], "the application is recorded whole");
+    let spark = lifecycles(&trace, "spark/pi");
+    let mut sizes: Vec<usize> = spark.values().map(Vec::len).collect();
+    sizes.sort();
+    assert_eq!(sizes, [1, 3], "one hash for the driver's shape, one for the executors'");
+    assert!(spark.values().flatten().all(|lc| lc.start_ts == t0));
+    assert_eq!(trace.pod_lifecycles.len(), 1, "nothing is recorded under the driver pod");
+}
+
+/// A PyTorchJob keeps its pod templates in a map of replica specs, which `*` spans as it spans
+/// an array.
+#[test]
+fn a_map_wildcard_path_sanitises_and_hashes_every_replica_template() {
+    use sk_core::pipeline::{PodHasher, SanitiserChain};
+    use sk_plugins as _;
+
+    let rt = runtime();
+    let emu = rt.block_on(Emulator::start()).unwrap();
+    emu.register_kind(kube_emulator::kinds::KindSpec::new("kubeflow.org", "v1", "PyTorchJob", "pytorchjobs", true));
+    let config = "trackedObjects:\n  kubeflow.org/v1.PyTorchJob:\n    podSpecTemplatePath: \
+                  /spec/pytorchReplicaSpecs/*/template\n    trackLifecycle: true\n";
+    let tracer = start_tracer(&emu, config);
+    tracer.wait_ready();
+    let t0 = now() - 10;
+
+    let replica = |name: &str, image: &str| {
+        let mut t = template(name, image);
+        // What the node-name sanitiser removes from every template it is pointed at.
+        t["spec"]["nodeName"] = json!("gpu-node-7");
+        t
+    };
+    let (master, worker) = (replica("master", "trainer:2"), replica("worker", "trainer:2-cuda"));
+    let job = emu
+        .create(json!({"apiVersion": "kubeflow.org/v1", "kind": "PyTorchJob",
+            "metadata": {"namespace": "ml", "name": "mnist"},
+            "spec": {"pytorchReplicaSpecs": {
+                "Master": {"replicas": 1, "restartPolicy": "OnFailure", "template": master},
+                "Worker": {"replicas": 2, "restartPolicy": "OnFailure", "template": worker}}}}))
+        .unwrap();
+    let mut pods = vec![emu.create_pod("ml", "mnist-master", &master, &job).unwrap()];
+    for _ in 0..2 {
+        pods.push(emu.create_pod("ml", "mnist-worker", &worker, &job).unwrap());
+    }
+    for p in &pods {
+        emu.set_pod_running("ml", p["metadata"]["name"].as_str().unwrap(), t0).unwrap();
+    }
+
+    wait_until(15, "the replicas' lifecycles", || {
+        lifecycles(&tracer.export_all(), "ml/mnist").values().flatten().count() == 3
+    });
+    let trace = tracer.export_all();
+    let recorded = trace
+        .events
+        .iter()
+        .flat_map(|e| &e.applied_objs)
+        .rfind(|o| o.identity().is_some_and(|id| id.name == "mnist"))
+        .unwrap()
+        .to_json()
+        .unwrap();
+    let templates: Vec<&serde_json::Value> =
+        ["Master", "Worker"].iter().map(|r| &recorded["spec"]["pytorchReplicaSpecs"][r]["template"]).collect();
+    assert!(templates.iter().all(|t| t["spec"].get("nodeName").is_none()), "both templates sanitised: {recorded}");
+    assert_eq!(recorded["spec"]["pytorchReplicaSpecs"]["Worker"]["replicas"], 2);
+
+    let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let none = serde_json::Map::new();
+    let hasher = PodHasher {
+        sanitisers: SanitiserChain::build(&names(&["metadata", "status", "node-name", "redact"]), &none).unwrap(),
+        pod_hash_sanitisers: SanitiserChain::build(&names(&["pod-hash"]), &none).unwrap(),
+    };
+    let by_hash = lifecycles(&trace, "ml/mnist");
+    let (master_hash, worker_hash) = (hasher.hash(templates[0]), hasher.hash(templates[1]));
+    assert_ne!(master_hash, worker_hash);
+    assert_eq!(by_hash.get(&master_hash).map(Vec::len), Some(1), "the master's pod under its template's hash");
+    assert_eq!(by_hash.get(&worker_hash).map(Vec::len), Some(2), "the workers' pods under theirs");
+}
+
 #[test]
 fn owner_resolution_requests_do_not_grow_with_pods() {
     let rt = runtime();

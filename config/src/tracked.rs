@@ -10,8 +10,8 @@ use sk_core::{Gvk, PodTemplatePath, TracerConfig, TrackedObjectConfig};
 use crate::error::quote_key;
 use crate::ConfigError;
 
-/// One tracked kind as written. An empty entry (`apps/v1.Deployment:` or `{}`) is valid for
-/// built-in kinds.
+/// One tracked kind as written. An empty entry (`apps/v1.Deployment:` or `{}`) takes a built-in
+/// kind's pod template, and declares any other kind to have none.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RawTrackedObject {
@@ -63,15 +63,9 @@ pub fn normalise(
             }
             (Some(one), None) => vec![parse_path(&gvk, &one, &at, "podSpecTemplatePath".into())?],
             (None, Some(many)) => parse_paths(&gvk, &many, &at)?,
-            (None, None) => default_pod_template_paths(&gvk).ok_or_else(|| {
-                at.err(
-                    None,
-                    format!(
-                        "{gvk} is not a built-in kind, so it needs podSpecTemplatePath: the JSON pointer to its pod \
-                         template, e.g. /spec/template"
-                    ),
-                )
-            })?,
+            // A kind without a pod template (a Spark application, whose operator builds its pods
+            // from fields of its own) is recorded whole; its pods are keyed by their own specs.
+            (None, None) => default_pod_template_paths(&gvk).unwrap_or_default(),
         };
         tracked.insert(
             gvk,
@@ -86,8 +80,16 @@ pub fn normalise(
 }
 
 fn parse_paths(gvk: &Gvk, list: &[String], at: &At) -> Result<Vec<PodTemplatePath>, ConfigError> {
+    // An empty list is how the normalised config (and a trace's) says a custom kind has no pod
+    // template; for a built-in kind it can only be a mistake.
     if list.is_empty() {
-        return Err(at.err(Some("podSpecTemplatePaths"), "the list of paths is empty".into()));
+        if default_pod_template_paths(gvk).is_none() {
+            return Ok(Vec::new());
+        }
+        return Err(at.err(
+            Some("podSpecTemplatePaths"),
+            format!("the list of paths is empty: leave the key out for {gvk}'s built-in path"),
+        ));
     }
     let mut paths: Vec<PodTemplatePath> = Vec::with_capacity(list.len());
     for (i, text) in list.iter().enumerate() {

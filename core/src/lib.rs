@@ -2,9 +2,9 @@
 //! resolution (`ownership`) and pod lifecycles (`lifecycle`), the pipeline's stages and the pod
 //! hasher (`pipeline`), the ingest loop (`tracer`), the store of recorded state (`store`), and
 //! exports from request to delivery (`export`); also bulk work below ingest's priority
-//! (`background`), plugin options, pod-template paths, label selectors, GVKs, the stable hash,
-//! namespace shards (`shard`) and the tracked-kinds config model; SKEL programs applied to a
-//! trace (`transform`).
+//! (`background`), plugin options, pod-template paths and where a CRD's schema puts them
+//! (`crd_templates`), label selectors, GVKs, the stable hash, namespace shards (`shard`) and the
+//! tracked-kinds config model; SKEL programs applied to a trace (`transform`).
 //!
 //! An object's identity has one name per form: [`trace::ObjectIdentity`] (kind, namespace, name,
 //! as the store holds it), [`TraceIdentity`] (as a trace file names it: kind where known,
@@ -16,6 +16,7 @@
 //! file that imports it back (`tests/module_graph.rs` checks).
 
 pub mod background;
+pub mod crd_templates;
 pub mod export;
 pub mod gvk;
 pub mod hash;

@@ -111,6 +111,10 @@ impl OwnerCache {
         self.synced.insert(gvk.clone());
     }
 
+    pub fn contains(&self, uid: &str) -> bool {
+        self.by_uid.contains_key(uid)
+    }
+
     pub fn is_gone(&self, uid: &str) -> bool {
         self.gone.contains(uid)
     }
@@ -138,6 +142,20 @@ pub enum Resolution {
     /// Watches on different kinds are not ordered, so a pod may well arrive before its
     /// ReplicaSet, even after the ReplicaSets' initial list.
     Waiting(OwnerReference),
+}
+
+/// Whether a pod with these owners may itself own pods, and so is kept as a possible owner. The
+/// built-in controllers' pods run workloads, not controllers that start pods (and are most of a
+/// cluster's pods, too many to remember); pods of operators' kinds, of other pods and bare pods
+/// may: a Spark driver, owned by its SparkApplication or started bare by `spark-submit`, owns its
+/// executors.
+pub fn pod_may_own_pods(owners: &[OwnerReference]) -> bool {
+    managing(owners).is_none_or(|owner| {
+        !matches!(
+            (owner.gvk.group.as_str(), owner.gvk.kind.as_str()),
+            ("apps", "ReplicaSet" | "StatefulSet" | "DaemonSet") | ("batch", "Job") | ("", "Node")
+        )
+    })
 }
 
 /// Finds the tracked object a pod's lifecycle is recorded under: the nearest ancestor whose kind is

@@ -1,9 +1,11 @@
 //! Pod-template paths: RFC 6901 JSON Pointers extended with `*`.
 //!
-//! A `*` segment applies the rest of the path to every element of the array found at that point,
-//! which is how a kind with several pod templates (a Volcano job's `/spec/tasks/*/template`) is
-//! described. `*` on a value that is not an array is a type error; a missing key, an index past the
-//! end of an array, or `null` along the way yields no match.
+//! A `*` segment applies the rest of the path to every element of the array, or every value of the
+//! map, found at that point, which is how a kind with several pod templates is described: a
+//! Volcano job's `/spec/tasks/*/template` (an array), a PyTorchJob's
+//! `/spec/pytorchReplicaSpecs/*/template` (a map keyed by replica type). SimKube's `*` covers
+//! arrays only. `*` on a scalar is a type error; a missing key, an index past the end of an array,
+//! or `null` along the way yields no match.
 
 use std::fmt;
 use std::str::FromStr;
@@ -21,8 +23,8 @@ pub enum PathParseError {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PathError {
-    #[error("pod-template path `{path}`: `*` at `{at}` needs an array, found {found}")]
-    NotAnArray { path: String, at: String, found: &'static str },
+    #[error("pod-template path `{path}`: `*` at `{at}` needs an array or a map, found {found}")]
+    WildcardOnScalar { path: String, at: String, found: &'static str },
     #[error("pod-template path `{path}`: segment `{segment}` at `{at}` needs an object or array, found {found}")]
     NotAContainer { path: String, segment: String, at: String, found: &'static str },
 }
@@ -130,7 +132,15 @@ impl PodTemplatePath {
                     at.truncate(len);
                 }
             }
-            (Segment::Wildcard, other) => return Err(self.not_an_array(at, other)),
+            (Segment::Wildcard, Value::Object(map)) => {
+                for (k, child) in map {
+                    at.push('/');
+                    at.push_str(&escape(k));
+                    self.walk(child, i + 1, at, out)?;
+                    at.truncate(len);
+                }
+            }
+            (Segment::Wildcard, other) => return Err(self.wildcard_on_scalar(at, other)),
             (Segment::Key(k), Value::Object(map)) => {
                 if let Some(child) = map.get(k) {
                     at.push('/');
@@ -173,6 +183,11 @@ impl PodTemplatePath {
                     Self::walk_mut(rest, item, f);
                 }
             }
+            (Segment::Wildcard, Value::Object(map)) => {
+                for child in map.values_mut() {
+                    Self::walk_mut(rest, child, f);
+                }
+            }
             (Segment::Key(k), Value::Object(map)) => {
                 if let Some(child) = map.get_mut(k) {
                     Self::walk_mut(rest, child, f);
@@ -188,8 +203,8 @@ impl PodTemplatePath {
         }
     }
 
-    fn not_an_array(&self, at: &str, found: &Value) -> PathError {
-        PathError::NotAnArray {
+    fn wildcard_on_scalar(&self, at: &str, found: &Value) -> PathError {
+        PathError::WildcardOnScalar {
             path: self.raw.clone(),
             at: if at.is_empty() { "/".into() } else { at.to_string() },
             found: type_name(found),
@@ -277,18 +292,32 @@ mod tests {
     }
 
     #[test]
-    fn wildcard_on_a_non_array_is_a_type_error_naming_path_and_type() {
-        let doc = json!({"spec": {"tasks": {"a": 1}}});
+    fn wildcard_on_a_map_applies_to_every_value() {
+        let doc = json!({"spec": {"pytorchReplicaSpecs": {
+            "Master": {"replicas": 1, "template": {"spec": {"containers": [{"name": "pytorch", "image": "m"}]}}},
+            "Worker": {"replicas": 3, "template": {"spec": {"containers": [{"name": "pytorch", "image": "w"}]}}},
+            "Extra": {"replicas": 0}
+        }}});
+        let found = p("/spec/pytorchReplicaSpecs/*/template").find(&doc).unwrap();
+        let mut images: Vec<&str> =
+            found.iter().map(|t| t["spec"]["containers"][0]["image"].as_str().unwrap()).collect();
+        images.sort();
+        assert_eq!(images, ["m", "w"]);
+    }
+
+    #[test]
+    fn wildcard_on_a_scalar_is_a_type_error_naming_path_and_type() {
+        let doc = json!({"spec": {"tasks": "none"}});
         let err = p("/spec/tasks/*/template").find(&doc).unwrap_err();
         assert_eq!(
             err,
-            PathError::NotAnArray {
+            PathError::WildcardOnScalar {
                 path: "/spec/tasks/*/template".into(),
                 at: "/spec/tasks".into(),
-                found: "an object"
+                found: "a string"
             }
         );
-        assert!(err.to_string().contains("found an object"), "{err}");
+        assert!(err.to_string().contains("needs an array or a map, found a string"), "{err}");
     }
 
     #[test]
@@ -322,10 +351,10 @@ mod tests {
         assert_eq!(doc["spec"]["tasks"][0]["template"]["spec"]["nodeName"], "cleared");
         assert_eq!(doc["spec"]["tasks"][2].get("template"), None);
 
-        let mut mixed = json!({"a": [{"b": [1]}, {"b": "not an array"}]});
+        let mut mixed = json!({"a": [{"b": [1]}, {"b": "not a container"}]});
         let before = mixed.clone();
         let err = p("/a/*/b/*").for_each_mut(&mut mixed, |v| *v = json!(0)).unwrap_err();
-        assert!(matches!(err, PathError::NotAnArray { ref at, .. } if at == "/a/1/b"), "{err}");
+        assert!(matches!(err, PathError::WildcardOnScalar { ref at, .. } if at == "/a/1/b"), "{err}");
         assert_eq!(mixed, before);
     }
 

@@ -1,7 +1,9 @@
 //! The normalised tracer config: which kinds are tracked and where their pod templates are.
 //!
 //! This is the form after loading and validation (see the `sk-config` crate): every tracked kind
-//! has its pod-template paths filled in. It is also the first element of a v1 trace file.
+//! has its pod-template paths filled in, or none for a kind without a pod template (its object is
+//! recorded whole, and its pods' lifecycles are keyed by each pod's own spec). It is also the
+//! first element of a v1 trace file.
 
 use std::collections::BTreeMap;
 
@@ -19,6 +21,7 @@ pub struct TracerConfig {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TrackedObjectConfig {
+    /// Empty for a kind without a pod template.
     pub pod_spec_template_paths: Vec<PodTemplatePath>,
     #[serde(default)]
     pub track_lifecycle: bool,
@@ -38,6 +41,14 @@ pub fn default_pod_template_paths(gvk: &Gvk) -> Option<Vec<PodTemplatePath>> {
         _ => return None,
     };
     PodTemplatePath::parse(path).ok().map(|p| vec![p])
+}
+
+impl TrackedObjectConfig {
+    /// Whether the kind names pod templates, from which a simulator creates pods that hash as
+    /// the recorded ones did; without one, a lifecycle's hash is its pod's own spec's.
+    pub fn has_pod_template(&self) -> bool {
+        !self.pod_spec_template_paths.is_empty()
+    }
 }
 
 impl TracerConfig {

@@ -27,6 +27,26 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // The stages, exporters and filters are built as `run` builds them, so that what passes here
     // starts there.
     crate::runtime::Runtime::from_config(&config)?;
-    print!("{}", config.to_yaml());
+    print!("{}{}", lifecycle_keys(&config.tracer), config.to_yaml());
     Ok(())
+}
+
+/// How each kind's pod lifecycles are keyed, as YAML comments, so that the printed config still
+/// checks to itself.
+fn lifecycle_keys(tracer: &sk_core::TracerConfig) -> String {
+    let mut out = String::from("# Pod lifecycles, by kind:\n");
+    for (gvk, cfg) in &tracer.tracked_objects {
+        let how = if !cfg.track_lifecycle {
+            "not recorded (trackLifecycle is off)".to_string()
+        } else if cfg.has_pod_template() {
+            let paths: Vec<&str> = cfg.pod_spec_template_paths.iter().map(|p| p.as_str()).collect();
+            let paths = if paths == [""] { "the pod itself".to_string() } else { paths.join(", ") };
+            format!("keyed by pod hash; the pods a template at {paths} makes share its hash")
+        } else {
+            "no pod template: keyed by the hash of each pod's own sanitised spec (pods of one shape share one)"
+                .to_string()
+        };
+        out.push_str(&format!("#   {gvk}: {how}\n"));
+    }
+    out
 }

@@ -7,6 +7,7 @@ mod merge;
 mod plugins;
 mod run;
 mod simkube_flags;
+mod suggest_config;
 mod time_spec;
 mod transform;
 
@@ -94,6 +95,16 @@ enum Command {
     /// events and objects matched and changed. A program that does not parse, or cannot be applied
     /// to an object, exits with status 2, naming its line and column.
     Transform(transform::Args),
+    /// Print a commented config for the cluster's workloads, from its CustomResourceDefinitions.
+    ///
+    /// Lists the built-in workload kinds, and every custom resource kind whose CRD's schema
+    /// declares pod templates (a pod template's shape: `metadata` and a `spec` with `containers`),
+    /// with every path to them (`*` for arrays and maps). Kinds whose schema declares none are
+    /// listed commented out, with why; fields named like templates that a schema leaves opaque are
+    /// listed for a person to check. Reads the cluster as `run` finds it (needs get and list on
+    /// customresourcedefinitions), or `--crd-file` manifests without one. The output passes
+    /// `check-config`.
+    SuggestConfig(suggest_config::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -109,6 +120,7 @@ pub fn main() -> ExitCode {
         Command::Plugins(args) => plugins::run(args),
         Command::Merge(args) => merge::run(args),
         Command::Transform(args) => transform::run(args),
+        Command::SuggestConfig(args) => suggest_config::run(args),
     };
     exit_code(outcome)
 }

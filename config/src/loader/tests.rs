@@ -83,6 +83,22 @@ fn built_in_kinds_default_their_paths_and_lists_are_accepted() {
 }
 
 #[test]
+fn a_custom_kind_without_a_path_has_no_pod_template_and_prints_back_as_it_was() {
+    let text = "trackedObjects:\n  sparkoperator.k8s.io/v1beta2.SparkApplication:\n    trackLifecycle: true\n";
+    let c = load(text).unwrap();
+    let spark = &c.tracer.tracked_objects[&"sparkoperator.k8s.io/v1beta2.SparkApplication".parse().unwrap()];
+    assert!(spark.track_lifecycle && !spark.has_pod_template());
+    let printed = c.to_yaml();
+    assert!(
+        printed.contains(
+            "  sparkoperator.k8s.io/v1beta2.SparkApplication:\n    podSpecTemplatePaths: []\n    trackLifecycle: true\n"
+        ),
+        "{printed}"
+    );
+    assert_eq!(load(&printed).unwrap().tracer, c.tracer);
+}
+
+#[test]
 fn sizes_and_durations_take_the_usual_forms() {
     for (written, bytes) in [("2GiB", 2u64 << 30), ("512MiB", 512 << 20), ("1G", 1_000_000_000), ("1048576", 1 << 20)] {
         let c = load(&format!("{DEPLOYMENT}retention:\n  maxBytes: {written}\n  maxAge: 1h 30m\n")).unwrap();
@@ -213,10 +229,6 @@ fn path_errors_name_the_field_and_the_problem() {
     let key = "trackedObjects.\"example.com/v1.Thing\"";
     let thing = "trackedObjects:\n  example.com/v1.Thing:\n";
     assert_err(
-        &format!("{thing}    trackLifecycle: true\n"),
-        &[&format!("{key}: example.com/v1.Thing is not a built-in kind, so it needs podSpecTemplatePath")],
-    );
-    assert_err(
         &format!("{thing}    podSpecTemplatePath: \"\"\n"),
         &[&format!("{key}.podSpecTemplatePath: empty path")],
     );
@@ -240,8 +252,8 @@ fn path_errors_name_the_field_and_the_problem() {
         &[&format!("{key}.podSpecTemplatePaths[1]: `/a` is listed twice")],
     );
     assert_err(
-        &format!("{thing}    podSpecTemplatePaths: []\n"),
-        &[&format!("{key}.podSpecTemplatePaths: the list of paths is empty")],
+        "trackedObjects:\n  batch/v1.Job:\n    podSpecTemplatePaths: []\n",
+        &["trackedObjects.\"batch/v1.Job\".podSpecTemplatePaths: the list of paths is empty: leave the key out"],
     );
     assert_err(
         &format!("{thing}    podSpecTemplatePath: /a\n    podSpecTemplatePaths: [/b]\n"),

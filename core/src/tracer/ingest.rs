@@ -13,7 +13,7 @@ use fast::{fingerprint, identity_key, naming, outline, pod_outline, Seen};
 use super::{Arrival, EventClock, Metrics};
 use crate::gvk::Gvk;
 use crate::lifecycle::observed_lifecycle;
-use crate::ownership::{resolve_owner, KnownOwner, OwnerCache, OwnerReference, Resolution};
+use crate::ownership::{pod_may_own_pods, resolve_owner, KnownOwner, OwnerCache, OwnerReference, Resolution};
 use crate::pipeline::Pipeline;
 use crate::sources::{Change, ChangeKind, Fields, Payload, RawObject};
 use crate::store::Store;
@@ -82,11 +82,13 @@ fn pod_gvk() -> Gvk {
 
 impl Ingest {
     pub fn new(config: Arc<TracerConfig>, pipeline: Arc<Pipeline>, store: Arc<Store>, metrics: Arc<Metrics>) -> Self {
-        let watched_owner_kinds: HashSet<Gvk> = config.tracked_objects.keys().cloned().collect();
+        // Pods are always watched in full; a pod that owns pods needs no watch of its own.
+        let mut watched_owner_kinds: HashSet<Gvk> = config.tracked_objects.keys().cloned().collect();
+        watched_owner_kinds.insert(pod_gvk());
         let stats = store.stats();
         let fresh = stats.events == 0 && stats.live_objects == 0 && stats.base_ts.is_none();
         let unobserved_before_first_list =
-            if fresh { watched_owner_kinds.iter().cloned().chain([pod_gvk()]).collect() } else { HashSet::new() };
+            if fresh { watched_owner_kinds.iter().cloned().collect() } else { HashSet::new() };
         Ingest {
             config,
             pipeline,
@@ -215,7 +217,7 @@ impl Ingest {
                         name: obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").into(),
                         owners: OwnerReference::of_object(&obj),
                     };
-                    if *gvk != pod_gvk() {
+                    if *gvk != pod_gvk() || self.keeps_pod_as_owner(uid, &info.owners) {
                         self.owners.upsert(uid.to_string(), info);
                     }
                 }
@@ -227,7 +229,7 @@ impl Ingest {
                     let cfg = cfg.clone();
                     self.record(gvk, &cfg, at, obj);
                 }
-                if let Some(uid) = uid.filter(|_| *gvk != pod_gvk()) {
+                if let Some(uid) = uid {
                     wanted.extend(self.retry_pending(&uid));
                 }
                 wanted
@@ -249,8 +251,9 @@ impl Ingest {
                     // are deleted before their pods (garbage collection follows), so the chain may
                     // no longer resolve: the recorded lifecycle ends by the pod's uid regardless.
                     wanted = self.pod_seen(&obj, Some(at), self.received);
-                    if let Some(uid) = uid_of(&obj) {
-                        self.store.pod_deleted(uid, at);
+                    if let Some(uid) = uid_of(&obj).map(str::to_string) {
+                        self.store.pod_deleted(&uid, at);
+                        wanted.extend(self.pod_owner_gone(&uid));
                     }
                 } else if let Some(uid) = uid_of(&obj).map(str::to_string) {
                     self.owners.remove(&uid);
@@ -265,6 +268,21 @@ impl Ingest {
                 wanted
             }
         }
+    }
+
+    /// Whether a pod is kept in the owner cache: one that may own pods, or one that pods
+    /// already wait for.
+    fn keeps_pod_as_owner(&self, uid: &str, owners: &[OwnerReference]) -> bool {
+        pod_may_own_pods(owners) || self.pending.contains_key(uid)
+    }
+
+    /// A deleted pod that was kept as a possible owner: the pods it owns have no owner from now on.
+    fn pod_owner_gone(&mut self, uid: &str) -> Vec<Gvk> {
+        if !self.owners.contains(uid) && !self.pending.contains_key(uid) {
+            return Vec::new();
+        }
+        self.owners.remove(uid);
+        self.retry_pending(uid)
     }
 
     /// Sanitises and records one object of a tracked kind.
@@ -403,14 +421,18 @@ impl Ingest {
                 Some(w) => wanted = w,
                 None => return self.applied(gvk, at, Payload::Object(self.whole(&raw, gvk))),
             }
-        } else if let Some(uid) = &raw.metadata.uid {
-            let info = KnownOwner {
-                gvk: gvk.clone(),
-                namespace: raw.metadata.namespace.clone().unwrap_or_default(),
-                name: raw.metadata.name.clone().unwrap_or_default(),
-                owners: OwnerReference::of_object(&naming),
-            };
-            self.owners.upsert(uid.clone(), info);
+        }
+        if let Some(uid) = &raw.metadata.uid {
+            let owners = OwnerReference::of_object(&naming);
+            if !is_pod || self.keeps_pod_as_owner(uid, &owners) {
+                let info = KnownOwner {
+                    gvk: gvk.clone(),
+                    namespace: raw.metadata.namespace.clone().unwrap_or_default(),
+                    name: raw.metadata.name.clone().unwrap_or_default(),
+                    owners,
+                };
+                self.owners.upsert(uid.clone(), info);
+            }
         }
         if let Some(cfg) = self.config.get(gvk) {
             let cfg = cfg.clone();
@@ -431,7 +453,7 @@ impl Ingest {
                 }
             }
         }
-        if let Some(uid) = raw.metadata.uid.as_deref().filter(|_| !is_pod) {
+        if let Some(uid) = raw.metadata.uid.as_deref() {
             wanted.extend(self.retry_pending(uid));
         }
         wanted
@@ -449,9 +471,10 @@ impl Ingest {
         }
         let Some((fields, meta)) = outline(&raw) else { return full(self, raw) };
         match self.pod_fast(&raw, &fields, &meta, Some(at)) {
-            Some(wanted) => {
+            Some(mut wanted) => {
                 if let Some(uid) = &raw.metadata.uid {
                     self.store.pod_deleted(uid, at);
+                    wanted.extend(self.pod_owner_gone(uid));
                 }
                 wanted
             }

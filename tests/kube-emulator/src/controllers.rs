@@ -50,7 +50,7 @@ fn with_label(template: &Value, key: &str, value: &str) -> Value {
 impl Emulator {
     /// A pod as a controller creates it from `template`: generated name, owner reference, and what
     /// admission and the scheduler add (service account, token volume, node).
-    fn create_pod(&self, ns: &str, prefix: &str, template: &Value, owner: &Value) -> Result<Value, ApiError> {
+    pub fn create_pod(&self, ns: &str, prefix: &str, template: &Value, owner: &Value) -> Result<Value, ApiError> {
         let mut spec = template.get("spec").cloned().unwrap_or_else(|| json!({}));
         let node = format!("node-{}", self.object_count() % 3 + 1);
         spec["nodeName"] = json!(node);

@@ -27,6 +27,28 @@ impl KindSpec {
         }
     }
 
+    pub fn is_crd(&self) -> bool {
+        self.group == "apiextensions.k8s.io" && self.kind == "CustomResourceDefinition"
+    }
+
+    /// The kinds a CustomResourceDefinition serves: one per served version.
+    pub fn served_by_crd(crd: &Value) -> Vec<KindSpec> {
+        let spec = &crd["spec"];
+        let (Some(group), Some(kind), Some(plural)) =
+            (spec["group"].as_str(), spec["names"]["kind"].as_str(), spec["names"]["plural"].as_str())
+        else {
+            return Vec::new();
+        };
+        let namespaced = spec["scope"].as_str() != Some("Cluster");
+        let versions = spec["versions"].as_array().map(Vec::as_slice).unwrap_or_default();
+        versions
+            .iter()
+            .filter(|v| v["served"].as_bool().unwrap_or(true))
+            .filter_map(|v| v["name"].as_str())
+            .map(|version| KindSpec::new(group, version, kind, plural, namespaced))
+            .collect()
+    }
+
     pub fn api_version(&self) -> String {
         if self.group.is_empty() {
             self.version.clone()
@@ -58,6 +80,7 @@ impl KindSpec {
             ("policy", "poddisruptionbudgets") => &["pdb"],
             ("scheduling.k8s.io", "priorityclasses") => &["pc"],
             ("batch.volcano.sh", "jobs") => &["vcjob", "vj"],
+            ("apiextensions.k8s.io", "customresourcedefinitions") => &["crd", "crds"],
             _ => &[],
         }
     }
@@ -101,6 +124,8 @@ pub fn built_in() -> Vec<KindSpec> {
         KindSpec::new("networking.k8s.io", "v1", "Ingress", "ingresses", true),
         KindSpec::new("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", true),
         KindSpec::new("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", false),
+        // Installing one serves its kind (see `State::create`).
+        KindSpec::new("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", false),
         // What leader election holds: a conflict (409) on a stale resourceVersion is the protocol.
         KindSpec::new("coordination.k8s.io", "v1", "Lease", "leases", true),
     ];

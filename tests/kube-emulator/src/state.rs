@@ -383,6 +383,14 @@ impl State {
         }
         let json = self.record(kind, "ADDED", &obj, None);
         self.objects.entry(kind.key()).or_default().insert(key, json);
+        if kind.is_crd() {
+            // An installed CRD serves its kind from then on, as the apiserver does.
+            for served in KindSpec::served_by_crd(&obj) {
+                if !self.kinds.contains(&served) {
+                    self.kinds.push(served);
+                }
+            }
+        }
         Ok(obj)
     }
 

@@ -337,6 +337,82 @@ fn the_first_lists_after_a_restore_reconcile_against_the_restored_trace() {
     );
 }
 
+fn spark_app(uid: &str) -> Value {
+    json!({"apiVersion": "sparkoperator.k8s.io/v1beta2", "kind": "SparkApplication",
+           "metadata": {"namespace": "d", "name": "pi", "uid": uid},
+           "spec": {"driver": {"cores": 1}, "executor": {"instances": 2}}})
+}
+
+fn spark_pod(name: &str, uid: &str, owner: (&str, &str, &str, &str), image: &str) -> Value {
+    let mut p = pod(name, uid, owner, running("2025-11-24T16:00:05Z"));
+    p["spec"]["containers"][0]["image"] = json!(image);
+    p
+}
+
+/// A template-less kind whose pods own pods, as a Spark application's driver owns its executors.
+fn spark_config() -> Arc<TracerConfig> {
+    let mut c = TracerConfig::default();
+    c.tracked_objects.insert(
+        "sparkoperator.k8s.io/v1beta2.SparkApplication".parse().unwrap(),
+        TrackedObjectConfig { pod_spec_template_paths: vec![], track_lifecycle: true, skip_owned: false },
+    );
+    Arc::new(c)
+}
+
+#[test]
+fn pods_owned_by_a_pod_are_recorded_under_the_pods_tracked_owner_in_either_order() {
+    let app = ("sparkoperator.k8s.io/v1beta2", "SparkApplication", "pi", "app1");
+    let driver = spark_pod("pi-driver", "drv", app, "spark:driver");
+    let executors: Vec<Value> = ["exec-1", "exec-2"]
+        .iter()
+        .map(|n| spark_pod(n, &format!("u-{n}"), ("v1", "Pod", "pi-driver", "drv"), "spark:executor"))
+        .collect();
+    let owner = TraceIdentity::new("sparkoperator.k8s.io/v1beta2.SparkApplication".parse().unwrap(), "d/pi");
+
+    // The usual order: the application, its driver, then the executors the driver starts.
+    let cfg = spark_config();
+    let (mut ing, store) = ingest(cfg.clone());
+    ing.handle(applied("sparkoperator.k8s.io/v1beta2.SparkApplication", T, spark_app("app1")));
+    assert!(ing.handle(applied("v1.Pod", T + 1, driver.clone())).is_empty());
+    for e in &executors {
+        assert!(ing.handle(applied("v1.Pod", T + 2, e.clone())).is_empty(), "no watch is started for pods");
+    }
+    assert_eq!(ing.pending_pods(), 0);
+    let trace = export(&store, &cfg);
+    let by_hash = &trace.pod_lifecycles[&owner];
+    assert_eq!(by_hash.len(), 2, "a driver and two alike executors: two shapes");
+    assert_eq!(by_hash.values().map(Vec::len).sum::<usize>(), 3);
+    assert_eq!(trace.events[0].applied_objs.len(), 1, "the application is recorded whole");
+
+    // Executors first: they wait for the driver, which waits for the application.
+    let (mut ing, store) = ingest(cfg.clone());
+    for e in &executors {
+        ing.handle(applied("v1.Pod", T + 2, e.clone()));
+    }
+    ing.handle(applied("v1.Pod", T + 2, driver.clone()));
+    assert_eq!(ing.pending_pods(), 3);
+    ing.handle(applied("sparkoperator.k8s.io/v1beta2.SparkApplication", T + 3, spark_app("app1")));
+    assert_eq!(ing.pending_pods(), 0);
+    assert_eq!(export(&store, &cfg).pod_lifecycles[&owner].values().map(Vec::len).sum::<usize>(), 3);
+
+    // A deleted driver leaves executors that come later without an owner, rather than waiting.
+    ing.handle(change("v1.Pod", T + 4, ChangeKind::Deleted(Payload::Object(driver))));
+    let late = spark_pod("exec-3", "u-exec-3", ("v1", "Pod", "pi-driver", "drv"), "spark:executor");
+    ing.handle(applied("v1.Pod", T + 5, late));
+    assert_eq!(ing.pending_pods(), 0);
+}
+
+#[test]
+fn pods_of_built_in_controllers_are_not_kept_as_owners() {
+    let cfg = config(&[("apps/v1.Deployment", "/spec/template", true, false)]);
+    let (mut ing, _) = ingest(cfg);
+    ing.handle(rs_meta("rs1", "web-abc", ("web", "dep1")));
+    ing.handle(applied("v1.Pod", T, pod("web-1", "p1", ("apps/v1", "ReplicaSet", "web-abc", "rs1"), running("x"))));
+    assert_eq!(ing.owner_cache_len(), 1, "the ReplicaSet only");
+    ing.handle(applied("v1.Pod", T, pod("op-1", "p2", ("example.com/v1", "Thing", "t", "t1"), running("x"))));
+    assert_eq!(ing.owner_cache_len(), 2, "a pod of an operator's kind may start pods");
+}
+
 #[test]
 fn gaps_are_recorded_for_the_kinds_the_trace_holds() {
     let gap = |gvk: &str, from| change(gvk, T + 30, ChangeKind::Gap { from });
