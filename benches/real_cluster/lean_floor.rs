@@ -92,7 +92,8 @@ impl Conn {
 
     /// Sends a GET and reads the status line and headers; whether the body is chunked, else its length.
     async fn get(&mut self, path: &str, accept: &str) -> anyhow::Result<Body> {
-        let request = format!("GET {path} HTTP/1.1\r\nHost: {}\r\nAccept: {accept}\r\nUser-Agent: lean-floor\r\n\r\n", self.host);
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: {}\r\nAccept: {accept}\r\nUser-Agent: lean-floor\r\n\r\n", self.host);
         self.tls.write_all(request.as_bytes()).await?;
         let status = self.line().await?;
         let status = String::from_utf8_lossy(&status).to_string();
@@ -195,7 +196,8 @@ async fn list(conn: &mut Conn, watch: &Watch) -> anyhow::Result<String> {
         .await?;
         let meta_end = memmem::find(&head, b"\"items\"").unwrap_or(head.len());
         let meta = &head[..meta_end];
-        let rv = string_field(meta, &rv_key).ok_or_else(|| anyhow!("{}: a list without resourceVersion", watch.kind))?;
+        let rv =
+            string_field(meta, &rv_key).ok_or_else(|| anyhow!("{}: a list without resourceVersion", watch.kind))?;
         match string_field(meta, &continue_key) {
             Some(next) if !next.is_empty() => token = String::from_utf8_lossy(next).to_string(),
             _ => return Ok(String::from_utf8_lossy(rv).to_string()),
@@ -280,7 +282,9 @@ async fn target() -> anyhow::Result<Target> {
     tls.alpn_protocols = vec![b"http/1.1".to_vec()];
     let host = config.cluster_url.host().ok_or_else(|| anyhow!("the cluster URL has no host"))?.to_string();
     let port = config.cluster_url.port_u16().unwrap_or(443);
-    let server_name = rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']'])).map_err(|e| anyhow!("{host}: {e}"))?.to_owned();
+    let server_name = rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']))
+        .map_err(|e| anyhow!("{host}: {e}"))?
+        .to_owned();
     Ok(Target { host, port, server_name, connector: TlsConnector::from(Arc::new(tls)) })
 }
 
