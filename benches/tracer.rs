@@ -367,7 +367,7 @@ fn whole_window() -> ExportRequest {
         end_ts: i64::MAX,
         export_path: None,
         filters: serde_json::Map::new(),
-        format: TraceFormat::V1,
+        format: Some(TraceFormat::V1),
     }
 }
 

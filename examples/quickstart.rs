@@ -106,8 +106,7 @@ async fn workload(emu: &Emulator, pace: &Pace) -> anyhow::Result<()> {
 }
 
 async fn export(port: u16, start: i64, end: i64) -> anyhow::Result<Vec<u8>> {
-    let body =
-        serde_json::json!({"start_ts": start, "end_ts": end, "filters": {"excluded_namespaces": ["kube-system"]}});
+    let body = serde_json::json!({"start_ts": start, "end_ts": end, "format": "v1", "filters": {"excluded_namespaces": ["kube-system"]}});
     let request = hyper::Request::post(format!("http://127.0.0.1:{port}/export"))
         .header("content-type", "application/json")
         .body(Full::new(bytes::Bytes::from(body.to_string())))?;
@@ -138,12 +137,13 @@ pub async fn run(pace: Duration, out: &std::path::Path) -> anyhow::Result<Vec<u8
         exports,
         auth: None,
         role: sk_tracer::role::Role::alone(),
+        readiness_grace: config.server.readiness_grace,
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let port = listener.local_addr()?.port();
     tokio::spawn(server::serve(listener, None, state.clone(), std::future::pending(), Duration::from_secs(1)));
     for _ in 0..100 {
-        if state.tracer.not_ready().is_empty() {
+        if state.tracer.not_ready(config.server.readiness_grace).is_empty() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reference implementation of the sk-tracer stable hash, for simulators not written in Rust.
 
-XXH64 (seed 0) over a canonical encoding of a JSON value; see README, "The stable hash".
+XXH64 (seed 0) over a canonical encoding of a JSON value; see docs/formats.md, "The stable hash".
 Usage: stable_hash.py '<json>'   prints the hash as an unsigned decimal integer.
 Needs the `xxhash` package (pip install xxhash).
 """

@@ -212,6 +212,12 @@ impl Checkpoints {
     /// The newest checkpoint that reads back whole, as a store; those that do not are reported
     /// and skipped (and kept, for whoever wants to look at them).
     pub async fn restore(&self) -> anyhow::Result<Option<Store>> {
+        Ok(self.restore_stamped().await?.map(|(store, _)| store))
+    }
+
+    /// As [`Checkpoints::restore`], with the unix seconds its name says it was written at: the
+    /// trace it holds is complete up to then.
+    pub async fn restore_stamped(&self) -> anyhow::Result<Option<(Store, i64)>> {
         let names = self.list().await.context("checkpoint.to: listing checkpoints")?;
         for name in names {
             let what = self.describe(&name);
@@ -227,7 +233,8 @@ impl Checkpoints {
                 Ok(store) => {
                     let stats = store.stats();
                     tracing::info!(checkpoint = %what, events = stats.events, objects = stats.live_objects, bytes = bytes.len(), "restored the trace from a checkpoint; the initial lists reconcile what changed since");
-                    return Ok(Some(store));
+                    let written_at = stamp(&name).map_or(0, |(secs, _)| secs);
+                    return Ok(Some((store, written_at)));
                 }
                 Err(e) => {
                     tracing::error!(checkpoint = %what, error = %e, "a checkpoint is not sound and is skipped; trying an older one");

@@ -1,4 +1,5 @@
-//! Logs through `tracing`, filtered by `RUST_LOG` (default `info`), as text or JSON lines.
+//! Logs through `tracing`, filtered by `RUST_LOG` (default `info`) or a filter given on the
+//! command line, as text or JSON lines.
 
 use tracing_subscriber::EnvFilter;
 
@@ -11,8 +12,13 @@ pub enum LogFormat {
     Json,
 }
 
-pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+/// `filter`, in `RUST_LOG`'s syntax, takes the place of `RUST_LOG`; a filter that does not parse
+/// is an error naming it.
+pub fn init(format: LogFormat, filter: Option<&str>) -> anyhow::Result<()> {
+    let filter = match filter {
+        Some(f) => EnvFilter::try_new(f).map_err(|e| anyhow::anyhow!("log filter {f:?}: {e}"))?,
+        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+    };
     let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour);
     // A second initialisation (tests calling in twice) keeps the first subscriber.
@@ -20,4 +26,5 @@ pub fn init(format: LogFormat) {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+    Ok(())
 }

@@ -123,14 +123,17 @@ impl Runtime {
         })
     }
 
-    /// Starts the tracer's watches against `client`, going on from `restored` where a checkpoint
-    /// gave one, and the export service over its store.
-    pub fn start(self, client: kube::Client, restored: Option<Store>) -> Started {
+    /// Starts the tracer's watches against `client`, going on from `restored` (a checkpoint's
+    /// store and when it was written) where a checkpoint gave one, and the export service over
+    /// its store.
+    pub fn start(self, client: kube::Client, restored: Option<(Store, i64)>) -> Started {
+        let (restored, restored_at) = restored.map_or((None, None), |(store, at)| (Some(store), Some(at)));
         let settings = TracerSettings {
             config: self.tracer,
             pipeline: self.pipeline,
             retention: self.retention,
             restored,
+            restored_at,
             shard: self.shard,
         };
         let tracer = Tracer::start(client, settings);

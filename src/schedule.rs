@@ -45,10 +45,10 @@ fn request(s: &ScheduledExport, start: i64, end: i64) -> ExportRequest {
         end_ts: end,
         export_path: Some(s.to.replace("{start}", &start.to_string()).replace("{end}", &end.to_string())),
         filters: s.filters.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-        format: match s.format {
+        format: Some(match s.format {
             ScheduleFormat::V1 => TraceFormat::V1,
             ScheduleFormat::SimkubeV2 => TraceFormat::SimkubeV2,
-        },
+        }),
     }
 }
 

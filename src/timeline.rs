@@ -1,6 +1,7 @@
 //! `inspect --timeline`: a picture of a trace. The top panel shows how many objects of each kind
-//! were alive over time; the bottom one each pod's lifecycle as a bar, grouped by owner and
-//! coloured by pod hash (bars that reach the right edge were still running).
+//! were alive over time, with the trace's gaps (spans whose changes were not seen one by one)
+//! shaded; the bottom one each pod's lifecycle as a bar, grouped by owner and coloured by pod hash
+//! (bars that reach the right edge were still running).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -51,6 +52,13 @@ pub fn lifecycle_rows(trace: &Trace, horizon: i64) -> Vec<(String, usize, i64, i
     rows
 }
 
+/// The gaps as `(kind, from, to)` in seconds since the first event, each at least a second wide
+/// so that it shows.
+pub fn gap_spans(trace: &Trace) -> Vec<(String, i64, i64)> {
+    let t0 = trace.events.first().map_or(0, |e| e.ts);
+    trace.gaps.iter().map(|g| (g.kind.to_string(), g.from - t0, (g.to - t0).max(g.from - t0 + 1))).collect()
+}
+
 pub fn write_svg(trace: &Trace, path: &Path) -> anyhow::Result<()> {
     if path.extension().and_then(|e| e.to_str()) != Some("svg") {
         anyhow::bail!("--timeline writes SVG: give a file name ending in .svg, not {}", path.display());
@@ -64,7 +72,9 @@ pub fn write_svg(trace: &Trace, path: &Path) -> anyhow::Result<()> {
         .filter_map(|lc| lc.end_ts)
         .max()
         .map_or(0, |e| e - t0);
-    let horizon = last.max(latest_lifecycle).max(1);
+    let gaps = gap_spans(trace);
+    let latest_gap = gaps.iter().map(|(_, _, to)| *to).max().unwrap_or(0);
+    let horizon = last.max(latest_lifecycle).max(latest_gap).max(1);
     let series = alive_per_kind(trace);
     let all_rows = lifecycle_rows(trace, horizon);
     let rows = &all_rows[..all_rows.len().min(MAX_ROWS)];
@@ -75,14 +85,33 @@ pub fn write_svg(trace: &Trace, path: &Path) -> anyhow::Result<()> {
     let (top, bottom) = root.split_vertically(340);
 
     let max_alive = series.values().flatten().map(|(_, n)| *n).max().unwrap_or(1).max(1);
+    let caption = match gaps.len() {
+        0 => format!("objects alive per kind, from {}", format_ts(t0)),
+        n => format!("objects alive per kind, from {} ({n} gaps shaded)", format_ts(t0)),
+    };
     let mut chart = ChartBuilder::on(&top)
-        .caption(format!("objects alive per kind, from {}", format_ts(t0)), ("sans-serif", 18))
+        .caption(caption, ("sans-serif", 18))
         .margin(12)
         .x_label_area_size(30)
         .y_label_area_size(50)
         .build_cartesian_2d(0..horizon, 0..max_alive + 1)
         .map_err(err)?;
     chart.configure_mesh().x_desc("seconds").y_desc("objects").draw().map_err(err)?;
+    if !gaps.is_empty() {
+        let shade = RED.mix(0.2);
+        chart
+            .draw_series(
+                gaps.iter().map(|(_, from, to)| Rectangle::new([(*from, 0), (*to, max_alive + 1)], shade.filled())),
+            )
+            .map_err(err)?
+            .label("gap: changes not seen one by one")
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 18, y + 5)], shade.filled()));
+        chart
+            .draw_series(gaps.iter().map(|(kind, from, _)| {
+                Text::new(format!("gap: {kind}"), (*from, max_alive + 1), ("sans-serif", 12).into_font().color(&RED))
+            }))
+            .map_err(err)?;
+    }
     for (i, (kind, points)) in series.iter().enumerate() {
         let colour = Palette99::pick(i).to_rgba();
         // A step line: the count holds until the next event.
@@ -182,5 +211,20 @@ mod tests {
             &svg[..200]
         );
         assert!(write_svg(&demo(), &dir.path().join("t.png")).unwrap_err().to_string().contains("ending in .svg"));
+        assert!(!svg.contains("gap:"), "a complete trace shows no gaps");
+    }
+
+    #[test]
+    fn shades_the_gaps() {
+        let mut trace = demo();
+        let t0 = trace.events[0].ts;
+        trace.gaps =
+            vec![sk_core::trace::Gap { kind: "apps/v1.Deployment".parse().unwrap(), from: t0 + 40, to: t0 + 40 }];
+        assert_eq!(gap_spans(&trace), [("apps/v1.Deployment".to_string(), 40, 41)], "at least a second wide");
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("t.svg");
+        write_svg(&trace, &out).unwrap();
+        let svg = std::fs::read_to_string(&out).unwrap();
+        assert!(svg.contains("gap: apps/v1.Deployment") && svg.contains("(1 gaps shaded)"), "{svg}");
     }
 }

@@ -112,7 +112,7 @@ fn the_tracer_exports_and_checkpoints_to_azure_as_configured() {
     assert_eq!(body.status, 200);
     let mut to_azure = window.clone();
     to_azure["export_path"] = "az://traces/2025/t.sktrace".into();
-    let r = tracer.export_raw(&to_azure);
+    let r = tracer.export_json(&to_azure);
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     let reply: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(reply["location"], "az://traces/2025/t.sktrace");

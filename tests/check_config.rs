@@ -58,6 +58,7 @@ fn prints_the_normalised_example() {
         "  bind: 127.0.0.1\n",
         "  maxConcurrentExports: 2\n",
         "  shutdownTimeout: 25s\n",
+        "  readinessGrace: 10s\n",
     ] {
         assert!(out.stdout.contains(line), "{line:?} in\n{}", out.stdout);
     }

@@ -58,6 +58,7 @@ fn a_killed_tracer_restarts_from_its_checkpoint_and_reconciles_the_gap() {
     assert!(metric(&tracer, "sk_tracer_last_checkpoint_timestamp_seconds") as i64 >= now() - 3);
     assert_eq!(metric(&tracer, "sk_tracer_checkpoints_failed_total"), 0);
     let before_kill = tracer.export_all();
+    let killed = now();
     tracer.kill();
 
     // While it is down: a changes, b goes, e comes, c stays.
@@ -94,6 +95,13 @@ fn a_killed_tracer_restarts_from_its_checkpoint_and_reconciles_the_gap() {
     // The gap's changes are at the re-list, after the restart.
     let gap = t.events.iter().find(|e| e.deleted_objs.len() == 1).unwrap();
     assert!(gap.ts >= restart, "{} < {restart}", gap.ts);
+    // And the trace says so: from the checkpoint it went on from to the re-list.
+    assert!(before_kill.gaps.is_empty(), "{:?}", before_kill.gaps);
+    assert_eq!(t.gaps.len(), 1, "{:?}", t.gaps);
+    let said = &t.gaps[0];
+    assert_eq!(said.kind.to_string(), "apps/v1.Deployment");
+    assert!(said.from <= killed && said.from >= killed - 5, "from the last checkpoint: {said:?}, killed at {killed}");
+    assert_eq!(said.to, gap.ts, "to the re-list: {said:?}");
     let log = tracer.log();
     assert!(log.contains("is not sound and is skipped"), "{log}");
     assert!(log.contains("restored the trace from a checkpoint"), "{log}");

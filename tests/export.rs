@@ -2,7 +2,7 @@
 
 mod support;
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use kube_emulator::Emulator;
@@ -106,10 +106,10 @@ fn every_bad_request_gets_its_status_and_a_json_error() {
         (tracer.export_raw(&ok(json!({"filters": {"excluded_labels": [{"matchExpressions": [{"key": "a", "operator": "In"}]}]}}))), 400, "needs at least one value"),
         (tracer.export_raw(&ok(json!({"filters": {"excluded_labels": [{"matchExpressions": [{"key": "a", "operator": "Near", "values": ["x"]}]}]}}))), 400, "unknown operator"),
         (tracer.export_raw(&ok(json!({"filters": {"colour_filter": true}}))), 400, "unknown filter `colour_filter`"),
-        (tracer.export_raw(&ok(json!({"export_path": "ftp://host/t"}))), 400, "unknown scheme `ftp`"),
-        (tracer.export_raw(&ok(json!({"export_path": "/etc/t.sktrace"}))), 403, "outside the export directory"),
-        (tracer.export_raw(&ok(json!({"export_path": "../t.sktrace"}))), 403, "`..` is not allowed"),
-        (tracer.export_raw(&ok(json!({"export_path": "s3://bucket/t.sktrace"}))), 502, "s3 failed"),
+        (tracer.export_json(&ok(json!({"export_path": "ftp://host/t"}))), 400, "unknown scheme `ftp`"),
+        (tracer.export_json(&ok(json!({"export_path": "/etc/t.sktrace"}))), 403, "outside the export directory"),
+        (tracer.export_json(&ok(json!({"export_path": "../t.sktrace"}))), 403, "`..` is not allowed"),
+        (tracer.export_json(&ok(json!({"export_path": "s3://bucket/t.sktrace"}))), 502, "s3 failed"),
         (request(tracer.port, "GET", "/export", b""), 405, "method not allowed"),
         (request(tracer.port, "GET", "/nowhere", b""), 404, "no such endpoint"),
     ];
@@ -132,7 +132,7 @@ fn disk_exports_write_atomically_inside_the_export_dir_and_both_formats_read_bac
     tracer.wait_ready();
     emu.create_deployment("d", "web", 2, kube_emulator::controllers::template("web", "nginx")).unwrap();
     wait_until(10, "recorded", || applied(&tracer.export_all(), "Deployment").len() == 1);
-    let r = tracer.export_raw(&json!({"start_ts": 0, "end_ts": now() + 60, "export_path": "today/trace.sktrace"}));
+    let r = tracer.export_json(&json!({"start_ts": 0, "end_ts": now() + 60, "export_path": "today/trace.sktrace"}));
     assert_eq!(r.status, 200, "{}", error_of(&r));
     let reply: Value = serde_json::from_slice(&r.body).unwrap();
     let path = tracer.dir.path().join("exports/today/trace.sktrace");
@@ -184,69 +184,23 @@ fn concurrent_exports_while_events_stream_in() {
     wait_until(10, "every object", || applied(&tracer.export_all(), "Deployment").len() == 200);
 }
 
-struct Moto(Child);
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A local S3-compatible server (PyPI's moto), or `None` with a note where it is not installed.
-/// CI sets SK_REQUIRE_PYTHON=1, so that it fails there instead of skipping.
-fn moto() -> Option<(Moto, u16)> {
-    let port = free_port();
-    let child = Command::new("moto_server")
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
-    let Ok(child) = child else {
-        assert!(
-            std::env::var_os("SK_REQUIRE_PYTHON").is_none(),
-            "moto_server is required (pip install 'moto[server]')"
-        );
-        eprintln!("skipped: moto_server is not installed");
-        return None;
-    };
-    let server = Moto(child);
-    wait_until(30, "moto_server", || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
-    Some((server, port))
-}
-
 #[test]
 fn an_s3_export_round_trips_through_a_local_s3_server() {
-    let Some((_moto, s3_port)) = moto() else { return };
-    assert_eq!(request(s3_port, "PUT", "/traces", b"").status, 200, "bucket created");
+    let Some(moto) = moto::moto() else { return };
+    assert_eq!(request(moto.port, "PUT", "/traces", b"").status, 200, "bucket created");
     let rt = runtime();
     let emu = rt.block_on(Emulator::start()).unwrap();
-    let env = [
-        ("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{s3_port}")),
-        ("AWS_ALLOW_HTTP", "true".to_string()),
-        ("AWS_ACCESS_KEY_ID", "test".to_string()),
-        ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
-        ("AWS_REGION", "us-east-1".to_string()),
-    ];
-    let tracer = start_tracer_with_env(&emu, CONFIG, &env);
+    let tracer = start_tracer_with_env(&emu, CONFIG, &moto.env());
     tracer.wait_ready();
     emu.create(deployment("d", "web", "v1", json!({}))).unwrap();
     wait_until(10, "recorded", || applied(&tracer.export_all(), "Deployment").len() == 1);
     let r =
-        tracer.export_raw(&json!({"start_ts": 0, "end_ts": now() + 60, "export_path": "s3://traces/2025/t.sktrace"}));
+        tracer.export_json(&json!({"start_ts": 0, "end_ts": now() + 60, "export_path": "s3://traces/2025/t.sktrace"}));
     assert_eq!(r.status, 200, "{}", error_of(&r));
     let reply: Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(reply["location"], "s3://traces/2025/t.sktrace");
     use object_store::ObjectStoreExt;
-    let store = object_store::aws::AmazonS3Builder::new()
-        .with_endpoint(format!("http://127.0.0.1:{s3_port}"))
-        .with_allow_http(true)
-        .with_bucket_name("traces")
-        .with_access_key_id("test")
-        .with_secret_access_key("test")
-        .with_region("us-east-1")
-        .build()
-        .unwrap();
+    let store = moto.bucket("traces");
     let stored = rt.block_on(async { store.get(&"2025/t.sktrace".into()).await.unwrap().bytes().await.unwrap() });
     assert_eq!(stored.len() as u64, reply["bytes"].as_u64().unwrap());
     assert_eq!(applied(&sk_core::trace::decode(&stored).unwrap(), "Deployment"), ["web"]);

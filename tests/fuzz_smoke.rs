@@ -1,6 +1,6 @@
 //! The fuzz targets' bodies (fuzz/src/lib.rs) on stable: every corpus file, then a bounded number
 //! of deterministic mutations of each. The coverage-guided runs are `cargo +nightly fuzz run`
-//! (see README); this keeps every input that ever crashed a target, and a little more, in the
+//! (see docs/testing.md); this keeps every input that ever crashed a target, and a little more, in the
 //! ordinary test run.
 
 #[path = "../fuzz/src/lib.rs"]

@@ -100,7 +100,7 @@ fn trace(events: &[Event], sanitisers: &[&str], raw: bool) -> (Vec<u8>, u64, u64
         end_ts: i64::MAX,
         export_path: None,
         filters: Default::default(),
-        format: TraceFormat::V1,
+        format: Some(TraceFormat::V1),
     };
     let filters = build_filters(&serde_json::Map::new(), &serde_json::Map::new(), &cfg).unwrap();
     let encoded = export(&store.snapshot(), &cfg, &request, &filters).unwrap();

@@ -29,6 +29,12 @@ fn default_shutdown_timeout() -> Duration {
     Duration::from_secs(25)
 }
 
+/// A watch that drops is retried within about a second and usually resumes where it was; this
+/// long down, `/readyz` says so.
+fn default_readiness_grace() -> Duration {
+    Duration::from_secs(10)
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ServerConfig {
@@ -49,6 +55,10 @@ pub struct ServerConfig {
     /// checkpoint and the shutdown exports get what is left.
     #[serde(default = "default_shutdown_timeout", with = "crate::duration")]
     pub shutdown_timeout: Duration,
+    /// How long a tracked kind's watch may be down (after its first list) before `/readyz`
+    /// answers not ready, naming the kind.
+    #[serde(default = "default_readiness_grace", with = "crate::duration")]
+    pub readiness_grace: Duration,
 }
 
 /// Bearer-token authentication. The token lives in a file rather than in the config so that it can
@@ -76,6 +86,7 @@ impl Default for ServerConfig {
             tls: None,
             max_concurrent_exports: default_max_concurrent_exports(),
             shutdown_timeout: default_shutdown_timeout(),
+            readiness_grace: default_readiness_grace(),
         }
     }
 }
@@ -94,6 +105,12 @@ impl ServerConfig {
         }
         if self.shutdown_timeout < Duration::from_secs(1) {
             return Err(invalid("server.shutdownTimeout", "must be at least 1s"));
+        }
+        if self.readiness_grace < Duration::from_secs(1) {
+            return Err(invalid(
+                "server.readinessGrace",
+                "must be at least 1s (a dropped watch takes up to a second to come back; less would report every blip)",
+            ));
         }
         let empty = |p: &PathBuf| p.as_os_str().is_empty();
         if self.auth.as_ref().is_some_and(|a| empty(&a.token_file)) {

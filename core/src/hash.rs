@@ -1,7 +1,7 @@
 //! The stable object hash that trace files carry (index entries and pod hashes).
 //!
 //! A simulator in another language recomputes these hashes, so the definition is part of the file
-//! format and is written down in README ("The stable hash"): XXH64 with seed 0 over a canonical,
+//! format and is written down in docs/formats.md ("The stable hash"): XXH64 with seed 0 over a canonical,
 //! self-delimiting byte encoding of the JSON value. Map keys are sorted by their UTF-8 bytes, and
 //! strings, arrays and maps are length-prefixed so that `[[1],[2]]` and `[[1,2]]` differ. Do not
 //! change a byte of it without changing the format version.

@@ -1,7 +1,7 @@
 //! Namespace shards: which part of the cluster one of several tracer replicas records.
 //!
 //! A namespace belongs to shard `stable_hash(namespace) mod count`, where the namespace name is
-//! hashed as a JSON string by the trace format's stable hash (README, "The stable hash"). That
+//! hashed as a JSON string by the trace format's stable hash (docs/formats.md, "The stable hash"). That
 //! definition is fixed by the file format, so a namespace stays on its shard across versions,
 //! restarts and machines, and `examples/stable_hash.py '"team-a"'` computes it in Python.
 //!
@@ -113,8 +113,9 @@ impl Shard {
             ChangeKind::Applied(p) => self.admit_payload(&gvk, p).map(ChangeKind::Applied),
             ChangeKind::Deleted(p) => self.admit_payload(&gvk, p).map(ChangeKind::Deleted),
             ChangeKind::Relisted(p) => self.admit_payload(&gvk, p).map(ChangeKind::Relisted),
-            // Every shard lists every kind: the list's end reconciles what this shard holds.
-            k @ (ChangeKind::RelistStarted | ChangeKind::RelistDone) => Some(k),
+            // Every shard lists every kind: the list's end reconciles what this shard holds, and a
+            // gap in a kind's watch is a gap in every shard.
+            k @ (ChangeKind::RelistStarted | ChangeKind::RelistDone | ChangeKind::Gap { .. }) => Some(k),
         };
         match admitted {
             Some(kind) => Admission::Mine(Change { gvk, at, kind }),

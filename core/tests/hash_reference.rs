@@ -1,5 +1,5 @@
 //! The stable hash agrees with `examples/stable_hash.py`, an independent implementation of the
-//! definition in README, on a spread of values. CI sets SK_REQUIRE_PYTHON=1 so a missing python3
+//! definition in docs/formats.md, on a spread of values. CI sets SK_REQUIRE_PYTHON=1 so a missing python3
 //! or `xxhash` module fails there instead of skipping.
 
 use std::process::Command;

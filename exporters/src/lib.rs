@@ -101,6 +101,14 @@ fn scheme(destination: &str) -> &str {
     }
 }
 
+/// Whether a destination names the storage of whichever process writes it, a disk (a plain path,
+/// `file://`) or its memory (`memory://`), rather than storage that every process reaches. Such
+/// a destination in a request from SimKube's client names the client's own disk: the tracer's
+/// would do it no good, so the trace goes back in the response for the client to write.
+pub fn is_local(destination: &str) -> bool {
+    matches!(scheme(destination).to_ascii_lowercase().as_str(), "file" | "memory")
+}
+
 /// Every registered exporter.
 pub fn all() -> Vec<&'static ExporterPlugin> {
     let mut all: Vec<_> = inventory::iter::<ExporterPlugin>.into_iter().collect();
@@ -141,6 +149,16 @@ mod tests {
         for dest in ["traces/today.sktrace", "/abs/t.sktrace", "file:///abs/t", "odd:name", "a/b://c"] {
             assert_eq!(scheme(dest), "file", "{dest}");
             assert!(resolve(dest, &settings).is_ok(), "{dest}");
+        }
+    }
+
+    #[test]
+    fn paths_files_and_memory_are_local_and_object_stores_are_not() {
+        for dest in ["output.sktrace", "/abs/t.sktrace", "file:///abs/t", "FILE:///abs/t", "memory:///key"] {
+            assert!(is_local(dest), "{dest}");
+        }
+        for dest in ["s3://b/k", "gs://b/k", "az://c/k", "azure://c/k", "stdout://", "ftp://h/f"] {
+            assert!(!is_local(dest), "{dest}");
         }
     }
 

@@ -105,6 +105,13 @@ async fn export(args: Args) -> anyhow::Result<()> {
     if let Some(path) = &args.token_file {
         request.headers_mut().insert(hyper::header::AUTHORIZATION, authorization(path)?);
     }
+    if args.to.is_some() {
+        // Without it, the tracer answers as SimKube's does: a local destination comes back as
+        // the trace, for the client to write, rather than being written by the tracer.
+        request
+            .headers_mut()
+            .insert(hyper::header::ACCEPT, hyper::header::HeaderValue::from_static("application/json"));
+    }
     let client = Client::builder(TokioExecutor::new()).build(connector(args.ca_file.as_deref())?);
     let response = match client.request(request).await {
         Ok(r) => r,

@@ -6,6 +6,7 @@ mod inspect;
 mod merge;
 mod plugins;
 mod run;
+mod simkube_flags;
 mod time_spec;
 
 use std::process::ExitCode;
@@ -15,11 +16,23 @@ use clap::{Parser, Subcommand};
 /// sk-tracer records what happens in a Kubernetes cluster (the objects of the kinds named in its
 /// config, and the lifecycles of the pods they own) as a time-ordered trace, and exports windows of
 /// it as msgpack trace files that a simulator replays.
+///
+/// With no subcommand it takes SimKube's tracer flags (`--config-file`, `--server-port`,
+/// `--verbosity`) and runs as `run` does, so that it can replace SimKube's tracer.
 #[derive(Debug, Parser)]
-#[command(name = "sk-tracer", version, max_term_width = 100)]
+#[command(
+    name = "sk-tracer",
+    version,
+    max_term_width = 100,
+    arg_required_else_help = true,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
 pub struct Cli {
+    #[command(flatten)]
+    simkube: simkube_flags::Args,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -50,7 +63,7 @@ enum Command {
     /// List the sanitisers, export filters and exporters built into this binary.
     ///
     /// Names are what the config's `pipeline.sanitisers` and an export's `filters` use. A binary
-    /// built with extra plugins (see README, "Writing a plugin") lists them too.
+    /// built with extra plugins (see docs/plugins.md) lists them too.
     Plugins(plugins::Args),
     /// Fetch a window of the trace from a running tracer.
     ///
@@ -74,8 +87,11 @@ enum Command {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let outcome = match cli.command {
+    let cli = Cli::parse_from(simkube_flags::without_own_path(std::env::args_os()));
+    let Some(command) = cli.command else {
+        return exit_code(cli.simkube.into_run().and_then(run::run));
+    };
+    let outcome = match command {
         Command::Run(args) => run::run(args),
         Command::CheckConfig(args) => check_config::run(args),
         Command::Inspect(args) => inspect::run(args),
@@ -83,6 +99,10 @@ pub fn main() -> ExitCode {
         Command::Plugins(args) => plugins::run(args),
         Command::Merge(args) => merge::run(args),
     };
+    exit_code(outcome)
+}
+
+fn exit_code(outcome: anyhow::Result<()>) -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         // A reader that went away (`sk-tracer plugins | head`) is not an error.

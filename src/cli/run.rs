@@ -39,6 +39,9 @@ pub struct Args {
     /// The log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// A log filter in place of `RUST_LOG`: SimKube's `--verbosity`.
+    #[arg(skip)]
+    pub log_filter: Option<String>,
 }
 
 fn overrides(args: &Args) -> serde_json::Value {
@@ -57,7 +60,7 @@ fn overrides(args: &Args) -> serde_json::Value {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    logging::init(args.log_format);
+    logging::init(args.log_format, args.log_filter.as_deref())?;
     let config = sk_config::Loader::new().file(&args.config).env().overrides(overrides(&args)).load()?;
     let built = crate::runtime::Runtime::from_config(&config)?;
     let checkpoints = config
@@ -86,7 +89,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let client = crate::kube_client::connect(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
         let restored = match &checkpoints {
-            Some(cp) => cp.restore().await?,
+            Some(cp) => cp.restore_stamped().await?,
             None => None,
         };
         let crate::runtime::Started { tracer, exports } = built.start(client.clone(), restored);
@@ -118,6 +121,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             exports: exports.clone(),
             auth,
             role: role.clone(),
+            readiness_grace: config.server.readiness_grace,
         });
         let scheduler = crate::schedule::Scheduler {
             exports,

@@ -1,5 +1,5 @@
 //! `POST /export`: the request parsed, a slot taken, the export performed by the export service,
-//! and its outcome turned into a response.
+//! and its outcome turned into a response under the request's [`Contract`].
 
 use std::sync::Arc;
 
@@ -11,6 +11,7 @@ use warp::reply::Response;
 use warp::Reply;
 
 use super::chunked::ChunkedBody;
+use super::contract::Contract;
 use super::{json_error, ServerState};
 
 /// The status of `POST /export`'s answer to a failed export.
@@ -26,7 +27,8 @@ fn status(failure: &ExportFailure) -> StatusCode {
     }
 }
 
-pub async fn handle(body: Bytes, state: Arc<ServerState>) -> Response {
+pub async fn handle(accept: Option<String>, body: Bytes, state: Arc<ServerState>) -> Response {
+    let contract = Contract::of(accept.as_deref());
     let started = std::time::Instant::now();
     let Some(_slot) = state.exports.slots().try_acquire() else {
         state.metrics.count_refused("too_many_exports");
@@ -43,13 +45,23 @@ pub async fn handle(body: Bytes, state: Arc<ServerState>) -> Response {
         return resp;
     };
     let result = match ExportRequest::parse(&body) {
-        Ok(request) => state.exports.perform(&request).await.map(|p| (request, p)),
+        Ok(request) => {
+            let performed = contract.performed(&request);
+            let format = performed.format();
+            state.exports.perform(&performed).await.map(|p| (request, format, p))
+        }
         Err(e) => Err(e.into()),
     };
     let reply = match result {
-        Ok((request, performed)) => {
+        Ok((request, performed_format, performed)) => {
             let (events, objects, bytes, destination) = match &performed {
-                Performed::Trace(e) => (e.events, e.objects, e.trace.len() as u64, "response".to_string()),
+                Performed::Trace(e) => {
+                    let destination = match request.destination() {
+                        Some(theirs) => format!("response, for the client to write to {theirs}"),
+                        None => "response".to_string(),
+                    };
+                    (e.events, e.objects, e.trace.len() as u64, destination)
+                }
                 Performed::Delivered { delivered, events, objects } => {
                     (*events, *objects, delivered.bytes, delivered.location.clone())
                 }
@@ -57,7 +69,7 @@ pub async fn handle(body: Bytes, state: Arc<ServerState>) -> Response {
             tracing::info!(
                 start_ts = request.start_ts,
                 end_ts = request.end_ts,
-                format = request.format.name(),
+                format = performed_format.name(),
                 destination,
                 events,
                 objects,
@@ -72,6 +84,13 @@ pub async fn handle(body: Bytes, state: Arc<ServerState>) -> Response {
                     headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/msgpack"));
                     headers.insert(header::CONTENT_LENGTH, header::HeaderValue::from(encoded.trace.len()));
                     resp.extensions_mut().insert(ChunkedBody(encoded.trace.into_chunks()));
+                    resp
+                }
+                // SimKube's client writes any body it gets to its output path, here the very
+                // object just stored: it must get nothing.
+                Performed::Delivered { .. } if contract == Contract::SimKube => {
+                    let mut resp = Response::new(Bytes::new().into());
+                    resp.headers_mut().insert(header::CONTENT_LENGTH, header::HeaderValue::from(0));
                     resp
                 }
                 Performed::Delivered { delivered, events, objects } => warp::reply::json(&serde_json::json!({

@@ -140,6 +140,18 @@ impl Collector for TracerCollector {
         }
         {
             let mut fam = e.encode_descriptor(
+                "watch_gaps",
+                "Gaps recorded in the trace, by kind: re-lists that replaced a watch, whose changes in between are known only by their outcome",
+                None,
+                MetricType::Counter,
+            )?;
+            for (kind, n) in m.gaps() {
+                let labels = vec![("kind".to_string(), kind.to_string())];
+                ConstCounter::new(n).encode(fam.encode_family(&labels)?)?;
+            }
+        }
+        {
+            let mut fam = e.encode_descriptor(
                 "kind_ready",
                 "1 when a watched kind has completed its initial list",
                 None,

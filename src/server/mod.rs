@@ -2,6 +2,7 @@
 
 pub mod auth;
 mod chunked;
+mod contract;
 pub mod export;
 mod file_stamp;
 mod listen;
@@ -32,6 +33,9 @@ pub struct ServerState {
     /// With a token, every endpoint but the probes requires it; without, all are open.
     pub auth: Option<TokenStore>,
     pub role: crate::role::Role,
+    /// `server.readinessGrace`: how long a tracked kind's watch may be down before `/readyz`
+    /// says so.
+    pub readiness_grace: std::time::Duration,
 }
 
 /// Passes requests that carry the current token (all of them without auth); refuses the others
@@ -67,6 +71,7 @@ fn routes(state: Arc<ServerState>) -> impl Filter<Extract = (impl warp::Reply,),
     let export = warp::path!("export")
         .and(warp::post())
         .and(authorized(state.clone()))
+        .and(warp::header::optional::<String>("accept"))
         .and(warp::body::content_length_limit(MAX_REQUEST_BYTES))
         .and(warp::body::bytes())
         .and(with_state)

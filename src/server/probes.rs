@@ -1,5 +1,6 @@
 //! `/healthz`: the process is alive. `/readyz`: every tracked kind (and pods) has completed its
-//! initial list; otherwise 503 with each kind that is not ready and why. Either way it says the
+//! initial list and none has had its watch down for longer than `server.readinessGrace`;
+//! otherwise 503 with each kind that is not ready and why. Either way it says the
 //! replica's role (`leader` or `follower`), which does not bear on readiness: every replica
 //! records and serves exports. `/metrics`: Prometheus.
 
@@ -18,7 +19,7 @@ pub fn healthz() -> &'static str {
 pub fn readyz(state: Arc<ServerState>) -> Response {
     let not_ready: Vec<_> = state
         .tracer
-        .not_ready()
+        .not_ready(state.readiness_grace)
         .into_iter()
         .map(|(gvk, why)| serde_json::json!({"kind": gvk.to_string(), "state": why.describe()}))
         .collect();

@@ -2,6 +2,8 @@
 //! HTTP as a user would.
 #![allow(dead_code)]
 
+pub mod moto;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -95,11 +97,40 @@ fn start(emu: &Emulator, config: &str, env: &[(&str, String)], setup: impl FnOnc
     launch(emu, config, env, setup, |t| t.get("/healthz").0 == 200)
 }
 
+/// The tracer's command line: `run` with the config, kubeconfig and export directory in `dir`.
+fn run_args(dir: &std::path::Path, port: u16) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = vec!["run".into(), "--config".into(), dir.join("config.yaml").into()];
+    args.extend(["--kubeconfig".into(), dir.join("kubeconfig").into(), "--port".into(), port.to_string().into()]);
+    args.extend(["--export-dir".into(), dir.join("exports").into()]);
+    args
+}
+
+/// Starts the binary with the command line `args` makes from the tracer's directory (holding
+/// `config.yaml`, `kubeconfig` and `exports/`) and port, with `KUBECONFIG` naming the emulator's.
+pub fn start_tracer_with_args(
+    emu: &Emulator,
+    config: &str,
+    args: impl FnOnce(&std::path::Path, u16) -> Vec<std::ffi::OsString>,
+) -> Tracer {
+    launch_with(emu, config, &[], |_| {}, args, |t| t.get("/healthz").0 == 200)
+}
+
 fn launch(
     emu: &Emulator,
     config: &str,
     env: &[(&str, String)],
     setup: impl FnOnce(&std::path::Path),
+    up: impl Fn(&Tracer) -> bool,
+) -> Tracer {
+    launch_with(emu, config, env, setup, run_args, up)
+}
+
+fn launch_with(
+    emu: &Emulator,
+    config: &str,
+    env: &[(&str, String)],
+    setup: impl FnOnce(&std::path::Path),
+    args: impl FnOnce(&std::path::Path, u16) -> Vec<std::ffi::OsString>,
     up: impl Fn(&Tracer) -> bool,
 ) -> Tracer {
     let dir = tempfile::tempdir().unwrap();
@@ -110,14 +141,9 @@ fn launch(
     let port = free_port();
     let log = std::fs::File::create(dir.path().join("tracer.log")).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_sk-tracer"))
-        .args(["run", "--config"])
-        .arg(dir.path().join("config.yaml"))
-        .arg("--kubeconfig")
-        .arg(dir.path().join("kubeconfig"))
-        .args(["--port", &port.to_string(), "--export-dir"])
-        .arg(dir.path().join("exports"))
+        .args(args(dir.path(), port))
         .env("RUST_LOG", "info")
-        .env_remove("KUBECONFIG")
+        .env("KUBECONFIG", dir.path().join("kubeconfig"))
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::null())
         .stderr(log)
@@ -243,9 +269,21 @@ impl Tracer {
         request(self.port, "POST", "/export", body.to_string().as_bytes())
     }
 
-    /// The trace of `[start, end)` as the response body, decoded.
+    /// An export that asks for JSON: a destination is written by the tracer and answered with a
+    /// summary of what was written.
+    pub fn export_json(&self, body: &serde_json::Value) -> Response {
+        request_with_headers(
+            self.port,
+            "POST",
+            "/export",
+            &[("Accept", "application/json")],
+            body.to_string().as_bytes(),
+        )
+    }
+
+    /// The trace of `[start, end)` as the response body, in v1, decoded.
     pub fn export(&self, start: i64, end: i64) -> Trace {
-        let r = self.export_raw(&serde_json::json!({"start_ts": start, "end_ts": end}));
+        let r = self.export_raw(&serde_json::json!({"start_ts": start, "end_ts": end, "format": "v1"}));
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
         sk_core::trace::decode(&r.body).unwrap()
     }

@@ -106,7 +106,7 @@ fn unknown_fields_list_the_allowed_ones() {
     );
     assert_err(
         &format!("{DEPLOYMENT}server:\n  host: x\n"),
-        &["server.host: unknown field `host` (allowed: `port`, `bind`, `auth`, `tls`, `maxConcurrentExports`, `shutdownTimeout`)"],
+        &["server.host: unknown field `host` (allowed: `port`, `bind`, `auth`, `tls`, `maxConcurrentExports`, `shutdownTimeout`, `readinessGrace`)"],
     );
     assert_err(
         &format!("{DEPLOYMENT}pipeline:\n  sanitizers: []\n"),
@@ -145,6 +145,14 @@ fn server_security_settings_load_print_and_are_checked() {
     assert_err(
         &format!("{DEPLOYMENT}server:\n  shutdownTimeout: 0s\n"),
         &["server.shutdownTimeout: must be at least 1s"],
+    );
+    assert_eq!(c.server.readiness_grace, std::time::Duration::from_secs(10));
+    assert!(yaml.contains("  readinessGrace: 10s\n"), "{yaml}");
+    let patient = load(&format!("{DEPLOYMENT}server:\n  readinessGrace: 1m\n")).unwrap();
+    assert_eq!(patient.server.readiness_grace, std::time::Duration::from_secs(60));
+    assert_err(
+        &format!("{DEPLOYMENT}server:\n  readinessGrace: 500ms\n"),
+        &["server.readinessGrace: must be at least 1s"],
     );
     assert_err(
         &format!("{DEPLOYMENT}server:\n  auth:\n    tokenFile: ''\n"),

@@ -44,7 +44,7 @@ pub fn export(
     filters: &AllOf,
 ) -> Result<Encoded, ExportRequestError> {
     let view = snapshot.cut(config, request.window()?, filters);
-    Ok(encode_view(&view, request.format))
+    Ok(encode_view(&view, request.format()))
 }
 
 /// Encodes a view in either format, each written straight from it: the chunks share the stored

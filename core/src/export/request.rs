@@ -19,8 +19,9 @@ pub struct ExportRequest {
     /// Filter name (as registered by a filter plugin) to its options.
     #[serde(default)]
     pub filters: serde_json::Map<String, serde_json::Value>,
+    /// `None` when the request names no format: see [`ExportRequest::format`].
     #[serde(default)]
-    pub format: TraceFormat,
+    pub format: Option<TraceFormat>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -52,6 +53,11 @@ impl ExportRequest {
         Window::new(self.start_ts, self.end_ts).map_err(|e| ExportRequestError::Invalid(e.to_string()))
     }
 
+    /// The format asked for, v1 where none is named.
+    pub fn format(&self) -> TraceFormat {
+        self.format.unwrap_or_default()
+    }
+
     /// The destination, or `None` for the response body.
     pub fn destination(&self) -> Option<&str> {
         self.export_path.as_deref().filter(|p| !p.is_empty())
@@ -71,10 +77,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(req.destination(), Some("s3://b/k"));
-        assert_eq!(req.format, TraceFormat::SimkubeV2);
+        assert_eq!(req.format(), TraceFormat::SimkubeV2);
         assert_eq!(req.filters.len(), 2);
         let bare = ExportRequest::parse(br#"{"start_ts": 1, "end_ts": 2, "export_path": ""}"#).unwrap();
-        assert_eq!((bare.destination(), bare.format), (None, TraceFormat::V1));
+        assert_eq!((bare.destination(), bare.format()), (None, TraceFormat::V1));
     }
 
     #[test]

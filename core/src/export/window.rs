@@ -135,7 +135,8 @@ impl Snapshot {
                 owners.next();
             }
         }
-        TraceView { config, events, index, pod_lifecycles }
+        let gaps = self.gaps.iter().filter_map(|g| g.clip(start, w.end)).collect();
+        TraceView { config, events, index, pod_lifecycles, gaps }
     }
 }
 

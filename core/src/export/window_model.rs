@@ -84,7 +84,8 @@ fn model(snap: &Snapshot, config: &TracerConfig, w: Window, filter: &dyn ObjectF
             pod_lifecycles.insert(owner, clipped);
         }
     }
-    Trace { config: config.clone(), events, index, pod_lifecycles }
+    let gaps = snap.gaps.iter().filter_map(|g| g.clip(start, w.end())).collect();
+    Trace { config: config.clone(), events, index, pod_lifecycles, gaps }
 }
 
 /// Leaves out objects labelled `skip` (as an object's first version in the window has it).

@@ -1,17 +1,18 @@
-//! One watch on one kind: discovery, then kube's `watcher` with backoff, turned into `Change`s.
+//! One watch on one kind: discovery, then kube's `watcher`, turned into `Change`s; retries wait as
+//! [`super::backoff`] says, and re-lists that replace the watch are reported as gaps.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::{Stream, StreamExt};
 use kube::api::{Api, DynamicObject, GroupVersionKind, PartialObjectMeta};
 use kube::runtime::watcher::{self, Event};
-use kube::runtime::WatchStreamExt;
 use kube::{discovery, Client};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::{unix_now, Change, ChangeKind, KindState, Payload, RawObject, SourceHealth};
+use super::backoff::{Backoff, ErrorClass};
+use super::{unix_now, Change, ChangeKind, GapTracker, KindState, Payload, RawObject, SourceHealth};
 use crate::gvk::Gvk;
 use crate::ownership::{KnownOwner, OwnerReference};
 
@@ -31,48 +32,66 @@ enum Stopped {
     KindGone,
 }
 
-const DISCOVERY_BACKOFF_MIN: Duration = Duration::from_millis(500);
-const DISCOVERY_BACKOFF_MAX: Duration = Duration::from_secs(60);
+/// After a failed watch, this long without another failure means the retry got through: kube's
+/// watcher says nothing when a watch resumes, only when it fails or something changes.
+const RESUMED_AFTER: Duration = Duration::from_secs(2);
 
-/// Watches `gvk` until the receiving end of `tx` is dropped.
+/// One watch's state across its retries and rediscoveries.
+struct WatchState {
+    gvk: Gvk,
+    tx: mpsc::Sender<Change>,
+    health: Arc<SourceHealth>,
+    gaps: GapTracker,
+    backoff: Backoff,
+}
+
+/// Watches `gvk` until the receiving end of `tx` is dropped. `gaps` says whether the first list
+/// ends a gap (a trace restored from a checkpoint) or not.
 pub fn spawn_kind_watch(
     client: Client,
     gvk: Gvk,
     mode: WatchMode,
     tx: mpsc::Sender<Change>,
     health: Arc<SourceHealth>,
+    gaps: GapTracker,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut delay = DISCOVERY_BACKOFF_MIN;
         health.set(&gvk, KindState::Starting);
+        let mut w = WatchState { gvk, tx, health, gaps, backoff: Backoff::default() };
         loop {
-            let gvk_k = GroupVersionKind::gvk(&gvk.group, &gvk.version, &gvk.kind);
-            match discovery::pinned_kind(&client, &gvk_k).await {
+            let gvk_k = GroupVersionKind::gvk(&w.gvk.group, &w.gvk.version, &w.gvk.kind);
+            let class = match discovery::pinned_kind(&client, &gvk_k).await {
                 Ok((ar, _caps)) => {
-                    delay = DISCOVERY_BACKOFF_MIN;
+                    w.backoff.reset();
                     let stopped = match mode {
                         WatchMode::Full => {
                             let api: Api<RawObject> = Api::all_with(client.clone(), &ar);
-                            pump(watcher(api), &gvk, &tx, &health, |o| Payload::Raw(Box::new(o))).await
+                            w.pump(watcher(api), |o| Payload::Raw(Box::new(o))).await
                         }
                         WatchMode::MetadataOnly => {
                             let api: Api<PartialObjectMeta<DynamicObject>> = Api::all_with(client.clone(), &ar);
-                            let g = gvk.clone();
-                            pump(watcher(api), &gvk, &tx, &health, move |o| meta_payload(o, &g)).await
+                            let g = w.gvk.clone();
+                            w.pump(watcher(api), move |o| meta_payload(o, &g)).await
                         }
                     };
                     match stopped {
                         Stopped::Receiver => return,
-                        Stopped::KindGone => health.set(&gvk, KindState::NotInstalled),
+                        Stopped::KindGone => {
+                            w.health.watch_down(&w.gvk, KindState::NotInstalled, Instant::now());
+                            ErrorClass::Refused
+                        }
                     }
                 }
-                Err(e) => health.set(&gvk, classify_discovery(&e)),
-            }
-            if tx.is_closed() {
+                Err(e) => {
+                    w.gaps.lost(unix_now());
+                    w.health.watch_down(&w.gvk, classify_discovery(&e), Instant::now());
+                    ErrorClass::of_kube(&e)
+                }
+            };
+            if w.tx.is_closed() {
                 return;
             }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(DISCOVERY_BACKOFF_MAX);
+            tokio::time::sleep(w.backoff.next_delay(class)).await;
         }
     })
 }
@@ -81,41 +100,97 @@ fn watcher<K>(api: Api<K>) -> impl Stream<Item = Result<Event<K>, watcher::Error
 where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
 {
-    watcher::watcher(api, watcher::Config::default()).default_backoff()
+    // No backoff here: the pump waits after each failure, as long as the failure's class says.
+    watcher::watcher(api, watcher::Config::default())
 }
 
-async fn pump<K>(
-    stream: impl Stream<Item = Result<Event<K>, watcher::Error>>,
-    gvk: &Gvk,
-    tx: &mpsc::Sender<Change>,
-    health: &SourceHealth,
-    payload: impl Fn(K) -> Payload,
-) -> Stopped {
-    let mut stream = std::pin::pin!(stream);
-    while let Some(item) = stream.next().await {
-        let kind = match item {
-            Ok(Event::Init) => ChangeKind::RelistStarted,
-            Ok(Event::InitApply(o)) => ChangeKind::Relisted(payload(o)),
-            Ok(Event::InitDone) => {
-                health.set(gvk, KindState::Ready);
-                ChangeKind::RelistDone
-            }
-            Ok(Event::Apply(o)) => ChangeKind::Applied(payload(o)),
-            Ok(Event::Delete(o)) => ChangeKind::Deleted(payload(o)),
-            Err(e) => {
-                match classify_watch(&e) {
-                    Some(KindState::NotInstalled) => return Stopped::KindGone,
-                    Some(state) => health.set(gvk, state),
-                    None => tracing::debug!(%gvk, error = %e, "watch restarts"),
+impl WatchState {
+    async fn send(&self, at: i64, kind: ChangeKind) -> Result<(), Stopped> {
+        self.tx.send(Change { gvk: self.gvk.clone(), at, kind }).await.map_err(|_| Stopped::Receiver)
+    }
+
+    async fn pump<K>(
+        &mut self,
+        stream: impl Stream<Item = Result<Event<K>, watcher::Error>>,
+        payload: impl Fn(K) -> Payload,
+    ) -> Stopped {
+        let mut stream = std::pin::pin!(stream);
+        let mut down = false;
+        loop {
+            let item = if down {
+                match tokio::time::timeout(RESUMED_AFTER, stream.next()).await {
+                    Ok(item) => item,
+                    Err(_quiet) => {
+                        down = false;
+                        self.back_up();
+                        continue;
+                    }
                 }
-                continue;
+            } else {
+                stream.next().await
+            };
+            let Some(item) = item else { return Stopped::Receiver };
+            let at = unix_now();
+            let event = match item {
+                Ok(event) => event,
+                Err(e) => {
+                    let class = classify_watch_error(&e);
+                    self.gaps.lost(at);
+                    match watch_state(&e) {
+                        Some(KindState::NotInstalled) => return Stopped::KindGone,
+                        Some(state) => self.health.watch_down(&self.gvk, state, Instant::now()),
+                        None => {}
+                    }
+                    down = class != ErrorClass::Gone;
+                    let delay = self.backoff.next_delay(class);
+                    tracing::debug!(gvk = %self.gvk, error = %e, ?class, ?delay, "watch retries");
+                    tokio::time::sleep(delay).await;
+                    continue;
+                }
+            };
+            if std::mem::take(&mut down) {
+                self.back_up();
             }
-        };
-        if tx.send(Change { gvk: gvk.clone(), at: unix_now(), kind }).await.is_err() {
-            return Stopped::Receiver;
+            self.backoff.reset();
+            let kind = match event {
+                Event::Init => {
+                    self.gaps.relist_started(at);
+                    ChangeKind::RelistStarted
+                }
+                Event::InitApply(o) => ChangeKind::Relisted(payload(o)),
+                Event::InitDone => {
+                    self.health.set(&self.gvk, KindState::Ready);
+                    self.health.watch_up(&self.gvk);
+                    let gap = self.gaps.relist_done(at);
+                    if let Err(stopped) = self.send(at, ChangeKind::RelistDone).await {
+                        return stopped;
+                    }
+                    match gap {
+                        Some((from, _)) => ChangeKind::Gap { from },
+                        None => continue,
+                    }
+                }
+                Event::Apply(o) => {
+                    self.gaps.received();
+                    ChangeKind::Applied(payload(o))
+                }
+                Event::Delete(o) => {
+                    self.gaps.received();
+                    ChangeKind::Deleted(payload(o))
+                }
+            };
+            if let Err(stopped) = self.send(at, kind).await {
+                return stopped;
+            }
         }
     }
-    Stopped::Receiver
+
+    /// The watch runs again after a failure.
+    fn back_up(&mut self) {
+        self.backoff.reset();
+        self.gaps.received();
+        self.health.watch_up(&self.gvk);
+    }
 }
 
 fn api_status(e: &kube::Error) -> Option<(u16, &str)> {
@@ -133,8 +208,19 @@ fn classify_discovery(e: &kube::Error) -> KindState {
     }
 }
 
-/// `None` for errors the watcher recovers from by itself (a 410 Gone re-list, a dropped stream).
-fn classify_watch(e: &watcher::Error) -> Option<KindState> {
+/// How long to wait after a watcher error.
+fn classify_watch_error(e: &watcher::Error) -> ErrorClass {
+    match e {
+        watcher::Error::InitialListFailed(e) | watcher::Error::WatchStartFailed(e) | watcher::Error::WatchFailed(e) => {
+            ErrorClass::of_kube(e)
+        }
+        watcher::Error::WatchError(status) => ErrorClass::of_status(Some(status.code)),
+        watcher::Error::NoResourceVersion => ErrorClass::Refused,
+    }
+}
+
+/// What a watcher error says about the kind; `None` for a 410 Gone, which a re-list answers.
+fn watch_state(e: &watcher::Error) -> Option<KindState> {
     let inner = match e {
         watcher::Error::InitialListFailed(e) | watcher::Error::WatchStartFailed(e) | watcher::Error::WatchFailed(e) => {
             e

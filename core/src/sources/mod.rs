@@ -2,14 +2,19 @@
 //! of the store; the ingest loop decides what to record.
 //!
 //! Each watched kind is resolved through discovery and watched with kube's `watcher` (re-list on
-//! 410 Gone, backoff on errors). A kind that is not installed yet, or that the tracer may not read,
-//! is reported in [`SourceHealth`] and retried; the other kinds keep working.
+//! 410 Gone; retries as [`backoff`] says: within a second when the apiserver cannot be reached,
+//! slower when it refuses). A kind that is not installed yet, or that the tracer may not read,
+//! is reported in [`SourceHealth`] and retried; the other kinds keep working. A re-list that
+//! replaces a watch is reported as a [`ChangeKind::Gap`] (see [`GapTracker`]).
 
+pub mod backoff;
+mod gap_tracker;
 mod health;
 mod kind_watch;
 mod raw_object;
 
-pub use health::{KindState, SourceHealth};
+pub use gap_tracker::GapTracker;
+pub use health::{KindState, NotReady, SourceHealth, DEFAULT_READINESS_GRACE};
 pub use kind_watch::{object_json, spawn_kind_watch, WatchMode};
 pub use raw_object::{Fields, RawObject};
 
@@ -34,6 +39,11 @@ pub enum ChangeKind {
     RelistStarted,
     Relisted(Payload),
     RelistDone,
+    /// Follows a `RelistDone` that replaced a watch: the changes between `from` and the change's
+    /// `at` were not seen one by one, only their outcome in the list.
+    Gap {
+        from: i64,
+    },
 }
 
 #[derive(Debug)]

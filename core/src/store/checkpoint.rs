@@ -5,7 +5,7 @@
 //! state that follows (u64, LE), its XXH64 checksum (seed 0, u64, LE), then the state as msgpack:
 //! the base state and its time, every event (objects as the msgpack bytes they are stored as,
 //! with their stable hash), every pod lifecycle with its launch order, the pods whose lifecycles
-//! may still end, and the eviction count. Anything that does not check out is refused whole: a
+//! may still end, the eviction count, and the gaps (a key left out when there are none). Anything that does not check out is refused whole: a
 //! checkpoint is never half loaded.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -16,7 +16,7 @@ use xxhash_rust::xxh64::xxh64;
 
 use super::{InEvent, Live, State, StoredEvent, StoredObject, CHUNK_EVENTS};
 use crate::trace::lifecycles::{LaunchKey, Lifecycles};
-use crate::trace::{EncodedObject, ObjectIdentity, PodLifecycle, TraceIdentity};
+use crate::trace::{EncodedObject, Gap, ObjectIdentity, PodLifecycle, TraceIdentity};
 
 pub const MAGIC: &[u8; 8] = b"SKTRCKPT";
 pub const VERSION: u32 = 1;
@@ -128,6 +128,13 @@ struct Pod {
 }
 
 #[derive(Serialize, Deserialize)]
+struct SavedGap {
+    kind: String,
+    from: i64,
+    to: i64,
+}
+
+#[derive(Serialize, Deserialize)]
 struct Saved {
     base_ts: Option<i64>,
     base: Vec<Obj>,
@@ -135,6 +142,10 @@ struct Saved {
     lifecycles: Vec<Lifecycle>,
     pods: Vec<Pod>,
     evicted: u64,
+    /// Left out when there are none, so that such a checkpoint is the bytes it was before gaps
+    /// were recorded; a checkpoint from before then reads as one without gaps.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    gaps: Vec<SavedGap>,
 }
 
 fn id_out(id: &ObjectIdentity) -> Id {
@@ -213,6 +224,7 @@ impl State {
             lifecycles,
             pods,
             evicted: self.evicted,
+            gaps: self.gaps.iter().map(|g| SavedGap { kind: g.kind.to_string(), from: g.from, to: g.to }).collect(),
         }
     }
 
@@ -280,6 +292,10 @@ impl State {
             pods.push((p.uid, owner_in(p.owner)?, p.hash, (p.start_ts, p.seq)));
         }
         st.lifecycles = Lifecycles::restore(entries, pods);
+        for g in saved.gaps {
+            let kind = g.kind.parse().map_err(|e| CheckpointError::Decode(format!("gap kind `{}`: {e}", g.kind)))?;
+            st.gaps.push(Gap { kind, from: g.from, to: g.to });
+        }
         st.ids = ids.0.into_values().collect();
         st.sweep_ids();
         Ok(st)
@@ -425,6 +441,20 @@ mod tests {
             s.record_lifecycle("p3", owner(), 2, PodLifecycle { start_ts: 1500, end_ts: Some(2002) });
         }
         assert_eq!(everything(&restored), everything(&original));
+    }
+
+    #[test]
+    fn gaps_round_trip_and_a_checkpoint_without_them_is_as_before() {
+        let store = sample();
+        let without = store.checkpoint();
+        assert!(!without.windows(4).any(|w| w == b"gaps"), "no key for no gaps");
+        let gap = Gap { kind: "apps/v1.Deployment".parse().unwrap(), from: 1500, to: 1530 };
+        store.record_gap(gap.clone());
+        let restored = Store::from_checkpoint(&store.checkpoint()).unwrap();
+        assert_eq!(restored.gaps(), [gap]);
+        assert_eq!(everything(&restored), everything(&store));
+        // A checkpoint written before gaps were recorded reads as one without gaps.
+        assert!(Store::from_checkpoint(&without).unwrap().gaps().is_empty());
     }
 
     #[test]

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::gvk::Gvk;
-use crate::trace::{EncodedObject, MetadataRef, MetadataSpans, ObjectIdentity, PodLifecycle, TraceIdentity};
+use crate::trace::{EncodedObject, Gap, MetadataRef, MetadataSpans, ObjectIdentity, PodLifecycle, TraceIdentity};
 
 pub use crate::trace::lifecycles::{Launches, Lifecycles, OwnerLifecycles, SharedLifecycles, SharedOwner};
 pub use checkpoint::{verify as verify_checkpoint, CheckpointError, CheckpointState};
@@ -113,6 +113,8 @@ struct State {
     base: Arc<BTreeMap<Arc<ObjectIdentity>, StoredObject>>,
     base_ts: Option<i64>,
     lifecycles: Lifecycles,
+    /// Where a kind's changes were not seen one by one, in the order they were recorded.
+    gaps: Vec<Gap>,
     bytes: u64,
     base_bytes: u64,
     events: usize,
@@ -138,6 +140,8 @@ pub struct Snapshot {
     pub(crate) lifecycles: SharedLifecycles,
     /// At least the number of distinct objects the snapshot holds.
     pub(crate) identities: usize,
+    /// In order.
+    pub gaps: Vec<Gap>,
 }
 
 impl Snapshot {
@@ -329,6 +333,17 @@ impl Store {
         self.lock().lifecycles.retain_pods(listed_uids, ts);
     }
 
+    /// Records that the changes of `gap.kind` from `gap.from` to `gap.to` were not seen one by
+    /// one (a re-list replaced its watch).
+    pub fn record_gap(&self, gap: Gap) {
+        self.lock().gaps.push(gap);
+    }
+
+    /// Every gap recorded, in order.
+    pub fn gaps(&self) -> Vec<Gap> {
+        crate::trace::gaps::union(self.lock().gaps.clone())
+    }
+
     pub fn snapshot(&self) -> Snapshot {
         let st = self.lock();
         Snapshot {
@@ -339,6 +354,7 @@ impl Store {
             open: st.open.clone(),
             lifecycles: st.lifecycles.share(),
             identities: st.ids.len(),
+            gaps: crate::trace::gaps::union(st.gaps.clone()),
         }
     }
 
@@ -377,6 +393,8 @@ impl Store {
             st.evicted += evicted as u64;
             if let Some(base_ts) = st.base_ts {
                 st.lifecycles.forget_ended_before(base_ts);
+                // No export reaches before the base: a gap that ended earlier is of no use.
+                st.gaps.retain(|g| g.to >= base_ts);
             }
         }
         evicted as usize

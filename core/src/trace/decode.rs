@@ -22,7 +22,7 @@ pub enum TraceDecodeError {
     )]
     LooksLikeJson,
     #[error(
-        "not a trace: expected a v1 array [config, events, index, pod_lifecycles] or a simkube-v2 map, found {found}"
+        "not a trace: expected a v1 array [config, events, index, pod_lifecycles(, gaps)] or a simkube-v2 map, found {found}"
     )]
     NotATrace { found: String },
     #[error("the trace is truncated: the file ends inside {at}")]
@@ -65,12 +65,12 @@ pub fn decode_any(bytes: &[u8]) -> Result<(TraceFormat, Trace), TraceDecodeError
         return Err(TraceDecodeError::LooksLikeJson);
     }
     match Marker::from_u8(first) {
-        Marker::FixArray(4) => decode_v1(bytes).map(|t| (TraceFormat::V1, t)),
+        Marker::FixArray(4 | 5) => decode_v1(bytes).map(|t| (TraceFormat::V1, t)),
         Marker::FixMap(_) | Marker::Map16 | Marker::Map32 => decode_v2(bytes).map(|t| (TraceFormat::SimkubeV2, t)),
         Marker::Array16 | Marker::Array32 => {
             let len = rmp::decode::read_array_len(&mut &bytes[..])
                 .map_err(|_| TraceDecodeError::Truncated { at: "the top-level array header".into() })?;
-            if len == 4 {
+            if len == 4 || len == 5 {
                 decode_v1(bytes).map(|t| (TraceFormat::V1, t))
             } else {
                 Err(TraceDecodeError::NotATrace { found: format!("an array of {len} elements") })
@@ -138,7 +138,7 @@ fn decode_v2(bytes: &[u8]) -> Result<Trace, TraceDecodeError> {
 /// Names the four elements of a v1 file instead of their positions, so `1[3].ts` reads
 /// `events[3].ts`.
 pub(super) fn v1_location(path: &str) -> String {
-    let names = ["config", "events", "index", "pod_lifecycles"];
+    let names = ["config", "events", "index", "pod_lifecycles", "gaps"];
     if path == "." || path.is_empty() {
         return "the top-level array".into();
     }
@@ -180,6 +180,26 @@ pub(super) fn check_consistency(trace: &Trace) -> Result<(), TraceDecodeError> {
 mod tests {
     use super::*;
     use crate::trace::v1::{encode_to_vec, tests::sample_trace};
+
+    #[test]
+    fn a_v1_trace_with_gaps_has_five_elements_and_reads_back() {
+        let mut trace = sample_trace();
+        assert_eq!(encode_to_vec(&trace)[0], 0x94);
+        trace.gaps = vec![crate::trace::Gap {
+            kind: "apps/v1.Deployment".parse().unwrap(),
+            from: 1_700_000_010,
+            to: 1_700_000_020,
+        }];
+        let bytes = encode_to_vec(&trace);
+        assert_eq!(bytes[0], 0x95);
+        assert_eq!(decode(&bytes).unwrap(), trace);
+        let json = crate::trace::v1::to_json(&trace).unwrap();
+        assert_eq!(json[4][0]["from"], 1_700_000_010);
+        assert_eq!(crate::trace::v1::from_json(json).unwrap(), trace);
+        let bad = serde_json::json!([{"trackedObjects": {}}, [], {}, {}, [{"kind": "apps/v1.Deployment", "from": "x", "to": 1}]]);
+        let err = decode(&rmp_serde::to_vec(&bad).unwrap()).unwrap_err();
+        assert!(err.to_string().contains("gaps[0].from"), "{err}");
+    }
 
     #[test]
     fn rejects_empty_and_json() {

@@ -22,6 +22,8 @@
 //!   after that start), and takes its end. A trace names pods by owner and template only, so when
 //!   several pods of one template span the boundary they are paired in launch order.
 //!
+//! - **Gaps** of every input are kept; those of one kind that overlap are made one.
+//!
 //! Within one second, a merged event lists the first input's objects, then those the others add;
 //! objects recovered from a later window's first event follow in identity order.
 
@@ -345,7 +347,8 @@ pub fn merge(inputs: &[MergeInput<'_>]) -> Result<Trace, MergeError> {
         by_hash.retain(|_, lcs| !lcs.is_empty());
         !by_hash.is_empty()
     });
-    Ok(Trace { config, events, index, pod_lifecycles: lifecycles })
+    let gaps = super::gaps::union(inputs.iter().flat_map(|i| i.trace.gaps.iter().cloned()).collect());
+    Ok(Trace { config, events, index, pod_lifecycles: lifecycles, gaps })
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ pub mod chunks;
 pub mod decode;
 mod field_bytes;
 mod file_shapes;
+pub mod gaps;
 pub mod identity_ref;
 pub mod lifecycles;
 pub mod merge;
@@ -25,6 +26,7 @@ use crate::tracer_config::TracerConfig;
 
 pub use chunks::{ChunkWriter, TraceChunks, TraceSink};
 pub use decode::{decode, decode_any, TraceDecodeError};
+pub use gaps::Gap;
 pub use identity_ref::IdentityRef;
 pub use object::{namespaced_name, EncodedObject, MetadataRef, MetadataSpans, ObjectIdentity};
 pub use view::TraceView;
@@ -59,6 +61,9 @@ pub struct Trace {
     pub index: BTreeMap<TraceIdentity, u64>,
     /// Owner → pod hash → lifecycles in launch order.
     pub pod_lifecycles: BTreeMap<TraceIdentity, BTreeMap<u64, Vec<PodLifecycle>>>,
+    /// Where the trace missed a kind's changes (see [`gaps`]), in order; empty for a complete
+    /// trace.
+    pub gaps: Vec<Gap>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

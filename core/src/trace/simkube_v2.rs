@@ -14,6 +14,7 @@ use rmp::encode as mp;
 use serde::Deserialize;
 
 use super::file_shapes::{self, FileConfig, FileIndexEntry, FileLifecycleTable, FileOwner};
+use super::gaps::{self, FileGap};
 use super::v1::{kinds_by_name, len32, push_int, write_event, write_name, write_owner_with, EncodeError};
 use super::{ChunkWriter, IdentityRef, TraceChunks, TraceSink, TraceView};
 use super::{PodLifecycle, Trace, TraceEvent, TraceIdentity};
@@ -92,7 +93,8 @@ fn push_lifecycle(out: &mut Vec<u8>, lc: &PodLifecycle) {
 /// Writes the trace in the simkube-v2 format, from the same view the v1 writer reads: a window
 /// of the store as it is, or a [`Trace`].
 pub fn write(view: &TraceView<'_>, w: &mut impl TraceSink) -> Result<(), EncodeError> {
-    mp::write_map_len(w, 5)?;
+    // `gaps` only where there are some, so that a complete trace is the map SimKube writes.
+    mp::write_map_len(w, if view.gaps.is_empty() { 5 } else { 6 })?;
     mp::write_str(w, "version")?;
     mp::write_uint(w, 2)?;
     mp::write_str(w, "config")?;
@@ -137,6 +139,10 @@ pub fn write(view: &TraceView<'_>, w: &mut impl TraceSink) -> Result<(), EncodeE
     }
     mp::write_map_len(w, len32(written)?)?;
     w.write_buffer(section)?;
+    if !view.gaps.is_empty() {
+        mp::write_str(w, "gaps")?;
+        gaps::write(w, &view.gaps)?;
+    }
     Ok(())
 }
 
@@ -167,6 +173,8 @@ pub(super) struct V2File {
     index: BTreeMap<String, FileIndexEntry>,
     #[serde(default)]
     pod_lifecycles: FileLifecycleTable,
+    #[serde(default)]
+    gaps: Vec<FileGap>,
 }
 
 fn key(gvk: String, name: String) -> TraceIdentity {
@@ -206,7 +214,8 @@ impl V2File {
                 (owner, file_shapes::lifecycles(by_hash))
             })
             .collect();
-        Trace { config, events: self.events, index, pod_lifecycles }
+        let gaps = self.gaps.into_iter().map(FileGap::into_gap).collect();
+        Trace { config, events: self.events, index, pod_lifecycles, gaps }
     }
 }
 
@@ -247,7 +256,12 @@ pub fn to_json(trace: &Trace) -> Result<serde_json::Value, rmp_serde::decode::Er
         let _ = write_config(&mut buf, &trace.config);
         buf
     })?;
-    Ok(json!({"version": 2, "config": config, "events": v1[1], "index": index, "pod_lifecycles": lifecycles}))
+    let mut out =
+        json!({"version": 2, "config": config, "events": v1[1], "index": index, "pod_lifecycles": lifecycles});
+    if !trace.gaps.is_empty() {
+        out["gaps"] = gaps::to_json(&trace.gaps);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -267,6 +281,28 @@ mod tests {
         let (format, back) = decode_any(&bytes).unwrap();
         assert_eq!(format, TraceFormat::SimkubeV2);
         assert_eq!(back, trace);
+    }
+
+    fn encode_to_vec(trace: &Trace) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode(trace, &mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn gaps_round_trip_under_a_key_of_their_own() {
+        let mut trace = sample_trace();
+        let without = encode_to_vec(&trace);
+        assert_eq!(without[0], 0x85, "five keys without gaps");
+        trace.gaps =
+            vec![crate::trace::Gap { kind: "v1.Pod".parse().unwrap(), from: 1_700_000_010, to: 1_700_000_020 }];
+        let bytes = encode_to_vec(&trace);
+        assert_eq!(bytes[0], 0x86);
+        let (format, back) = decode_any(&bytes).unwrap();
+        assert_eq!((format, back.gaps.clone()), (TraceFormat::SimkubeV2, trace.gaps.clone()));
+        assert_eq!(to_json(&trace).unwrap()["gaps"][0]["kind"], "v1.Pod");
+        // Bytes after the gaps key are the same as without it: SimKube reads what it always read.
+        assert_eq!(&bytes[1..without.len()], &without[1..]);
     }
 
     #[test]

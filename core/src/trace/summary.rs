@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use super::{ObjectIdentity, Trace};
+use super::{Gap, ObjectIdentity, Trace};
 use crate::gvk::Gvk;
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -42,6 +42,8 @@ pub struct TraceSummary {
     pub owners: BTreeMap<String, OwnerSummary>,
     /// Objects whose identity could not be read (no apiVersion, kind or name).
     pub unnamed_objects: usize,
+    /// Where the trace missed a kind's changes; empty for a complete trace.
+    pub gaps: Vec<Gap>,
 }
 
 impl TraceSummary {
@@ -64,6 +66,7 @@ impl TraceSummary {
             time_span: trace.time_span(),
             events: trace.events.len(),
             index_entries: trace.index.len(),
+            gaps: trace.gaps.clone(),
             ..Default::default()
         };
         let mut seen: BTreeSet<ObjectIdentity> = BTreeSet::new();
@@ -132,6 +135,28 @@ impl fmt::Display for TraceSummary {
             None => writeln!(f, "time span:  (no events)")?,
         }
         writeln!(f, "events:     {}", self.events)?;
+        if self.gaps.is_empty() {
+            writeln!(f, "gaps:       none: every change the watches were sent is in the trace")?;
+        } else {
+            let seconds: i64 = self.gaps.iter().map(Gap::seconds).sum();
+            writeln!(
+                f,
+                "gaps:       {} ({}): changes inside these were not seen one by one, only their outcome at the end",
+                self.gaps.len(),
+                format_duration(seconds)
+            )?;
+            let width = self.gaps.iter().map(|g| g.kind.to_string().len()).max().unwrap_or(0);
+            for g in &self.gaps {
+                let kind = g.kind.to_string();
+                writeln!(
+                    f,
+                    "  {kind:width$}  {} .. {} ({})",
+                    format_ts(g.from),
+                    format_ts(g.to),
+                    format_duration(g.seconds())
+                )?;
+            }
+        }
         writeln!(f, "tracked kinds:")?;
         if self.tracked.is_empty() {
             writeln!(f, "  (none)")?;
@@ -202,6 +227,16 @@ mod tests {
         assert!(text.contains("2023-11-14T22:13:20Z .. 2023-11-14T22:14:20Z (1m)"), "{text}");
         assert!(text.contains("apps/v1.Deployment  1 objects, 1 versions, 1 deletions"), "{text}");
         assert!(text.contains("tracked kinds:\n  apps/v1.Deployment  /spec/template, pod lifecycles\n"), "{text}");
+        assert!(text.contains("gaps:       none"), "{text}");
+    }
+
+    #[test]
+    fn lists_the_gaps() {
+        let mut trace = sample_trace();
+        trace.gaps = vec![Gap { kind: "apps/v1.Deployment".parse().unwrap(), from: 1_700_000_010, to: 1_700_000_040 }];
+        let text = TraceSummary::of(&trace).to_string();
+        assert!(text.contains("gaps:       1 (30s): changes inside these"), "{text}");
+        assert!(text.contains("  apps/v1.Deployment  2023-11-14T22:13:30Z .. 2023-11-14T22:14:00Z (30s)\n"), "{text}");
     }
 
     #[test]

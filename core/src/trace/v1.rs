@@ -1,5 +1,6 @@
 //! The v1 trace file: a msgpack array `[config, events, index, pod_lifecycles]` whose maps carry
-//! field names, so generic msgpack tools show it readably.
+//! field names, so generic msgpack tools show it readably; a trace with gaps (see
+//! [`super::gaps`]) has them as a fifth element.
 //!
 //! The encoder writes msgpack directly so that objects, already encoded in the store, are copied
 //! as bytes rather than decoded and re-encoded.
@@ -12,6 +13,7 @@ use serde::Deserialize;
 
 use super::chunks::{ChunkWriter, TraceChunks, TraceSink};
 use super::file_shapes::{self, FileConfig, FileLifecycles};
+use super::gaps::{self, FileGap};
 use super::view::{EventView, IdentityRef, LifecyclesRef, TraceView};
 use super::{EncodedObject, PodLifecycle, Trace, TraceEvent, TraceIdentity};
 use crate::gvk::Gvk;
@@ -109,7 +111,9 @@ fn index_by_name<'v, 'a>(view: &'v TraceView<'a>) -> impl Iterator<Item = &'v (I
 
 /// Writes the trace in the v1 format.
 pub fn write(view: &TraceView<'_>, w: &mut impl TraceSink) -> Result<(), EncodeError> {
-    mp::write_array_len(w, 4)?;
+    // The fifth element only where there are gaps, so that a complete trace is the documented
+    // four-element array.
+    mp::write_array_len(w, if view.gaps.is_empty() { 4 } else { 5 })?;
     rmp_serde::encode::write_named(w, view.config)?;
 
     mp::write_array_len(w, len32(view.events.len())?)?;
@@ -143,6 +147,9 @@ pub fn write(view: &TraceView<'_>, w: &mut impl TraceSink) -> Result<(), EncodeE
     }
     mp::write_map_len(w, len32(owners)?)?;
     w.write_buffer(section)?;
+    if !view.gaps.is_empty() {
+        gaps::write(w, &view.gaps)?;
+    }
     Ok(())
 }
 
@@ -297,7 +304,11 @@ pub fn to_json(trace: &Trace) -> Result<serde_json::Value, rmp_serde::decode::Er
             (run[0].0.namespaced_name(), Value::Object(by_hash))
         })
         .collect();
-    Ok(json!([trace.config, events, index, lifecycles]))
+    if trace.gaps.is_empty() {
+        Ok(json!([trace.config, events, index, lifecycles]))
+    } else {
+        Ok(json!([trace.config, events, index, lifecycles, gaps::to_json(&trace.gaps)]))
+    }
 }
 
 /// Reads the JSON shape that [`to_json`] writes, with the same checks as the msgpack decoder.
@@ -311,18 +322,20 @@ pub fn from_json(json: serde_json::Value) -> Result<Trace, super::TraceDecodeErr
     Ok(trace)
 }
 
-/// The v1 file as serde reads it, before names are resolved to kinds.
+/// The v1 file as serde reads it, before names are resolved to kinds; the gaps are the optional
+/// fifth element.
 #[derive(Deserialize)]
 pub(super) struct V1File(
     pub FileConfig,
     pub Vec<TraceEvent>,
     pub BTreeMap<String, u64>,
     pub BTreeMap<String, FileLifecycles>,
+    #[serde(default)] pub Vec<FileGap>,
 );
 
 impl V1File {
     pub(super) fn into_trace(self) -> Trace {
-        let V1File(config, events, index, lifecycles) = self;
+        let V1File(config, events, index, lifecycles, gaps) = self;
         let config = config.resolve(default_pod_template_paths);
         let kinds = kinds_by_name(&config, &events);
         let key = |name: String| TraceIdentity { gvk: kinds.get(&name).cloned().flatten(), name };
@@ -331,6 +344,7 @@ impl V1File {
             pod_lifecycles: lifecycles.into_iter().map(|(n, l)| (key(n), file_shapes::lifecycles(l))).collect(),
             config,
             events,
+            gaps: gaps.into_iter().map(FileGap::into_gap).collect(),
         }
     }
 }
@@ -410,6 +424,7 @@ pub(crate) mod tests {
                 .into(),
             )]
             .into(),
+            gaps: Vec::new(),
         }
     }
 
@@ -575,6 +590,7 @@ pub(crate) mod tests {
                             (TraceIdentity { gvk: None, name: n }, by_hash)
                         })
                         .collect(),
+                    gaps: Vec::new(),
                 }
             })
     }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 pub use super::identity_ref::IdentityRef;
 use super::lifecycles::{Launches, OwnerLifecycles};
 use super::object::deletion_record;
-use super::{EncodedObject, ObjectIdentity, PodLifecycle, Trace, TraceEvent};
+use super::{EncodedObject, Gap, ObjectIdentity, PodLifecycle, Trace, TraceEvent};
 use crate::tracer_config::TracerConfig;
 
 pub struct TraceView<'a> {
@@ -18,6 +18,8 @@ pub struct TraceView<'a> {
     pub index: Vec<(IdentityRef<'a>, u64)>,
     /// In key order, one entry per key; one clipped to nothing is left out by those who read it.
     pub pod_lifecycles: Vec<(IdentityRef<'a>, LifecyclesRef<'a>)>,
+    /// In order; clipped to the window where the view is one.
+    pub gaps: Vec<Gap>,
 }
 
 pub struct EventView<'a> {
@@ -141,7 +143,7 @@ impl<'a> TraceView<'a> {
         let mut pod_lifecycles: Vec<_> =
             trace.pod_lifecycles.iter().map(|(k, l)| (IdentityRef::of_trace(k), LifecyclesRef::Held(l))).collect();
         pod_lifecycles.sort_unstable_by(|a, b| a.0.cmp_key(&b.0));
-        TraceView { config: &trace.config, events, index, pod_lifecycles }
+        TraceView { config: &trace.config, events, index, pod_lifecycles, gaps: trace.gaps.clone() }
     }
 
     /// The trace as an owned [`Trace`], for the encoders and tools that read one.
@@ -166,6 +168,7 @@ impl<'a> TraceView<'a> {
                     (l.keeps_empty() || !map.is_empty()).then(|| (k.to_trace_identity(), map))
                 })
                 .collect(),
+            gaps: self.gaps.clone(),
         }
     }
 

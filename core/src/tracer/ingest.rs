@@ -14,7 +14,7 @@ use crate::lifecycle::observed_lifecycle;
 use crate::ownership::{resolve_owner, KnownOwner, OwnerCache, OwnerReference, Resolution};
 use crate::sources::{Change, ChangeKind, Payload};
 use crate::store::Store;
-use crate::trace::{EncodedObject, ObjectIdentity};
+use crate::trace::{EncodedObject, Gap, ObjectIdentity};
 use crate::tracer_config::TrackedObjectConfig;
 use crate::{stable_hash, TracerConfig};
 
@@ -150,8 +150,24 @@ impl Ingest {
             }
             ChangeKind::Applied(payload) => wanted = self.applied(&gvk, at, payload),
             ChangeKind::Deleted(payload) => wanted = self.deleted(&gvk, at, payload),
+            ChangeKind::Gap { from } => self.gap(gvk, from, at),
         }
         wanted
+    }
+
+    /// A re-list replaced the watch of `gvk`: its changes from `from` to `to` are in the trace
+    /// only as their outcome at `to`. Recorded for the kinds the trace holds: tracked kinds, and
+    /// pods where lifecycles are tracked. Owner kinds' gaps cost owner resolution nothing that
+    /// the re-list does not restore.
+    fn gap(&mut self, gvk: Gvk, from: i64, to: i64) {
+        let recorded = self.config.get(&gvk).is_some()
+            || (gvk == pod_gvk() && self.config.tracked_objects.values().any(|c| c.track_lifecycle));
+        if !recorded {
+            return;
+        }
+        tracing::warn!(kind = %gvk, from, to, seconds = to - from, "a re-list replaced the watch: the trace has a gap for this kind, where only the outcome of its changes is known");
+        self.metrics.count_gap(&gvk);
+        self.store.record_gap(Gap { kind: gvk, from, to });
     }
 
     fn applied(&mut self, gvk: &Gvk, at: i64, payload: Payload) -> Vec<Gvk> {

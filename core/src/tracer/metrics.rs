@@ -10,6 +10,8 @@ use crate::gvk::Gvk;
 pub struct Metrics {
     /// Watch events received, per kind.
     events: Mutex<BTreeMap<Gvk, u64>>,
+    /// Gaps recorded (re-lists that replaced a watch), per kind.
+    gaps: Mutex<BTreeMap<Gvk, u64>>,
     /// Object versions recorded (changed objects; unchanged ones are not counted).
     pub recorded: AtomicU64,
     /// (Re-)lists started, across kinds: one at startup per kind, one per watch restart.
@@ -34,6 +36,14 @@ impl Metrics {
                 events.insert(gvk.clone(), 1);
             }
         }
+    }
+
+    pub fn count_gap(&self, gvk: &Gvk) {
+        *self.gaps.lock().unwrap_or_else(|p| p.into_inner()).entry(gvk.clone()).or_default() += 1;
+    }
+
+    pub fn gaps(&self) -> BTreeMap<Gvk, u64> {
+        self.gaps.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     pub fn events(&self) -> BTreeMap<Gvk, u64> {

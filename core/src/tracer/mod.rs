@@ -22,7 +22,7 @@ pub use metrics::Metrics;
 use crate::gvk::Gvk;
 use crate::pipeline::{PodHasher, SanitiserChain};
 use crate::shard::{Admission, Shard};
-use crate::sources::{spawn_kind_watch, unix_now, KindState, SourceHealth, WatchMode};
+use crate::sources::{spawn_kind_watch, unix_now, GapTracker, NotReady, SourceHealth, WatchMode};
 use crate::store::{Retention, Store};
 use crate::tracer_config::TracerConfig;
 
@@ -49,6 +49,9 @@ pub struct TracerSettings {
     /// A store restored from a checkpoint: the watches' initial lists reconcile against it, so
     /// what changed while the tracer was down is recorded at the list's time.
     pub restored: Option<Store>,
+    /// When the restored checkpoint was written (unix seconds): the trace is complete up to then,
+    /// so each kind's first list closes a gap that starts there.
+    pub restored_at: Option<i64>,
     /// The namespaces this replica records when several share the cluster; `None` records all.
     pub shard: Option<Shard>,
 }
@@ -70,6 +73,7 @@ const RETENTION_EVERY: Duration = Duration::from_secs(10);
 impl Tracer {
     pub fn start(client: Client, settings: TracerSettings) -> Tracer {
         let config = Arc::new(settings.config);
+        let store_restored = settings.restored.is_some();
         let store = Arc::new(settings.restored.unwrap_or_default());
         let health = Arc::new(SourceHealth::default());
         let metrics = Arc::new(Metrics::default());
@@ -81,8 +85,19 @@ impl Tracer {
         if !full_kinds.contains(&pod) {
             full_kinds.push(pod);
         }
+        let first_gaps = || match (settings.restored_at, store_restored) {
+            (Some(ts), true) => GapTracker::resuming_from(ts),
+            _ => GapTracker::new(),
+        };
         for gvk in full_kinds {
-            tasks.push(spawn_kind_watch(client.clone(), gvk, WatchMode::Full, tx.clone(), health.clone()));
+            tasks.push(spawn_kind_watch(
+                client.clone(),
+                gvk,
+                WatchMode::Full,
+                tx.clone(),
+                health.clone(),
+                first_gaps(),
+            ));
         }
 
         let mut ingest = Ingest::new(config.clone(), Arc::new(settings.pipeline), store.clone(), metrics.clone());
@@ -114,6 +129,7 @@ impl Tracer {
                         WatchMode::MetadataOnly,
                         tx.clone(),
                         watch_health.clone(),
+                        GapTracker::new(),
                     ));
                 }
             }
@@ -136,14 +152,15 @@ impl Tracer {
         Tracer { config, store, health, metrics, tasks }
     }
 
-    /// The kinds that have not completed their initial list, and why; empty when ready.
-    pub fn not_ready(&self) -> Vec<(Gvk, KindState)> {
+    /// The kinds that have not completed their initial list, or whose watch has been down for
+    /// longer than `grace`, and why; empty when ready.
+    pub fn not_ready(&self, grace: Duration) -> Vec<(Gvk, NotReady)> {
         let mut kinds: Vec<Gvk> = self.config.tracked_objects.keys().cloned().collect();
         let pod = Gvk::new("", "v1", "Pod");
         if !kinds.contains(&pod) {
             kinds.push(pod);
         }
-        self.health.not_ready(kinds)
+        self.health.not_ready(kinds, grace, std::time::Instant::now())
     }
 }
 

@@ -47,8 +47,9 @@ fn check_config_names_the_exporters_bad_options() {
 fn get(port: u16, method: &str, path: &str, body: &str) -> (u16, Vec<u8>) {
     use std::io::Write;
     let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return (0, Vec::new()) };
+    // Accepting JSON, a delivered export is answered with a summary of what was delivered.
     let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     s.write_all(req.as_bytes()).unwrap();

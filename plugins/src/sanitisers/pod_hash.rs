@@ -1,6 +1,6 @@
 //! `pod-hash`: the template sanitiser applied before a pod's hash is taken. It removes what differs
 //! between a production pod and the pod a simulator creates from the recorded template: what
-//! controllers, admission plugins and the scheduler add to a pod. README ("What the pod hash
+//! controllers, admission plugins and the scheduler add to a pod. docs/recording.md ("What the pod hash
 //! ignores") lists exactly these tables.
 
 use serde_json::Value;

@@ -20,6 +20,9 @@ pub struct Faults {
     /// while reads still succeed: a lease holder that can no longer renew.
     failing_writes: Mutex<HashMap<String, u16>>,
     delay: Mutex<Duration>,
+    /// While set, every new connection is reset as soon as it is accepted: an apiserver behind a
+    /// load balancer whose backends are gone.
+    reset_connections: std::sync::atomic::AtomicBool,
 }
 
 impl Faults {
@@ -67,6 +70,14 @@ impl Faults {
 
     pub fn delay(&self) -> Duration {
         *lock(&self.delay)
+    }
+
+    pub fn set_reset_connections(&self, on: bool) {
+        self.reset_connections.store(on, Ordering::SeqCst);
+    }
+
+    pub fn resets_connections(&self) -> bool {
+        self.reset_connections.load(Ordering::SeqCst)
     }
 }
 

@@ -28,8 +28,10 @@
 //!   rollouts, Jobs, CronJobs, a Volcano-style job, pod lifecycles, the scheduler's verdict on a pod
 //!   it cannot place; every object carries `managedFields` as the apiserver writes them;
 //! - faults: [`Emulator::close_watches`], [`Emulator::fail_next`], [`Emulator::forbid_kind`],
-//!   [`Emulator::set_delay`], [`Emulator::compact`] (also over HTTP under `/admin/`), and
-//!   [`Emulator::fail_writes`] (writes to one kind fail while reads go on);
+//!   [`Emulator::set_delay`], [`Emulator::compact`] (also over HTTP under `/admin/`),
+//!   [`Emulator::fail_writes`] (writes to one kind fail while reads go on),
+//!   [`Emulator::reset_connections`] (every new connection reset while it lasts) and
+//!   [`Emulator::stop`] then [`Emulator::restart_after`] (connections refused while it lasts);
 //! - load: [`Emulator::request_count`], [`Emulator::requests_by_verb`],
 //!   [`Emulator::requests_by_route`], [`Emulator::requests_for`].
 
@@ -341,6 +343,19 @@ impl Emulator {
     /// Delays every API response.
     pub fn set_delay(&self, delay: Duration) {
         self.shared().faults.set_delay(delay);
+    }
+
+    /// From now on every new connection is reset as soon as it is accepted, and open watches end
+    /// (with their connections), until [`Emulator::accept_connections`]: the apiserver is there
+    /// but answers nothing.
+    pub fn reset_connections(&self) {
+        self.shared().faults.set_reset_connections(true);
+        self.shared().close_watches();
+    }
+
+    /// Ends [`Emulator::reset_connections`].
+    pub fn accept_connections(&self) {
+        self.shared().faults.set_reset_connections(false);
     }
 
     /// Forgets the watch history: a watch from an earlier resource version gets 410 Gone.

@@ -75,6 +75,12 @@ fn error(e: &ApiError) -> Response<Body> {
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>, tls: Option<tokio_rustls::TlsAcceptor>) {
     loop {
         let Ok((stream, _)) = listener.accept().await else { continue };
+        if shared.faults.resets_connections() {
+            // A zero linger turns the close into a reset (RST), as a vanished backend gives.
+            let _ = stream.set_zero_linger();
+            drop(stream);
+            continue;
+        }
         let shared = shared.clone();
         // Subscribe before checking: a stop that comes after the check still closes this one.
         let mut epoch = shared.watch_epoch.subscribe();

@@ -336,3 +336,21 @@ fn the_first_lists_after_a_restore_reconcile_against_the_restored_trace() {
         "the pod gone while down ends at the list; the running one is not recorded twice"
     );
 }
+
+#[test]
+fn gaps_are_recorded_for_the_kinds_the_trace_holds() {
+    let gap = |gvk: &str, from| change(gvk, T + 30, ChangeKind::Gap { from });
+    let (mut ing, store) = ingest(config(&[("apps/v1.Deployment", "/spec/template", false, false)]));
+    ing.handle(gap("apps/v1.Deployment", T + 10));
+    // Pods matter only where lifecycles are tracked; owner kinds' watches only feed resolution.
+    ing.handle(gap("v1.Pod", T + 10));
+    ing.handle(gap("apps/v1.ReplicaSet", T + 10));
+    let expected = Gap { kind: "apps/v1.Deployment".parse().unwrap(), from: T + 10, to: T + 30 };
+    assert_eq!(store.gaps(), std::slice::from_ref(&expected));
+    assert_eq!(export(&store, &ing.config).gaps, [expected]);
+    assert_eq!(ing.metrics.gaps().values().sum::<u64>(), 1);
+
+    let (mut ing, store) = ingest(config(&[("apps/v1.Deployment", "/spec/template", true, false)]));
+    ing.handle(gap("v1.Pod", T + 10));
+    assert_eq!(store.gaps().len(), 1, "pods, with lifecycles tracked");
+}
