@@ -22,8 +22,9 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
-/// As kube asks for metadata only.
-const METADATA_ONLY: &str = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json";
+/// As kube asks for metadata only: a list of them, then each watch event's.
+const METADATA_LIST: &str = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json";
+const METADATA: &str = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json";
 const WHOLE: &str = "application/json";
 /// Reads as large as a TLS record can fill, so that a burst of events is one wake-up.
 const READ_SIZE: usize = 256 * 1024;
@@ -31,13 +32,14 @@ const READ_SIZE: usize = 256 * 1024;
 struct Watch {
     kind: &'static str,
     path: &'static str,
-    accept: &'static str,
+    list_accept: &'static str,
+    watch_accept: &'static str,
 }
 
 const WATCHES: [Watch; 3] = [
-    Watch { kind: "Deployment", path: "/apis/apps/v1/deployments", accept: WHOLE },
-    Watch { kind: "Pod", path: "/api/v1/pods", accept: WHOLE },
-    Watch { kind: "ReplicaSet", path: "/apis/apps/v1/replicasets", accept: METADATA_ONLY },
+    Watch { kind: "Deployment", path: "/apis/apps/v1/deployments", list_accept: WHOLE, watch_accept: WHOLE },
+    Watch { kind: "Pod", path: "/api/v1/pods", list_accept: WHOLE, watch_accept: WHOLE },
+    Watch { kind: "ReplicaSet", path: "/apis/apps/v1/replicasets", list_accept: METADATA_LIST, watch_accept: METADATA },
 ];
 
 /// One HTTP/1.1 connection, read into a buffer that requests consume from the front.
@@ -185,7 +187,7 @@ async fn list(conn: &mut Conn, watch: &Watch) -> anyhow::Result<String> {
         } else {
             format!("{}?limit=500&continue={token}", watch.path)
         };
-        let body = conn.get(&path, watch.accept).await?;
+        let body = conn.get(&path, watch.list_accept).await?;
         // The list's own metadata comes first; its items are only scanned past.
         let mut head = Vec::new();
         conn.body(body, |piece| {
@@ -254,6 +256,7 @@ async fn watch(target: Rc<Target>, watch: &'static Watch, seen: Rc<Cell<u64>>) {
         gone: true,
     };
     loop {
+        let started = std::time::Instant::now();
         let result: anyhow::Result<()> = async {
             let mut conn = Conn::open(&target).await?;
             if scanner.gone {
@@ -264,13 +267,17 @@ async fn watch(target: Rc<Target>, watch: &'static Watch, seen: Rc<Cell<u64>>) {
                 "{}?watch=true&timeoutSeconds=290&allowWatchBookmarks=true&resourceVersion={}",
                 watch.path, scanner.last_rv
             );
-            let body = conn.get(&path, watch.accept).await?;
+            let body = conn.get(&path, watch.watch_accept).await?;
             scanner.partial.clear();
             conn.body(body, |piece| scanner.feed(piece, &seen)).await
         }
         .await;
-        if let Err(e) = result {
+        if let Err(e) = &result {
             eprintln!("lean_floor: {} watch: {e:#}", watch.kind);
+        }
+        // A watch that ends at once (refused, or an answer that is not a stream) is retried
+        // after a pause rather than in a loop of handshakes.
+        if result.is_err() || started.elapsed() < std::time::Duration::from_secs(1) {
             tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         }
     }
