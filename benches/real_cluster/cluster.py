@@ -93,9 +93,10 @@ class ControlPlane:
         body = self.raw("/api/v1/namespaces?limit=1")
         return int(body["metadata"]["resourceVersion"]) if body else None
 
-    def wait_quiet(self, pods=None, replicasets=None, deployments=None, timeout=900):
-        """Waits until the controllers are done: the counts reached, then no write for 3 s
-        (bar the apiserver's own lease renewals)."""
+    def wait_quiet(self, pods=None, replicasets=None, deployments=None, timeout=900, quiet=True):
+        """Waits until the controllers are done: the counts reached, then (with `quiet`) no write
+        for 3 s bar the apiserver's own lease renewals. A tracer that renews a Lease every
+        second keeps the cluster from ever being quiet: pass `quiet=False` while one runs."""
         t = time.time()
         targets = {"/api/v1/pods": pods, "/apis/apps/v1/replicasets": replicasets, "/apis/apps/v1/deployments": deployments}
         while time.time() - t < timeout:
@@ -105,7 +106,7 @@ class ControlPlane:
         else:
             log(f"timed out waiting for {targets}")
         last, quiet_since = self.revision(), time.time()
-        while time.time() - t < timeout and time.time() - quiet_since < 3:
+        while quiet and time.time() - t < timeout and time.time() - quiet_since < 3:
             time.sleep(1)
             now = self.revision()
             if now is not None and last is not None and now - last > 1:

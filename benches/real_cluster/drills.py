@@ -121,7 +121,7 @@ class Drill:
             t.wait_ready()
         self.since = time.time()
         self.load.create()
-        self.cp.wait_quiet(pods=N)
+        self.cp.wait_quiet(pods=N, quiet=False)
 
     def probe(self, tracers):
         self.probes.append(Probe(self.cp, tracers, self.since))
