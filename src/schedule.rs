@@ -49,6 +49,7 @@ fn request(s: &ScheduledExport, start: i64, end: i64) -> ExportRequest {
             ScheduleFormat::V1 => TraceFormat::V1,
             ScheduleFormat::SimkubeV2 => TraceFormat::SimkubeV2,
         }),
+        transform: s.program.clone(),
     }
 }
 

@@ -122,3 +122,8 @@ fn pod_template_path() {
 fn export_request() {
     smoke("export_request", 300, targets::export_request);
 }
+
+#[test]
+fn skel() {
+    smoke("skel", 300, targets::skel);
+}

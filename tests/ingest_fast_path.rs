@@ -101,6 +101,7 @@ fn trace(events: &[Event], sanitisers: &[&str], raw: bool) -> (Vec<u8>, u64, u64
         export_path: None,
         filters: Default::default(),
         format: Some(TraceFormat::V1),
+        transform: None,
     };
     let filters = build_filters(&serde_json::Map::new(), &serde_json::Map::new(), &cfg).unwrap();
     let encoded = export(&store.snapshot(), &cfg, &request, &filters).unwrap();

@@ -127,7 +127,7 @@ impl Loader {
             );
         }
         figment = figment.merge(self.overrides);
-        let raw: RawConfig = figment.extract().map_err(|e| ConfigError::from_figment(e, file_name.as_deref()))?;
+        let mut raw: RawConfig = figment.extract().map_err(|e| ConfigError::from_figment(e, file_name.as_deref()))?;
         let source_name = file_name.map(|f| format!("config file {f}")).unwrap_or_else(|| "config".into());
         let tracer = normalise(raw.tracked_objects, &source_name)?;
         if let Some(s) = &raw.shard {
@@ -136,7 +136,7 @@ impl Loader {
         raw.pipeline.validate(&source_name)?;
         raw.retention.validate(&source_name)?;
         raw.server.validate(&source_name)?;
-        crate::schedule::validate(&raw.exports, &source_name)?;
+        crate::schedule::validate(&mut raw.exports, &source_name)?;
         if let Some(c) = &raw.checkpoint {
             c.validate(&source_name)?;
         }

@@ -1,6 +1,7 @@
 //! `exports`: exports that run on a schedule.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -35,10 +36,18 @@ pub struct ScheduledExport {
     /// Also export the window ending at shutdown (SIGTERM or SIGINT).
     #[serde(default)]
     pub export_on_shutdown: bool,
+    /// A file holding a SKEL program applied to every window before the filters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transform: Option<PathBuf>,
+    /// The text of `transform`, read and parsed when the config is loaded.
+    #[serde(skip)]
+    pub program: Option<String>,
 }
 
-pub(crate) fn validate(exports: &[ScheduledExport], source_name: &str) -> Result<(), ConfigError> {
-    for (i, e) in exports.iter().enumerate() {
+/// Checks every schedule, and reads and parses each one's transform, so that a program that
+/// cannot run stops the tracer at start (and `check-config`) rather than failing every window.
+pub(crate) fn validate(exports: &mut [ScheduledExport], source_name: &str) -> Result<(), ConfigError> {
+    for (i, e) in exports.iter_mut().enumerate() {
         let invalid = |field: &str, message: &str| ConfigError::Invalid {
             source_name: source_name.into(),
             key: format!("exports[{i}].{field}"),
@@ -55,6 +64,13 @@ pub(crate) fn validate(exports: &[ScheduledExport], source_name: &str) -> Result
                 "to",
                 "a destination is required (a path under export.localDir, or s3://, gs://, az://)",
             ));
+        }
+        if let Some(path) = &e.transform {
+            let shown = path.display();
+            let text = std::fs::read_to_string(path)
+                .map_err(|err| invalid("transform", &format!("cannot read the SKEL program {shown}: {err}")))?;
+            sk_skel::Program::parse(&text).map_err(|err| invalid("transform", &format!("{shown}: {err}")))?;
+            e.program = Some(text);
         }
     }
     Ok(())

@@ -3,7 +3,8 @@
 //! pod hasher (`pipeline`), the ingest loop (`tracer`), the store of recorded state (`store`), and
 //! exports from request to delivery (`export`); also bulk work below ingest's priority
 //! (`background`), plugin options, pod-template paths, label selectors, GVKs, the stable hash,
-//! namespace shards (`shard`) and the tracked-kinds config model.
+//! namespace shards (`shard`) and the tracked-kinds config model; SKEL programs applied to a
+//! trace (`transform`).
 //!
 //! An object's identity has one name per form: [`trace::ObjectIdentity`] (kind, namespace, name,
 //! as the store holds it), [`TraceIdentity`] (as a trace file names it: kind where known,
@@ -27,6 +28,7 @@ pub mod store;
 pub mod trace;
 pub mod tracer;
 pub mod tracer_config;
+pub mod transform;
 
 pub use gvk::Gvk;
 pub use hash::stable_hash;

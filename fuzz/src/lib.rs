@@ -94,3 +94,34 @@ pub fn export_request(data: &[u8]) {
     let Ok(filters) = build_filters(&Default::default(), &request.filters, config) else { return };
     let _ = export(&store.snapshot(), config, &request, &filters);
 }
+
+/// A SKEL program (up to the first NUL byte) applied to a JSON document (the rest, or a sample
+/// Deployment where the rest is not JSON): parsing and applying may fail, never panic, and what
+/// the program reports must agree with what it did.
+pub fn skel(data: &[u8]) {
+    let (program, doc) = match data.iter().position(|b| *b == 0) {
+        Some(at) => (&data[..at], &data[at + 1..]),
+        None => (data, &b""[..]),
+    };
+    let Ok(program) = sk_skel::Program::parse(&String::from_utf8_lossy(program)) else { return };
+    let mut obj = serde_json::from_slice::<Value>(doc).unwrap_or_else(|_| {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"namespace": "d", "name": "web",
+               "labels": {"app": "web", "a.b/c": "x"}},
+               "spec": {"replicas": 3, "template": {"spec": {"containers": [
+                   {"name": "c", "image": "i", "env": [{"name": "A", "valueFrom": {"secretKeyRef": {"key": "k"}}}]},
+                   {"name": "d", "image": "j"}]}}},
+               "status": {"ready": 3}})
+    });
+    let before = obj.clone();
+    let at = sk_skel::At { ts: 1_700_000_600, start: 1_700_000_000 };
+    let matched = program.matches(&obj, at);
+    let Ok(outcome) = program.apply(&mut obj, at) else { return };
+    if !outcome.changed {
+        assert_eq!(obj, before, "an unchanged object must be as it was");
+    }
+    assert!(outcome.matched || !outcome.changed, "a change without a match");
+    if let Ok(matched) = matched {
+        // `matches` asks of the object as it was; later commands may match what earlier changed.
+        assert!(!matched || outcome.matched, "matches and apply disagree");
+    }
+}

@@ -44,6 +44,10 @@ pub struct Args {
     /// The trace format.
     #[arg(long, value_parser = ["v1", "simkube-v2"], default_value = "v1")]
     pub format: String,
+    /// A SKEL program for the tracer to apply to the window before the filters (sent as the
+    /// request's `transform`); checked here first.
+    #[arg(long, value_name = "FILE")]
+    pub transform: Option<PathBuf>,
     /// A file holding the tracer's bearer token (its `server.auth.tokenFile`), sent as
     /// `Authorization: Bearer <token>`; surrounding whitespace is ignored.
     #[arg(long, env = "SK_TRACER_TOKEN_FILE", value_name = "PATH")]
@@ -81,10 +85,18 @@ fn request_body(args: &Args, start: i64, end: i64) -> anyhow::Result<serde_json:
     if !selectors.is_empty() {
         filters.insert("excluded_labels".into(), serde_json::json!(selectors));
     }
-    Ok(serde_json::json!({
+    let mut body = serde_json::json!({
         "start_ts": start, "end_ts": end, "export_path": args.to.clone().unwrap_or_default(),
         "filters": filters, "format": args.format,
-    }))
+    });
+    if let Some(path) = &args.transform {
+        let shown = path.display();
+        let text = std::fs::read_to_string(path).with_context(|| format!("--transform {shown}: cannot read it"))?;
+        sk_skel::Program::parse(&text)
+            .map_err(|e| super::transform::BadProgram(format!("--transform {shown}: {e}")))?;
+        body["transform"] = text.into();
+    }
+    Ok(body)
 }
 
 async fn export(args: Args) -> anyhow::Result<()> {

@@ -8,6 +8,7 @@ mod plugins;
 mod run;
 mod simkube_flags;
 mod time_spec;
+mod transform;
 
 use std::process::ExitCode;
 
@@ -84,6 +85,15 @@ enum Command {
     /// an earlier window left running. Inputs that record one object differently at the same
     /// second, or configure one kind differently, are refused with both files named.
     Merge(merge::Args),
+    /// Apply a SKEL program (SimKube's trace transformation language) to a trace file.
+    ///
+    /// Runs every command of the program over every object of every event, in order, and writes
+    /// the result in the input's format (or `--format`): deleted objects leave the index and
+    /// their pod lifecycles, the index hashes the transformed objects, and events left empty are
+    /// dropped. Relative times (`@t >= 10m`) count from the trace's first event. Prints how many
+    /// events and objects matched and changed. A program that does not parse, or cannot be applied
+    /// to an object, exits with status 2, naming its line and column.
+    Transform(transform::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -98,6 +108,7 @@ pub fn main() -> ExitCode {
         Command::Export(args) => export::run(args),
         Command::Plugins(args) => plugins::run(args),
         Command::Merge(args) => merge::run(args),
+        Command::Transform(args) => transform::run(args),
     };
     exit_code(outcome)
 }
@@ -110,6 +121,10 @@ fn exit_code(outcome: anyhow::Result<()>) -> ExitCode {
             if err.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
         {
             ExitCode::SUCCESS
+        }
+        Err(err) if err.downcast_ref::<transform::BadProgram>().is_some() => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
         }
         Err(err) => {
             eprintln!("error: {err:#}");

@@ -351,6 +351,24 @@ fn scheduled_exports_are_checked() {
 }
 
 #[test]
+fn a_scheduled_transform_is_read_and_parsed_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.skel");
+    std::fs::write(&good, "remove(status);\n").unwrap();
+    let c =
+        load(&format!("{DEPLOYMENT}exports:\n- {{every: 1h, window: 1h, to: a, transform: '{}'}}\n", good.display()))
+            .unwrap();
+    assert_eq!(c.exports[0].program.as_deref(), Some("remove(status);\n"));
+    assert!(c.to_yaml().contains(&format!("transform: {}", good.display())), "{}", c.to_yaml());
+    let bad = dir.path().join("bad.skel");
+    std::fs::write(&bad, "remove(status)").unwrap();
+    let text =
+        |p: &Path| format!("{DEPLOYMENT}exports:\n- {{every: 1h, window: 1h, to: a, transform: '{}'}}\n", p.display());
+    assert_err(&text(&bad), &["exports[0].transform: ", "bad.skel: line 1, column 15: expected `;`"]);
+    assert_err(&text(&dir.path().join("missing.skel")), &["exports[0].transform: cannot read the SKEL program"]);
+}
+
+#[test]
 fn yaml_syntax_errors_have_line_and_column() {
     assert_err("trackedObjects:\n  apps/v1.Deployment: {\n    x: [1\n", &["YAML syntax error: ", "at line 4 column 1"]);
     assert_err("trackedObjects:\n\tapps/v1.Deployment: {}\n", &["YAML syntax error: ", "at line 2 column 1"]);

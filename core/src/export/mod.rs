@@ -36,15 +36,23 @@ pub struct Encoded {
     pub objects: usize,
 }
 
-/// Cuts the requested window out of a snapshot, applies the filters and encodes it.
+/// Cuts the requested window out of a snapshot, applies the transform and the filters, and
+/// encodes it.
 pub fn export(
     snapshot: &Snapshot,
     config: &TracerConfig,
     request: &ExportRequest,
     filters: &AllOf,
 ) -> Result<Encoded, ExportRequestError> {
-    let view = snapshot.cut(config, request.window()?, filters);
-    Ok(encode_view(&view, request.format()))
+    let window = request.window()?;
+    let Some(program) = request.program()? else {
+        return Ok(encode_view(&snapshot.cut(config, window, filters), request.format()));
+    };
+    // The transform comes before the filters, so the window is cut whole and filtered after it.
+    let mut trace = snapshot.cut(config, window, &KeepAll).to_trace();
+    crate::transform::transform(&mut trace, &program, request.start_ts, filters, |_| {})
+        .map_err(|e| ExportRequestError::Invalid(format!("transform: {e}")))?;
+    Ok(encode(&trace, request.format()))
 }
 
 /// Encodes a view in either format, each written straight from it: the chunks share the stored

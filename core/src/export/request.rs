@@ -1,6 +1,7 @@
 //! The body of `POST /export`, compatible with SimKube's v1 export API.
 
 use serde::Deserialize;
+use sk_skel::Program;
 
 use super::window::Window;
 
@@ -22,6 +23,10 @@ pub struct ExportRequest {
     /// `None` when the request names no format: see [`ExportRequest::format`].
     #[serde(default)]
     pub format: Option<TraceFormat>,
+    /// A SKEL program applied to the window before the filters, as skctl's `--transform` sends
+    /// it.
+    #[serde(default)]
+    pub transform: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -56,6 +61,14 @@ impl ExportRequest {
     /// The format asked for, v1 where none is named.
     pub fn format(&self) -> TraceFormat {
         self.format.unwrap_or_default()
+    }
+
+    /// The transform, parsed; `None` without one, or for a program without commands. A program
+    /// that does not parse names its line, column and what was expected there.
+    pub fn program(&self) -> Result<Option<Program>, ExportRequestError> {
+        let Some(text) = self.transform.as_deref() else { return Ok(None) };
+        let program = Program::parse(text).map_err(|e| ExportRequestError::Invalid(format!("transform: {e}")))?;
+        Ok((!program.commands.is_empty()).then_some(program))
     }
 
     /// The destination, or `None` for the response body.
@@ -93,5 +106,20 @@ mod tests {
         let empty = ExportRequest::parse(br#"{"start_ts": 5, "end_ts": 5}"#).unwrap().window().unwrap_err().to_string();
         assert!(empty.contains("end_ts (5) must be after start_ts (5)"), "{empty}");
         assert!(err(r#"{"start_ts": 1, "end_ts": 2, "format": "v3"}"#).contains("format: unknown variant `v3`"));
+        assert!(err(r#"{"start_ts": 1, "end_ts": 2, "transform": 5}"#).contains("transform: invalid type"));
+    }
+
+    #[test]
+    fn the_transform_is_parsed_on_request() {
+        let req = |t: &str| {
+            ExportRequest::parse(serde_json::json!({"start_ts": 1, "end_ts": 2, "transform": t}).to_string().as_bytes())
+                .unwrap()
+        };
+        assert_eq!(req("remove(status);").program().unwrap().unwrap().commands.len(), 1);
+        assert!(req("  # nothing\n").program().unwrap().is_none());
+        let bad = req("remove(status);\ndelete(*)").program().unwrap_err().to_string();
+        assert!(bad.contains("transform: line 2, column 10: expected `;`"), "{bad}");
+        let none = ExportRequest::parse(br#"{"start_ts": 1, "end_ts": 2, "transform": null}"#).unwrap();
+        assert!(none.program().unwrap().is_none());
     }
 }

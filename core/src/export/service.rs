@@ -61,6 +61,8 @@ impl ExportService {
     /// slot.
     pub async fn perform(&self, request: &ExportRequest) -> Result<Performed, ExportFailure> {
         let filters = build_filters(&self.filters, &request.filters, &self.config)?;
+        // A program that does not parse fails the request before any work.
+        request.program()?;
         // Resolve the destination before any work, so a bad one fails fast.
         let exporter = request.destination().map(|d| self.destinations.exporter_for(d)).transpose()?;
         let snapshot = self.store.snapshot();

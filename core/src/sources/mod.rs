@@ -1,27 +1,32 @@
 //! Sources: watches on the apiserver that turn what happens into [`Change`]s. They know nothing
 //! of the store; the ingest loop decides what to record.
 //!
-//! Each watched kind is resolved through discovery and watched with kube's `watcher` (re-list on
-//! 410 Gone; retries as [`backoff`] says: within a second when the apiserver cannot be reached,
-//! slower when it refuses). A kind that is not installed yet, or that the tracer may not read,
-//! is reported in [`SourceHealth`] and retried; the other kinds keep working. A re-list that
-//! replaces a watch is reported as a [`ChangeKind::Gap`] (see [`GapTracker`]).
+//! Each watched kind is resolved through discovery and listed and watched by [`lean_watch`]
+//! (re-list on 410 Gone, resume from the last resource version; retries as [`backoff`] says:
+//! within a second when the apiserver cannot be reached, slower when it refuses). A kind that is
+//! not installed yet, or that the tracer may not read, is reported in [`SourceHealth`] and
+//! retried; the other kinds keep working. A re-list that replaces a watch is reported as a
+//! [`ChangeKind::Gap`] (see [`GapTracker`]).
 
 pub mod backoff;
 mod gap_tracker;
 mod health;
 mod kind_watch;
+pub mod lean_watch;
+mod object_times;
 mod raw_object;
 
 pub use gap_tracker::GapTracker;
 pub use health::{KindState, NotReady, SourceHealth, DEFAULT_READINESS_GRACE};
 pub use kind_watch::{object_json, spawn_kind_watch, WatchMode};
+pub use object_times::{unix_seconds, ObjectTimes};
 pub use raw_object::{Fields, RawObject};
 
 use crate::gvk::Gvk;
 use crate::ownership::KnownOwner;
 
-/// What a source saw, stamped with the time it saw it.
+/// What a source saw, stamped with the time it saw it. When it happened is the ingest loop's to
+/// work out (`crate::tracer::EventClock`), from what the object says ([`Payload::times`]).
 #[derive(Debug)]
 pub struct Change {
     pub gvk: Gvk,
@@ -58,6 +63,15 @@ pub enum Payload {
 }
 
 impl Payload {
+    /// When the object says it changed; nothing for an owner known by its metadata only.
+    pub fn times(&self) -> ObjectTimes {
+        match self {
+            Payload::Object(obj) => ObjectTimes::of_json(obj),
+            Payload::Raw(raw) => raw.times,
+            Payload::Meta { .. } => ObjectTimes::default(),
+        }
+    }
+
     /// The object's namespace; empty for a cluster-scoped one.
     pub fn namespace(&self) -> &str {
         match self {

@@ -18,6 +18,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+use super::ObjectTimes;
 use crate::gvk::Gvk;
 
 #[derive(Clone, Debug)]
@@ -26,6 +27,8 @@ pub struct RawObject {
     /// last object's resource version); everything else is in `raw` only.
     pub metadata: ObjectMeta,
     raw: Box<RawValue>,
+    /// When the object says it changed, read while the metadata was.
+    pub times: ObjectTimes,
     /// Where each top-level key and value lies in `raw`, found while the metadata was read:
     /// `None` when a key repeats or is escaped.
     layout: Option<Vec<Span>>,
@@ -49,6 +52,7 @@ impl Default for RawObject {
         RawObject {
             metadata: ObjectMeta::default(),
             raw: RawValue::from_string("{}".into()).unwrap_or_default(),
+            times: ObjectTimes::default(),
             layout: Some(Vec::new()),
         }
     }
@@ -103,26 +107,27 @@ impl<'de> Deserialize<'de> for RawObject {
             return Err(serde::de::Error::custom(format!("expected an object, found {}", raw.get())));
         }
         let text = raw.get();
-        let (metadata, layout) = match Fields::of(text) {
+        let (metadata, times, layout) = match Fields::of(text) {
             Some(fields) => {
                 let meta = fields.get("metadata").and_then(Fields::of);
                 let metadata = watched_meta(|name| string(meta.as_ref().and_then(|m| m.get(name))));
+                let times = meta.as_ref().map(ObjectTimes::of_metadata).unwrap_or_default();
                 let at = |part: &str| {
                     let start = part.as_ptr() as usize - text.as_ptr() as usize;
                     (start as u32, (start + part.len()) as u32)
                 };
                 let layout = (text.len() < u32::MAX as usize)
                     .then(|| fields.0.iter().map(|(k, v)| Span { key: at(k), value: at(v) }).collect());
-                (metadata, layout)
+                (metadata, times, layout)
             }
             // A repeated or escaped key: decoded whole, by serde's rules.
             None => {
                 let value: Value = serde_json::from_str(text).map_err(serde::de::Error::custom)?;
                 let metadata = watched_meta(|name| value.get("metadata")?.get(name)?.as_str().map(str::to_string));
-                (metadata, None)
+                (metadata, ObjectTimes::of_json(&value), None)
             }
         };
-        Ok(RawObject { metadata, raw, layout })
+        Ok(RawObject { metadata, raw, times, layout })
     }
 }
 

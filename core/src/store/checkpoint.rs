@@ -8,13 +8,13 @@
 //! may still end, the eviction count, and the gaps (a key left out when there are none). Anything that does not check out is refused whole: a
 //! checkpoint is never half loaded.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use xxhash_rust::xxh64::xxh64;
 
-use super::{InEvent, Live, State, StoredEvent, StoredObject, CHUNK_EVENTS};
+use super::{Gone, Live, State, StoredEvent, StoredObject, CHUNK_EVENTS};
 use crate::trace::lifecycles::{LaunchKey, Lifecycles};
 use crate::trace::{EncodedObject, Gap, ObjectIdentity, PodLifecycle, TraceIdentity};
 
@@ -236,27 +236,33 @@ impl State {
         for o in saved.base {
             let o = ids.obj(o)?;
             st.base_bytes += o.obj.as_bytes().len() as u64;
-            live.insert(o.id.clone(), Live { hash: o.hash, obj: o.clone() });
+            let last = saved.base_ts.unwrap_or(i64::MIN);
+            live.insert(o.id.clone(), Live { hash: o.hash, obj: o.clone(), last, new_in_last: false });
             base.insert(o.id.clone(), o);
         }
         st.base = Arc::new(base);
         let mut events = Vec::with_capacity(saved.events.len());
-        let mut last_ts = i64::MIN;
+        let mut gone: HashMap<Arc<ObjectIdentity>, Gone> = HashMap::new();
+        let mut last_ts: Option<i64> = None;
         for e in saved.events {
-            if e.ts < last_ts {
-                return Err(CheckpointError::Decode(format!("event at {} after one at {last_ts}", e.ts)));
+            // One event per second, in time order: what finding a second's event relies on.
+            if let Some(last) = last_ts.filter(|last| e.ts <= *last) {
+                return Err(CheckpointError::Decode(format!("event at {} after one at {last}", e.ts)));
             }
-            last_ts = e.ts;
+            last_ts = Some(e.ts);
             let mut ev = StoredEvent { ts: e.ts, ..Default::default() };
             for o in e.applied {
                 let o = ids.obj(o)?;
                 st.bytes += o.obj.as_bytes().len() as u64;
-                live.insert(o.id.clone(), Live { hash: o.hash, obj: o.clone() });
+                let new_in_last = !live.contains_key(&o.id);
+                gone.remove(&o.id);
+                live.insert(o.id.clone(), Live { hash: o.hash, obj: o.clone(), last: e.ts, new_in_last });
                 ev.applied.push(o);
             }
             for d in e.deleted {
                 let d = ids.get(d)?;
                 live.remove(&d);
+                gone.insert(d.clone(), Gone { ts: e.ts, recorded: true });
                 ev.deleted.push(d);
             }
             st.versions += ev.applied.len();
@@ -264,18 +270,10 @@ impl State {
         }
         st.events = events.len();
         st.live = live;
-        // The last event stays open, as it was, so a change in its second still merges into it;
-        // what it holds is reconstructed for that.
-        if let Some((last, earlier)) = events.split_last() {
-            let applied_earlier: HashSet<&Arc<ObjectIdentity>> =
-                earlier.iter().flat_map(|e| e.applied.iter().map(|a| &a.id)).collect();
-            for (at, o) in last.applied.iter().enumerate() {
-                let existed_before = st.base.contains_key(&o.id) || applied_earlier.contains(&o.id);
-                st.in_open_event.insert(o.id.clone(), InEvent::Applied { existed_before, at });
-            }
-            for d in &last.deleted {
-                st.in_open_event.insert(d.clone(), InEvent::Deleted);
-            }
+        st.gone = gone;
+        // A change in the newest event's second still merges into it: where its objects lie.
+        if let Some(last) = events.last() {
+            st.latest_at = last.applied.iter().enumerate().map(|(at, o)| (o.id.clone(), at)).collect();
         }
         let open_from = events.len().saturating_sub(1) / CHUNK_EVENTS * CHUNK_EVENTS;
         st.open = events.split_off(open_from);
@@ -437,6 +435,11 @@ mod tests {
             assert!(s.apply(1599, id, obj, 599) || s.live_hash(&deployment("n3", "x").0) == Some(599));
             let (id, obj) = deployment("late", "v");
             s.apply(2000, id, obj, 7);
+            // Late: into a restored sealed chunk, and before the restored base state's time.
+            let (id, obj) = deployment("n8", "img:late");
+            s.apply(1250, id, obj, 8);
+            let (id, obj) = deployment("older", "v");
+            s.apply(1100, id, obj, 9);
             s.pod_deleted("p1", 2001);
             s.record_lifecycle("p3", owner(), 2, PodLifecycle { start_ts: 1500, end_ts: Some(2002) });
         }

@@ -1,7 +1,10 @@
 //! The store: the in-memory trace.
 //!
-//! Events are appended in time order, one per second at most, each holding the net change of its
-//! second. Objects are held encoded (shared msgpack bytes), with their identity and stable hash.
+//! Events are kept in time order, one per second at most, each holding the net change of its
+//! second. A change goes into the event of its own second, also when that second is older than
+//! the newest event (watches of different kinds deliver late relative to each other), but never
+//! before the object's previous recorded change: one object's versions keep their order. A change
+//! older than the retained history goes into the base state. Objects are held encoded (shared msgpack bytes), with their identity and stable hash.
 //! Identities are interned: every version and deletion of one object shares one allocation, so an
 //! export tells objects apart by address without reading their names.
 //! Sealed chunks of events are immutable and shared, so a snapshot for export copies a few
@@ -13,6 +16,7 @@
 //! (`crate::trace::lifecycles`).
 
 mod checkpoint;
+mod timeline;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -22,6 +26,7 @@ use crate::trace::{EncodedObject, Gap, MetadataRef, MetadataSpans, ObjectIdentit
 
 pub use crate::trace::lifecycles::{Launches, Lifecycles, OwnerLifecycles, SharedLifecycles, SharedOwner};
 pub use checkpoint::{verify as verify_checkpoint, CheckpointError, CheckpointState};
+use timeline::Slot;
 
 /// Events per sealed chunk: small enough that a snapshot copies little of the open chunk, large
 /// enough that the chunk list stays short.
@@ -83,18 +88,18 @@ pub struct StoreStats {
 struct Live {
     hash: u64,
     obj: StoredObject,
+    /// The second of its latest recorded change: a later change is never placed before it.
+    last: i64,
+    /// Whether it did not exist before that second (created in it).
+    new_in_last: bool,
 }
 
-/// Where an object stands in the open (latest) event, to keep one entry per object per event
-/// without searching the event, which can hold thousands of objects in a busy second.
-#[derive(Clone, Copy, Debug)]
-enum InEvent {
-    /// At `at` in the event's `applied`.
-    Applied {
-        existed_before: bool,
-        at: usize,
-    },
-    Deleted,
+/// A deleted object: the second of its deletion, and whether that second's event records it
+/// (it does not when the object was also created in that second).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Gone {
+    ts: i64,
+    recorded: bool,
 }
 
 #[derive(Default)]
@@ -103,8 +108,12 @@ struct State {
     /// Events of the first sealed chunk already folded into the base state.
     sealed_skip: usize,
     open: Vec<StoredEvent>,
-    in_open_event: HashMap<Arc<ObjectIdentity>, InEvent>,
+    /// Where each object lies in the newest event's `applied`, to keep one entry per object per
+    /// event without searching the event, which can hold thousands of objects in a busy second.
+    latest_at: HashMap<Arc<ObjectIdentity>, usize>,
     live: HashMap<Arc<ObjectIdentity>, Live>,
+    /// Objects deleted since the base state's time, for the second of their deletion.
+    gone: HashMap<Arc<ObjectIdentity>, Gone>,
     /// Every identity some event, the base state or a snapshot still refers to: an object deleted
     /// and recreated gets its identity back, so that one object never has two.
     ids: HashSet<Arc<ObjectIdentity>>,
@@ -178,32 +187,64 @@ impl State {
     /// every other holder got its reference from the store, under the lock held here. Swept again
     /// once the set has doubled, so the sweeps cost O(1) per identity.
     fn sweep_ids(&mut self) {
+        // An object created and deleted within one second left no event behind: nothing of it is
+        // recorded for a later change to be placed after.
+        self.gone.retain(|id, g| g.recorded || Arc::strong_count(id) > 2);
         self.ids.retain(|id| Arc::strong_count(id) > 1);
         self.ids_sweep_at = (2 * self.ids.len()).max(IDS_SWEEP_MIN);
     }
 
-    fn last_ts(&self) -> Option<i64> {
-        self.open.last().or_else(|| self.sealed.back().and_then(|c| c.last())).map(|e| e.ts)
+    /// Whether a change at `ts` is older than the retained history, and so part of the base state.
+    fn before_base(&self, ts: i64) -> bool {
+        self.base_ts.is_some_and(|b| ts <= b)
     }
 
-    /// The event that a change at `ts` belongs to. A clock that steps back still appends to the
-    /// latest event, so events stay in time order.
-    fn open_event(&mut self, ts: i64) -> &mut StoredEvent {
-        let last = self.last_ts();
-        let needs_new = match last {
-            Some(last) => ts > last || self.open.is_empty(),
-            None => true,
-        };
-        if needs_new {
-            if self.open.len() >= CHUNK_EVENTS {
-                let chunk: Arc<[StoredEvent]> = std::mem::take(&mut self.open).into();
-                self.sealed.push_back(chunk);
-            }
-            self.in_open_event.clear();
-            self.events += 1;
-            self.open.push(StoredEvent { ts: ts.max(last.unwrap_or(ts)), ..Default::default() });
+    fn base_put(&mut self, obj: StoredObject) {
+        let added = obj.obj.as_bytes().len() as u64;
+        let removed = Arc::make_mut(&mut self.base).insert(obj.id.clone(), obj).map_or(0, |o| o.obj.as_bytes().len());
+        self.base_bytes = self.base_bytes + added - removed as u64;
+    }
+
+    fn base_remove(&mut self, id: &ObjectIdentity) {
+        if let Some(old) = Arc::make_mut(&mut self.base).remove(id) {
+            self.base_bytes -= old.obj.as_bytes().len() as u64;
         }
-        self.open.last_mut().expect("an open event was just ensured")
+    }
+
+    fn push_applied(&mut self, slot: Slot, obj: StoredObject) {
+        self.bytes += obj.obj.as_bytes().len() as u64;
+        self.versions += 1;
+        let id = obj.id.clone();
+        let ev = self.event_mut(slot);
+        ev.applied.push(obj);
+        let at = ev.applied.len() - 1;
+        if self.is_latest(slot) {
+            self.latest_at.insert(id, at);
+        }
+    }
+
+    fn replace_applied(&mut self, slot: Slot, at: usize, obj: StoredObject) {
+        let added = obj.obj.as_bytes().len() as u64;
+        let old = std::mem::replace(&mut self.event_mut(slot).applied[at], obj);
+        self.bytes = self.bytes + added - old.obj.as_bytes().len() as u64;
+    }
+
+    fn remove_applied(&mut self, slot: Slot, at: usize) {
+        let latest = self.is_latest(slot);
+        let ev = self.event_mut(slot);
+        let removed = ev.applied.remove(at);
+        if latest {
+            // The objects after it moved up one place.
+            let moved: Vec<Arc<ObjectIdentity>> = ev.applied[at..].iter().map(|o| o.id.clone()).collect();
+            for id in moved {
+                if let Some(p) = self.latest_at.get_mut(&id) {
+                    *p -= 1;
+                }
+            }
+            self.latest_at.remove(&removed.id);
+        }
+        self.bytes -= removed.obj.as_bytes().len() as u64;
+        self.versions -= 1;
     }
 }
 
@@ -217,82 +258,77 @@ impl Store {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Records an object version unless its hash equals the recorded one. Returns whether it was
+    /// Records an object version unless its hash equals the recorded one, in the event of second
+    /// `ts`, or of the object's latest recorded change if that is later. Returns whether it was
     /// recorded.
     pub fn apply(&self, ts: i64, id: ObjectIdentity, obj: EncodedObject, hash: u64) -> bool {
         let mut guard = self.lock();
         let st = &mut *guard;
-        let id = match st.live.get_key_value(&id) {
+        let (id, prior) = match st.live.get_key_value(&id) {
             Some((_, live)) if live.hash == hash => return false,
-            Some((key, _)) => key.clone(),
-            None => st.intern(id),
+            Some((key, live)) => (key.clone(), Some((live.last, live.new_in_last))),
+            None => (st.intern(id), None),
         };
+        let gone = if prior.is_none() { st.gone.remove(&id) } else { None };
+        let ts = ts.max(prior.map_or(i64::MIN, |p| p.0)).max(gone.map_or(i64::MIN, |g| g.ts));
         let stored = StoredObject::new(id.clone(), obj, hash);
-        let bytes = stored.obj.as_bytes().len() as u64;
-        let existed = st.live.insert(id.clone(), Live { hash, obj: stored.clone() }).is_some();
-        st.open_event(ts);
-        let prior = st.in_open_event.get(&id).copied();
-        let ev = st.open.last_mut().expect("open event");
-        match prior {
-            Some(InEvent::Applied { at, .. }) => {
-                if let Some(slot) = ev.applied.get_mut(at) {
-                    st.bytes -= slot.obj.as_bytes().len() as u64;
-                    *slot = stored;
-                }
-            }
-            Some(InEvent::Deleted) => {
-                // Deleted and recreated within one second: the net change is this version.
-                ev.deleted.retain(|d| *d != id);
-                ev.applied.push(stored);
-                st.versions += 1;
-                st.in_open_event.insert(id, InEvent::Applied { existed_before: true, at: ev.applied.len() - 1 });
-            }
-            None => {
-                ev.applied.push(stored);
-                st.versions += 1;
-                st.in_open_event.insert(id, InEvent::Applied { existed_before: existed, at: ev.applied.len() - 1 });
-            }
+        if st.before_base(ts) {
+            st.base_put(stored.clone());
+            st.live.insert(id, Live { hash, obj: stored, last: ts, new_in_last: false });
+            return true;
         }
-        st.bytes += bytes;
+        let slot = st.event_at(ts);
+        let new_in_last = match (prior, gone) {
+            // Changed again within one second: the net change is this version.
+            (Some((last, new_in_last)), _) if last == ts => {
+                match st.applied_position(slot, &id) {
+                    Some(at) => st.replace_applied(slot, at, stored.clone()),
+                    None => st.push_applied(slot, stored.clone()),
+                }
+                new_in_last
+            }
+            // Deleted and recreated within one second: the net change is this version.
+            (None, Some(g)) if g.ts == ts => {
+                if g.recorded {
+                    st.event_mut(slot).deleted.retain(|d| *d != id);
+                }
+                st.push_applied(slot, stored.clone());
+                !g.recorded
+            }
+            _ => {
+                st.push_applied(slot, stored.clone());
+                prior.is_none()
+            }
+        };
+        st.live.insert(id, Live { hash, obj: stored, last: ts, new_in_last });
         true
     }
 
-    /// Records a deletion if the object is live. Returns whether it was recorded.
+    /// Records a deletion if the object is live, in the event of second `ts`, or of the object's
+    /// latest recorded change if that is later. Returns whether it was recorded.
     pub fn delete(&self, ts: i64, id: &ObjectIdentity) -> bool {
         let mut guard = self.lock();
         let st = &mut *guard;
-        let Some((key, _)) = st.live.remove_entry(id) else { return false };
-        st.open_event(ts);
-        let prior = st.in_open_event.get(&key).copied();
-        let ev = st.open.last_mut().expect("open event");
-        let mut freed = 0;
-        let record_deletion = match prior {
-            Some(InEvent::Applied { existed_before, at }) => {
-                if at < ev.applied.len() {
-                    freed = ev.applied.remove(at).obj.as_bytes().len() as u64;
-                    // The objects after it moved up one place.
-                    for o in &ev.applied[at..] {
-                        if let Some(InEvent::Applied { at, .. }) = st.in_open_event.get_mut(&o.id) {
-                            *at -= 1;
-                        }
-                    }
-                }
-                // Created and deleted within one second: nothing to replay.
-                existed_before
+        let Some((key, live)) = st.live.remove_entry(id) else { return false };
+        let ts = ts.max(live.last);
+        if st.before_base(ts) {
+            st.base_remove(&key);
+            st.gone.insert(key, Gone { ts, recorded: true });
+            return true;
+        }
+        let slot = st.event_at(ts);
+        let mut recorded = true;
+        if live.last == ts {
+            if let Some(at) = st.applied_position(slot, &key) {
+                st.remove_applied(slot, at);
             }
-            Some(InEvent::Deleted) => false,
-            None => true,
-        };
-        if record_deletion {
-            ev.deleted.push(key.clone());
-            st.in_open_event.insert(key, InEvent::Deleted);
-        } else {
-            st.in_open_event.remove(&key);
+            // Created and deleted within one second: nothing to replay.
+            recorded = !live.new_in_last;
         }
-        st.bytes -= freed;
-        if freed > 0 {
-            st.versions -= 1;
+        if recorded {
+            st.event_mut(slot).deleted.push(key.clone());
         }
+        st.gone.insert(key, Gone { ts, recorded });
         true
     }
 
@@ -393,6 +429,8 @@ impl Store {
             st.evicted += evicted as u64;
             if let Some(base_ts) = st.base_ts {
                 st.lifecycles.forget_ended_before(base_ts);
+                // A change of these objects at or before the base state's time goes to the base.
+                st.gone.retain(|_, g| g.ts > base_ts);
                 // No export reaches before the base: a gap that ended earlier is of no use.
                 st.gaps.retain(|g| g.to >= base_ts);
             }

@@ -82,15 +82,128 @@ fn changes_in_one_second_merge_into_their_net_effect() {
     assert_eq!(store.stats().object_versions, 4, "a@1, b@1, a@3, a@4");
 }
 
+fn seconds(store: &Store) -> Vec<i64> {
+    store.snapshot().events().map(|e| e.ts).collect()
+}
+
+fn versions_at(store: &Store, ts: i64) -> Vec<String> {
+    let evs = all_events(store);
+    let ev = evs.iter().find(|e| e.ts == ts).unwrap_or_else(|| panic!("no event at {ts}"));
+    let mut out = names(&ev.applied.iter().map(|o| o.obj.clone()).collect::<Vec<_>>());
+    out.extend(ev.deleted.iter().map(|d| format!("-{}", d.name)));
+    out
+}
+
 #[test]
-fn a_clock_stepping_back_keeps_events_in_order() {
+fn a_late_change_goes_into_its_own_earlier_second() {
     let store = Store::new();
     apply(&store, T + 10, &obj("Deployment", "a", 1));
     apply(&store, T + 3, &obj("Deployment", "b", 1));
-    let evs = all_events(&store);
-    assert_eq!(evs.len(), 1);
-    assert_eq!(evs[0].ts, T + 10);
-    assert_eq!(evs[0].applied.len(), 2);
+    apply(&store, T + 3, &obj("Deployment", "c", 1));
+    apply(&store, T + 7, &obj("Deployment", "d", 1));
+    assert_eq!(seconds(&store), [T + 3, T + 7, T + 10]);
+    assert_eq!(versions_at(&store, T + 3), ["b@1", "c@1"]);
+    assert_eq!(store.stats().events, 3);
+    // The newest event still takes changes in its second.
+    apply(&store, T + 10, &obj("Deployment", "e", 1));
+    assert_eq!(versions_at(&store, T + 10), ["a@1", "e@1"]);
+}
+
+#[test]
+fn a_late_change_folds_into_an_open_event_of_its_second_only() {
+    let store = Store::new();
+    apply(&store, T + 5, &obj("Deployment", "x", 1));
+    apply(&store, T + 5, &obj("Deployment", "y", 1));
+    apply(&store, T + 9, &obj("Deployment", "z", 1));
+    // x again within its second, delivered after a later second began: its net change.
+    apply(&store, T + 5, &obj("Deployment", "x", 2));
+    assert_eq!(versions_at(&store, T + 5), ["x@2", "y@1"]);
+    // Created and deleted within that second: nothing to replay; the others keep their places.
+    assert!(store.delete(T + 5, &id_of(&obj("Deployment", "x", 2))));
+    assert_eq!(versions_at(&store, T + 5), ["y@1"]);
+    apply(&store, T + 5, &obj("Deployment", "y", 2));
+    assert_eq!(versions_at(&store, T + 5), ["y@2"]);
+    assert_eq!(store.stats().object_versions, 2);
+}
+
+#[test]
+fn changes_in_different_seconds_stay_different_events() {
+    let store = Store::new();
+    apply(&store, T, &obj("Deployment", "a", 1));
+    // A backlog read at once: an update and a deletion, each stamped with its own second.
+    apply(&store, T + 20, &obj("Deployment", "a", 2));
+    store.delete(T + 21, &id_of(&obj("Deployment", "a", 2)));
+    apply(&store, T + 22, &obj("Deployment", "b", 1));
+    assert_eq!(seconds(&store), [T, T + 20, T + 21, T + 22]);
+    assert_eq!(versions_at(&store, T + 20), ["a@2"]);
+    assert_eq!(versions_at(&store, T + 21), ["-a"]);
+}
+
+#[test]
+fn a_change_is_never_placed_before_its_objects_previous_change() {
+    let store = Store::new();
+    apply(&store, T, &obj("Deployment", "a", 1));
+    apply(&store, T + 10, &obj("Deployment", "a", 2));
+    // Claimed earlier than a's last recorded change: placed in that change's second.
+    apply(&store, T + 3, &obj("Deployment", "a", 3));
+    assert_eq!(seconds(&store), [T, T + 10]);
+    assert_eq!(versions_at(&store, T + 10), ["a@3"]);
+    store.delete(T + 4, &id_of(&obj("Deployment", "a", 3)));
+    assert_eq!(versions_at(&store, T + 10), ["-a"], "updated and deleted in one second: a deletion");
+    // Recreated, claimed before its deletion: in the deletion's second, as its net change.
+    apply(&store, T + 8, &obj("Deployment", "a", 4));
+    assert_eq!(versions_at(&store, T + 10), ["a@4"]);
+    assert_eq!(seconds(&store), [T, T + 10]);
+}
+
+#[test]
+fn a_late_change_into_a_sealed_chunk_leaves_a_held_snapshot_as_it_was() {
+    let store = Store::new();
+    let n = CHUNK_EVENTS as i64 * 2 + 10;
+    for i in 0..n {
+        apply(&store, T + 2 * i, &obj("Deployment", &format!("o{i}"), 1));
+    }
+    let held = store.snapshot();
+    let before: Vec<StoredEvent> = held.events().cloned().collect();
+    // A new second inside the first chunk, and a change within an existing second of it.
+    apply(&store, T + 3, &obj("Deployment", "late", 1));
+    apply(&store, T + 4, &obj("Deployment", "o2", 2));
+    apply(&store, T + 4, &obj("Deployment", "other", 1));
+    assert_eq!(held.events().cloned().collect::<Vec<_>>(), before, "the snapshot keeps what it saw");
+    let ts = seconds(&store);
+    assert_eq!(ts.len(), n as usize + 1);
+    assert!(ts.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(versions_at(&store, T + 3), ["late@1"]);
+    assert_eq!(versions_at(&store, T + 4), ["o2@2", "other@1"]);
+    assert_eq!(store.stats().events, n as usize + 1);
+    // With no snapshot holding it, a chunk changes in place just the same.
+    drop(held);
+    apply(&store, T + 5, &obj("Deployment", "later", 1));
+    assert_eq!(versions_at(&store, T + 5), ["later@1"]);
+    assert_eq!(store.stats().object_versions, n as usize + 3);
+}
+
+#[test]
+fn a_change_older_than_the_retained_history_goes_into_the_base_state() {
+    let store = Store::new();
+    apply(&store, T, &obj("Deployment", "a", 1));
+    apply(&store, T + 10, &obj("Deployment", "b", 1));
+    apply(&store, T + 20, &obj("Deployment", "c", 1));
+    store.evict(T + 20, Retention { max_age_secs: 5, max_bytes: u64::MAX });
+    assert_eq!(store.stats().base_ts, Some(T + 10));
+    // At the boundary and before it: part of the state the retained history starts from.
+    apply(&store, T + 10, &obj("Deployment", "late", 1));
+    apply(&store, T + 2, &obj("Deployment", "a", 2));
+    store.delete(T + 5, &id_of(&obj("Deployment", "b", 1)));
+    assert_eq!(seconds(&store), [T + 20]);
+    let snap = store.snapshot();
+    let base: Vec<String> = snap.base.values().map(|o| o.id.name.clone()).collect();
+    assert_eq!(base, ["a", "late"]);
+    assert_eq!(names(&[snap.base.values().next().unwrap().obj.clone()]), ["a@2"]);
+    assert_eq!(store.stats().live_objects, 3);
+    // After the boundary: an event of its own.
+    apply(&store, T + 11, &obj("Deployment", "d", 1));
+    assert_eq!(seconds(&store), [T + 11, T + 20]);
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::{Metrics, Pipeline};
+use super::{Arrival, EventClock, Metrics, Pipeline};
 use crate::gvk::Gvk;
 use crate::lifecycle::observed_lifecycle;
 use crate::ownership::{resolve_owner, KnownOwner, OwnerCache, OwnerReference, Resolution};
@@ -52,6 +52,15 @@ pub struct Ingest {
     path_errors_reported: HashSet<Gvk>,
     /// What each tracked object's recorded version was made from (see `fast`).
     seen: HashMap<u64, fast::Seen>,
+    /// When changes happened, by the cluster's clock.
+    clock: EventClock,
+    /// When the change being handled was received: the ingest loop's now.
+    received: i64,
+    /// Kinds whose first list starts what this trace observed: a tracer with no recorded past
+    /// did not see what happened before it, so their first list is recorded as seen when it was
+    /// read, not back-dated to each object's last write. After a checkpoint or a lost watch the
+    /// list shows changes made while nobody watched, which keep their own time.
+    unobserved_before_first_list: HashSet<Gvk>,
 }
 
 #[derive(Default)]
@@ -70,7 +79,11 @@ fn pod_gvk() -> Gvk {
 
 impl Ingest {
     pub fn new(config: Arc<TracerConfig>, pipeline: Arc<Pipeline>, store: Arc<Store>, metrics: Arc<Metrics>) -> Self {
-        let watched_owner_kinds = config.tracked_objects.keys().cloned().collect();
+        let watched_owner_kinds: HashSet<Gvk> = config.tracked_objects.keys().cloned().collect();
+        let stats = store.stats();
+        let fresh = stats.events == 0 && stats.live_objects == 0 && stats.base_ts.is_none();
+        let unobserved_before_first_list =
+            if fresh { watched_owner_kinds.iter().cloned().chain([pod_gvk()]).collect() } else { HashSet::new() };
         Ingest {
             config,
             pipeline,
@@ -84,6 +97,9 @@ impl Ingest {
             watched_owner_kinds,
             path_errors_reported: HashSet::new(),
             seen: HashMap::new(),
+            clock: EventClock::default(),
+            received: i64::MIN,
+            unobserved_before_first_list,
         }
     }
 
@@ -91,6 +107,7 @@ impl Ingest {
     pub fn handle(&mut self, change: Change) -> Vec<Gvk> {
         self.metrics.count_event(&change.gvk);
         let Change { gvk, at, kind } = change;
+        self.received = at;
         self.expire_pending(at);
         let mut wanted = Vec::new();
         match kind {
@@ -100,6 +117,8 @@ impl Ingest {
             }
             ChangeKind::Relisted(payload) => {
                 // A list is read once per (re)start: decoded whole, as it always was.
+                let happened = self.clock.stamp(at, &payload.times(), Arrival::Listed);
+                let happened = if self.unobserved_before_first_list.contains(&gvk) { at } else { happened };
                 let payload = match payload {
                     Payload::Raw(raw) => Payload::Object(self.whole(&raw, &gvk)),
                     other => other,
@@ -119,9 +138,10 @@ impl Ingest {
                     }
                     Payload::Raw(_) => {}
                 }
-                wanted = self.applied(&gvk, at, payload);
+                wanted = self.applied(&gvk, happened, payload);
             }
             ChangeKind::RelistDone => {
+                self.unobserved_before_first_list.remove(&gvk);
                 let relist = self.relisting.remove(&gvk).unwrap_or_default();
                 self.owners.retain_kind(&gvk, &relist.uids);
                 if self.config.get(&gvk).is_some() {
@@ -148,8 +168,14 @@ impl Ingest {
                     wanted.extend(self.retry_pending(&uid));
                 }
             }
-            ChangeKind::Applied(payload) => wanted = self.applied(&gvk, at, payload),
-            ChangeKind::Deleted(payload) => wanted = self.deleted(&gvk, at, payload),
+            ChangeKind::Applied(payload) => {
+                let happened = self.clock.stamp(at, &payload.times(), Arrival::Applied);
+                wanted = self.applied(&gvk, happened, payload);
+            }
+            ChangeKind::Deleted(payload) => {
+                let happened = self.clock.stamp(at, &payload.times(), Arrival::Deleted);
+                wanted = self.deleted(&gvk, happened, payload);
+            }
             ChangeKind::Gap { from } => self.gap(gvk, from, at),
         }
         wanted
@@ -192,7 +218,7 @@ impl Ingest {
                 }
                 let mut wanted = Vec::new();
                 if *gvk == pod_gvk() {
-                    wanted.extend(self.pod_seen(&obj, None, at));
+                    wanted.extend(self.pod_seen(&obj, None, self.received));
                 }
                 if let Some(cfg) = self.config.get(gvk) {
                     let cfg = cfg.clone();
@@ -219,7 +245,7 @@ impl Ingest {
                     // The final status may carry the end; the deletion ends what still runs. Owners
                     // are deleted before their pods (garbage collection follows), so the chain may
                     // no longer resolve: the recorded lifecycle ends by the pod's uid regardless.
-                    wanted = self.pod_seen(&obj, Some(at), at);
+                    wanted = self.pod_seen(&obj, Some(at), self.received);
                     if let Some(uid) = uid_of(&obj) {
                         self.store.pod_deleted(uid, at);
                     }
@@ -268,9 +294,9 @@ impl Ingest {
     }
 
     /// Resolves a pod's owner and records its lifecycle; a pod whose owner chain is not in the
-    /// cache yet waits (from `at`, or from when it first waited), and the missing owner kind is
-    /// returned to be watched.
-    fn pod_seen(&mut self, pod: &Value, deleted_at: Option<i64>, at: i64) -> Vec<Gvk> {
+    /// cache yet waits (from `since`, a receipt time, or from when it first waited), and the
+    /// missing owner kind is returned to be watched.
+    fn pod_seen(&mut self, pod: &Value, deleted_at: Option<i64>, since: i64) -> Vec<Gvk> {
         let Some(uid) = uid_of(pod).map(str::to_string) else { return Vec::new() };
         match resolve_owner(pod, &self.config, &self.owners) {
             Resolution::Owner(owner) => {
@@ -296,7 +322,7 @@ impl Ingest {
                 }
                 let kind = owner.gvk;
                 let waiting = self.pending.entry(owner.uid).or_default();
-                let since = waiting.get(&uid).map_or(at, |p| p.since);
+                let since = waiting.get(&uid).map_or(since, |p| p.since);
                 let pending = PendingPod { pod: pod.clone(), deleted_at, owner_kind: kind.clone(), since };
                 if waiting.insert(uid, pending).is_none() {
                     self.pending_count += 1;

@@ -1,6 +1,7 @@
 //! `/admin/...`: fault injection over HTTP, for scripts and for people poking at a running
 //! emulator. `close-watches`, `fail?n=3&status=500`, `forbid?group=apps&version=v1&plural=deployments`,
 //! `allow?...`, `delay?ms=200`, `compact`, `requests`, `reset-requests`, `restart?after_ms=500`,
+//! `hold-watches`, `release-watches`,
 //! `reset-connections?ms=5000` (new connections are reset, and open watches end, for that long).
 
 use std::sync::Arc;
@@ -44,6 +45,8 @@ pub fn handle(shared: &Arc<Shared>, what: &str, q: &[(String, String)]) -> http:
             shared.faults.set_delay(Duration::from_millis(param(q, "ms").and_then(|m| m.parse().ok()).unwrap_or(0)))
         }
         "compact" => shared.lock().compact(),
+        "hold-watches" => shared.faults.hold_watches(true),
+        "release-watches" => shared.faults.hold_watches(false),
         "reset-connections" => {
             // Over HTTP it ends by itself: a request to end it would be reset too.
             let lasts = Duration::from_millis(param(q, "ms").and_then(|m| m.parse().ok()).unwrap_or(5000));

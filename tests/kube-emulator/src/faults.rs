@@ -23,6 +23,17 @@ pub struct Faults {
     /// While set, every new connection is reset as soon as it is accepted: an apiserver behind a
     /// load balancer whose backends are gone.
     reset_connections: std::sync::atomic::AtomicBool,
+    held: HeldWatches,
+}
+
+/// While set, watch streams send nothing: their events queue up, as for a client that stopped
+/// reading (a paused process), and go out at once when released.
+pub struct HeldWatches(tokio::sync::watch::Sender<bool>);
+
+impl Default for HeldWatches {
+    fn default() -> Self {
+        HeldWatches(tokio::sync::watch::channel(false).0)
+    }
 }
 
 impl Faults {
@@ -70,6 +81,15 @@ impl Faults {
 
     pub fn delay(&self) -> Duration {
         *lock(&self.delay)
+    }
+
+    pub fn hold_watches(&self, held: bool) {
+        self.held.0.send_replace(held);
+    }
+
+    /// Follows whether watch streams are held.
+    pub fn watches_held(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.held.0.subscribe()
     }
 
     pub fn set_reset_connections(&self, on: bool) {

@@ -28,7 +28,8 @@
 //!   rollouts, Jobs, CronJobs, a Volcano-style job, pod lifecycles, the scheduler's verdict on a pod
 //!   it cannot place; every object carries `managedFields` as the apiserver writes them;
 //! - faults: [`Emulator::close_watches`], [`Emulator::fail_next`], [`Emulator::forbid_kind`],
-//!   [`Emulator::set_delay`], [`Emulator::compact`] (also over HTTP under `/admin/`),
+//!   [`Emulator::set_delay`], [`Emulator::compact`], [`Emulator::hold_watches`] (also over HTTP
+//!   under `/admin/`),
 //!   [`Emulator::fail_writes`] (writes to one kind fail while reads go on),
 //!   [`Emulator::reset_connections`] (every new connection reset while it lasts) and
 //!   [`Emulator::stop`] then [`Emulator::restart_after`] (connections refused while it lasts);
@@ -343,6 +344,12 @@ impl Emulator {
     /// Delays every API response.
     pub fn set_delay(&self, delay: Duration) {
         self.shared().faults.set_delay(delay);
+    }
+
+    /// Holds every watch stream open without sending (`true`): changes queue up, as for a client
+    /// that stopped reading, and go out at once when released (`false`).
+    pub fn hold_watches(&self, held: bool) {
+        self.shared().faults.hold_watches(held);
     }
 
     /// From now on every new connection is reset as soon as it is accepted, and open watches end

@@ -118,6 +118,20 @@ fn fields_v1(v: &Value) -> Value {
     }
 }
 
+/// A write renews the time of its own manager's entry only, as the apiserver does: the entries of
+/// managers that did not write now keep the times of their own last writes.
+fn keep_unwritten_times(fields: &mut Value, current: &Value, written: Option<&str>) {
+    let Some(before) = current.pointer("/metadata/managedFields").and_then(Value::as_array) else { return };
+    let Some(entries) = fields.as_array_mut() else { return };
+    let subresource = |e: &Value| e.get("subresource").and_then(Value::as_str).map(str::to_string);
+    for entry in entries.iter_mut().filter(|e| subresource(e).as_deref() != written) {
+        let same = |o: &&Value| subresource(o) == subresource(entry) && o.get("manager") == entry.get("manager");
+        if let Some(time) = before.iter().find(same).and_then(|o| o.get("time")).cloned() {
+            entry["time"] = time;
+        }
+    }
+}
+
 impl State {
     pub fn new(kinds: Vec<KindSpec>) -> Self {
         // Deep enough that a watcher keeps up with bulk writes (a benchmark's load); one that falls
@@ -439,7 +453,8 @@ impl State {
         } else {
             manager.to_string()
         };
-        let fields = Self::managed_fields(kind, &obj, &spec_manager);
+        let mut fields = Self::managed_fields(kind, &obj, &spec_manager);
+        keep_unwritten_times(&mut fields, &current, if status_only { Some("status") } else { None });
         if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
             m.insert("managedFields".into(), fields);
         }
@@ -467,6 +482,13 @@ impl State {
         let mut obj = Arc::unwrap_or_clone(parsed(&removed));
         if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
             m.insert("resourceVersion".into(), self.rv.to_string().into());
+            // Pods are deleted gracefully: their last state carries when the deletion was asked
+            // for, its grace cut to nothing by the kubelet's final delete. Other kinds go at once,
+            // with no deletion timestamp.
+            if kind.kind == "Pod" {
+                m.entry("deletionTimestamp").or_insert_with(|| now_rfc3339().into());
+                m.insert("deletionGracePeriodSeconds".into(), 0.into());
+            }
         }
         self.record(kind, "DELETED", &obj, Some(removed));
         Ok(Arc::new(obj))
@@ -476,6 +498,31 @@ impl State {
 #[cfg(test)]
 mod tests {
     use serde_json::json;
+
+    #[test]
+    fn a_write_renews_only_its_own_managers_time() {
+        let current = json!({"metadata": {"managedFields": [
+            {"manager": "kubectl", "time": "2024-05-01T10:00:00Z"},
+            {"manager": "kubelet", "subresource": "status", "time": "2024-05-01T10:00:01Z"}]}});
+        let fresh = || {
+            json!([{"manager": "kubectl", "time": "2024-05-01T11:00:00Z"},
+                   {"manager": "kubelet", "subresource": "status", "time": "2024-05-01T11:00:00Z"},
+                   {"manager": "new", "subresource": "status", "time": "2024-05-01T11:00:00Z"}])
+        };
+        let mut spec_write = fresh();
+        super::keep_unwritten_times(&mut spec_write, &current, None);
+        let times = |f: &serde_json::Value| f.as_array().unwrap().iter().map(|e| e["time"].clone()).collect::<Vec<_>>();
+        assert_eq!(
+            times(&spec_write),
+            [json!("2024-05-01T11:00:00Z"), json!("2024-05-01T10:00:01Z"), json!("2024-05-01T11:00:00Z")]
+        );
+        let mut status_write = fresh();
+        super::keep_unwritten_times(&mut status_write, &current, Some("status"));
+        assert_eq!(
+            times(&status_write),
+            [json!("2024-05-01T10:00:00Z"), json!("2024-05-01T11:00:00Z"), json!("2024-05-01T11:00:00Z")]
+        );
+    }
 
     #[test]
     fn same_content_ignores_server_set_metadata_only() {

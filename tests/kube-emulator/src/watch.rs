@@ -121,6 +121,20 @@ impl WatchRequest {
     }
 }
 
+/// Waits while watch streams are held; false if the watch was closed meanwhile.
+async fn released(
+    held: &mut tokio::sync::watch::Receiver<bool>,
+    epoch: &mut tokio::sync::watch::Receiver<u64>,
+) -> bool {
+    if !*held.borrow() {
+        return true;
+    }
+    tokio::select! {
+        r = held.wait_for(|h| !*h) => r.is_ok(),
+        _ = epoch.changed() => false,
+    }
+}
+
 /// What a watch sends before live changes.
 enum Replay {
     History(Vec<Arc<Change>>),
@@ -152,6 +166,7 @@ pub fn start(shared: Arc<Shared>, req: WatchRequest) -> mpsc::Receiver<Bytes> {
         (live, replay, current)
     };
     let mut epoch = shared.watch_epoch.subscribe();
+    let mut held = shared.faults.watches_held();
     tokio::spawn(async move {
         let replay = match replay {
             Ok(r) => r,
@@ -165,7 +180,7 @@ pub fn start(shared: Arc<Shared>, req: WatchRequest) -> mpsc::Receiver<Bytes> {
             Replay::Objects(objects) => Box::new(objects.iter().filter_map(|json| req.unless_filtered("ADDED", json))),
         };
         for event in events.by_ref() {
-            if tx.send(event).await.is_err() {
+            if !released(&mut held, &mut epoch).await || tx.send(event).await.is_err() {
                 return;
             }
         }
@@ -186,13 +201,16 @@ pub fn start(shared: Arc<Shared>, req: WatchRequest) -> mpsc::Receiver<Bytes> {
                     None => std::future::pending().await,
                 }
             };
+            // Held, live changes wait in the subscription: they go out in order once released.
+            let holding = *held.borrow_and_update();
             tokio::select! {
                 _ = timeout => return,
                 _ = epoch.changed() => return,
-                _ = tick.tick(), if req.bookmarks => {
+                changed = held.changed() => if changed.is_err() { return },
+                _ = tick.tick(), if req.bookmarks && !holding => {
                     if tx.send(req.bookmark(last_rv, false)).await.is_err() { return; }
                 }
-                msg = live.recv() => match msg {
+                msg = live.recv(), if !holding => match msg {
                     Ok(change) => {
                         if change.rv <= current_rv { continue; }
                         last_rv = change.rv;

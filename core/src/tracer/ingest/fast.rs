@@ -164,7 +164,7 @@ impl Ingest {
         let naming = naming(gvk, &meta);
         let mut wanted = Vec::new();
         if is_pod {
-            match self.pod_fast(&raw, &fields, &meta, None, at) {
+            match self.pod_fast(&raw, &fields, &meta, None) {
                 Some(w) => wanted = w,
                 None => return self.applied(gvk, at, Payload::Object(self.whole(&raw, gvk))),
             }
@@ -213,7 +213,7 @@ impl Ingest {
             return full(self, raw);
         }
         let Some((fields, meta)) = outline(&raw) else { return full(self, raw) };
-        match self.pod_fast(&raw, &fields, &meta, Some(at), at) {
+        match self.pod_fast(&raw, &fields, &meta, Some(at)) {
             Some(wanted) => {
                 if let Some(uid) = &raw.metadata.uid {
                     self.store.pod_deleted(uid, at);
@@ -233,7 +233,6 @@ impl Ingest {
         fields: &Fields<'_>,
         meta: &Fields<'_>,
         deleted_at: Option<i64>,
-        at: i64,
     ) -> Option<Vec<crate::Gvk>> {
         let Some(uid) = raw.metadata.uid.as_deref() else { return Some(Vec::new()) };
         let pod = pod_outline(fields, meta)?;
@@ -253,7 +252,9 @@ impl Ingest {
             // A pod often comes before its ReplicaSet: the watches are not ordered. Until it has
             // a lifecycle its hash is not taken, so what it waits with is its outline, which is
             // all that resolving it again reads.
-            Resolution::Waiting(_) if observed_lifecycle(&pod).is_none() => Some(self.pod_seen(&pod, deleted_at, at)),
+            Resolution::Waiting(_) if observed_lifecycle(&pod).is_none() => {
+                Some(self.pod_seen(&pod, deleted_at, self.received))
+            }
             Resolution::Waiting(_) => None,
         }
     }

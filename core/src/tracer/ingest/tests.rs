@@ -354,3 +354,26 @@ fn gaps_are_recorded_for_the_kinds_the_trace_holds() {
     ing.handle(gap("v1.Pod", T + 10));
     assert_eq!(store.gaps().len(), 1, "pods, with lifecycles tracked");
 }
+
+#[test]
+fn a_fresh_tracers_first_list_starts_the_trace_and_a_relist_keeps_each_changes_time() {
+    let cfg = config(&[("apps/v1.Deployment", "/spec/template", false, false)]);
+    let (mut ing, store) = ingest(cfg.clone());
+    let written = |image: &str, at: &str| {
+        let mut d = deployment("a", "1", image);
+        d["metadata"]["managedFields"] = json!([{"manager": "kubectl", "operation": "Update", "time": at}]);
+        d
+    };
+    let list = |ing: &mut Ingest, at: i64, obj: Value| {
+        ing.handle(change("apps/v1.Deployment", at, ChangeKind::RelistStarted));
+        ing.handle(change("apps/v1.Deployment", at, ChangeKind::Relisted(Payload::Object(obj))));
+        ing.handle(change("apps/v1.Deployment", at, ChangeKind::RelistDone));
+    };
+    // Written at T, an hour before the tracer's first list: nothing before the list was observed.
+    list(&mut ing, T + 3600, written("v1", "2025-11-24T16:00:00Z"));
+    // Changed at T + 5000 while the watch was lost; the re-list at T + 7200 shows it.
+    list(&mut ing, T + 7200, written("v2", "2025-11-24T17:23:20Z"));
+    let trace = export(&store, &cfg);
+    let stamps: Vec<i64> = trace.events.iter().filter(|e| !e.applied_objs.is_empty()).map(|e| e.ts).collect();
+    assert_eq!(stamps, [T + 3600, T + 5000]);
+}
