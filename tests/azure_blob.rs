@@ -107,7 +107,7 @@ fn the_tracer_exports_and_checkpoints_to_azure_as_configured() {
     emu.create(deployment("web", "v1")).unwrap();
     wait_until(10, "recorded", || applied(&tracer.export_all(), "Deployment") == ["web"]);
 
-    let window = serde_json::json!({"start_ts": 0, "end_ts": now() + 60});
+    let window = serde_json::json!({"start_ts": 0, "end_ts": now() + 60, "format": "v1"});
     let body = tracer.export_raw(&window);
     assert_eq!(body.status, 200);
     let mut to_azure = window.clone();
