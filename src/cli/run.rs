@@ -133,6 +133,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         };
         let addr = SocketAddr::new(config.server.bind, config.server.port);
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
+        // With port 0 the system picks one: the log names the one it picked.
+        let addr = listener.local_addr().unwrap_or(addr);
         let (authenticated, https) = (state.auth.is_some(), tls.is_some());
         if !authenticated && !config.server.bind.is_loopback() {
             tracing::warn!(%addr, "serving exports and metrics without authentication on a non-loopback address; set server.auth.tokenFile");

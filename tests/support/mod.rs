@@ -41,6 +41,22 @@ impl Tracer {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// Whether the tracer exited, or is exiting, because its port was taken: waits until it
+    /// either says it is running or exits.
+    fn lost_its_port(&mut self) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if self.child.try_wait().ok().flatten().is_some() {
+                return self.log().contains("Address already in use");
+            }
+            if self.log().contains("sk-tracer is running") {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
 }
 
 /// The binary this build made.
@@ -123,7 +139,7 @@ fn run_args(dir: &std::path::Path, port: u16) -> Vec<std::ffi::OsString> {
 pub fn start_tracer_with_args(
     emu: &Emulator,
     config: &str,
-    args: impl FnOnce(&std::path::Path, u16) -> Vec<std::ffi::OsString>,
+    args: impl Fn(&std::path::Path, u16) -> Vec<std::ffi::OsString>,
 ) -> Tracer {
     launch_with(emu, config, &[], |_| {}, args, |t| t.get("/healthz").0 == 200)
 }
@@ -143,10 +159,19 @@ fn launch_with(
     config: &str,
     env: &[(&str, String)],
     setup: impl FnOnce(&std::path::Path),
-    args: impl FnOnce(&std::path::Path, u16) -> Vec<OsString>,
+    args: impl Fn(&std::path::Path, u16) -> Vec<OsString>,
     up: impl Fn(&Tracer) -> bool,
 ) -> Tracer {
-    let mut tracer = spawn(BINARY.as_ref(), emu, config, env, setup, args);
+    let mut tracer = spawn(BINARY.as_ref(), emu, config, env, setup, &args);
+    // The port was free when picked, but another test's server may take it before the tracer
+    // binds it: then the tracer is started again on another port.
+    for _ in 0..5 {
+        if !tracer.lost_its_port() {
+            break;
+        }
+        tracer.port = free_port();
+        tracer.child = command(BINARY.as_ref(), &tracer.dir, env, &args, tracer.port);
+    }
     wait_until(20, "the tracer's server", || {
         if let Ok(Some(status)) = tracer.child.try_wait() {
             panic!("the tracer exited ({status}):\n{}", tracer.log());
@@ -168,7 +193,7 @@ fn spawn(
     config: &str,
     env: &[(&str, String)],
     setup: impl FnOnce(&std::path::Path),
-    args: impl FnOnce(&std::path::Path, u16) -> Vec<OsString>,
+    args: impl Fn(&std::path::Path, u16) -> Vec<OsString>,
 ) -> Tracer {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("config.yaml"), config).unwrap();
@@ -176,8 +201,19 @@ fn spawn(
     std::fs::create_dir_all(dir.path().join("exports")).unwrap();
     setup(&dir.path().join("exports"));
     let port = free_port();
+    let child = command(binary, &dir, env, args, port);
+    Tracer { child, port, dir }
+}
+
+fn command(
+    binary: &OsStr,
+    dir: &tempfile::TempDir,
+    env: &[(&str, String)],
+    args: impl Fn(&std::path::Path, u16) -> Vec<OsString>,
+    port: u16,
+) -> Child {
     let log = std::fs::File::create(dir.path().join("tracer.log")).unwrap();
-    let child = Command::new(binary)
+    Command::new(binary)
         .args(args(dir.path(), port))
         .env("RUST_LOG", "info")
         .env("KUBECONFIG", dir.path().join("kubeconfig"))
@@ -185,8 +221,7 @@ fn spawn(
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
-        .unwrap();
-    Tracer { child, port, dir }
+        .unwrap()
 }
 
 pub struct Response {
