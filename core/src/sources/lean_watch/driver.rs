@@ -1,23 +1,18 @@
 //! The I/O around [`WatchState`]: list and watch requests through kube's client, the bodies read
 //! in large chunks and cut into lines, what they bring sent to the ingest loop in batches.
 //!
-//! A stream that has just delivered is next read at the following tick of a clock that every
-//! watch shares: what arrives meanwhile waits in the socket and is read in one go, and the
-//! watches wake together. On a busy cluster that turns a wake-up per event (hundreds a second)
-//! into a few per tick, for at most a tick's delay; an idle stream is read as soon as it speaks.
+//! A stream is read as long as it has something ready; what it brought then goes to the ingest
+//! loop as one batch, so that a burst costs one hand-over rather than one per event.
 
-use std::future::Future;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::FutureExt;
 use http_body_util::BodyExt;
 use kube::api::{ListParams, WatchParams};
 use kube::client::Body;
 use kube::Client;
 use tokio::sync::mpsc;
-use tokio::time::Instant;
 
 use super::lines::Lines;
 use super::state::{Event, ProtocolError, Request, WatchState};
@@ -26,8 +21,6 @@ use crate::gvk::Gvk;
 use crate::sources::backoff::{Backoff, ErrorClass};
 use crate::sources::{unix_now, Change, ChangeKind, GapTracker, KindState, SourceHealth};
 
-/// The period of the shared clock at which streams with more to read are read again.
-pub const TICK: Duration = Duration::from_millis(100);
 /// Events sent to the ingest loop at most at once, so that a backlog read in one go still waits
 /// for the queue rather than piling up in memory.
 const MAX_BATCH: usize = 512;
@@ -224,6 +217,11 @@ pub async fn run<O: Watched>(target: Target<'_>, sink: &mut Sink) -> Stopped {
 
 /// Reads an open watch until it ends. `Ok(Err(e))` for an `ERROR` event, after which the stream
 /// is abandoned; a line that cannot be decoded is reported and skipped.
+///
+/// Every frame that is ready is read before the batch goes to the ingest loop, and the stream is
+/// read again at once: hyper hands a body over one frame at a time, each read from the socket only
+/// once the previous one was taken, so a reader that paused between frames would fall behind a
+/// busy apiserver by as much as it paused, and notice a dropped connection only after the backlog.
 async fn stream<O: Watched>(
     mut body: Body,
     state: &mut WatchState,
@@ -255,18 +253,32 @@ async fn stream<O: Watched>(
                 break;
             }
         };
-        // This frame, and every other one already here.
         let mut frame = Some(first);
         while let Some(f) = frame.take() {
             if let Ok(data) = f.into_data() {
                 reader.push(data, events);
             }
-            if events.len() >= MAX_BATCH || reader.ended.is_some() {
+            if reader.ended.is_some() {
                 break;
             }
-            match body.frame().now_or_never() {
+            if events.len() >= MAX_BATCH && sink.send(events).await.is_err() {
+                return Err(Stopped::Receiver);
+            }
+            // The next frame if it is ready now, or once the connection's task has had a turn to
+            // read what the socket holds; `None` when the socket has nothing more for now.
+            let mut next = futures::future::poll_immediate(body.frame()).await;
+            if next.is_none() {
+                tokio::task::yield_now().await;
+                next = futures::future::poll_immediate(body.frame()).await;
+            }
+            match next {
                 Some(Some(Ok(f))) => frame = Some(f),
-                Some(Some(Err(_)) | None) => open = false,
+                Some(Some(Err(e))) => {
+                    tracing::debug!(gvk = %sink.gvk, error = %e, "watch stream broke; resuming");
+                    sink.gaps.lost(unix_now());
+                    open = false;
+                }
+                Some(None) => open = false,
                 None => {}
             }
         }
@@ -279,9 +291,6 @@ async fn stream<O: Watched>(
         }
         for e in reader.skipped.drain(..) {
             sink.report(&e)?;
-        }
-        if open && reader.ended.is_none() {
-            next_tick().await;
         }
     }
     reader.finish(events);
@@ -346,14 +355,6 @@ fn take<O: Watched>(
             false
         }
     }
-}
-
-fn next_tick() -> impl Future<Output = ()> {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    let epoch = *EPOCH.get_or_init(Instant::now);
-    let ticks = epoch.elapsed().as_nanos() / TICK.as_nanos() + 1;
-    let at = epoch + TICK * u32::try_from(ticks).unwrap_or(u32::MAX);
-    tokio::time::sleep_until(at)
 }
 
 fn list_request(target: &Target<'_>, continue_token: Option<String>) -> Result<http::Request<Vec<u8>>, WatchError> {

@@ -18,6 +18,6 @@ mod lines;
 mod state;
 mod wire;
 
-pub use driver::{run, Sink, Stopped, Target, WatchError, TICK};
+pub use driver::{run, Sink, Stopped, Target, WatchError};
 pub use state::{Line, Listed};
 pub use wire::{line, OwnerMeta, Watched};
