@@ -46,8 +46,10 @@ const WATCHES: [Watch; 3] = [
 struct Conn {
     tls: TlsStream<TcpStream>,
     host: String,
+    /// Allocated and zeroed once; `start..end` is what has been read and not consumed.
     buf: Vec<u8>,
     start: usize,
+    end: usize,
 }
 
 impl Conn {
@@ -55,26 +57,27 @@ impl Conn {
         let tcp = TcpStream::connect((target.host.as_str(), target.port)).await?;
         tcp.set_nodelay(true)?;
         let tls = target.connector.connect(target.server_name.clone(), tcp).await?;
-        Ok(Conn { tls, host: target.host.clone(), buf: Vec::with_capacity(READ_SIZE), start: 0 })
+        Ok(Conn { tls, host: target.host.clone(), buf: vec![0; 2 * READ_SIZE], start: 0, end: 0 })
     }
 
     fn pending(&self) -> &[u8] {
-        &self.buf[self.start..]
+        &self.buf[self.start..self.end]
     }
 
     /// Reads more bytes; an error at the end of the stream.
     async fn fill(&mut self) -> anyhow::Result<()> {
-        if self.start > 0 && self.start == self.buf.len() {
-            self.buf.clear();
-            self.start = 0;
-        } else if self.start > READ_SIZE {
-            self.buf.drain(..self.start);
-            self.start = 0;
+        if self.start == self.end {
+            (self.start, self.end) = (0, 0);
+        } else if self.start > 0 && self.buf.len() - self.end < READ_SIZE {
+            self.buf.copy_within(self.start..self.end, 0);
+            (self.start, self.end) = (0, self.end - self.start);
         }
-        let len = self.buf.len();
-        self.buf.resize(len + READ_SIZE, 0);
-        let n = self.tls.read(&mut self.buf[len..]).await?;
-        self.buf.truncate(len + n);
+        if self.buf.len() - self.end < READ_SIZE {
+            self.buf.resize(self.end + READ_SIZE, 0);
+        }
+        let n = self.tls.read(&mut self.buf[self.end..]).await?;
+        self.end += n;
+
         if n == 0 {
             bail!("connection closed");
         }
