@@ -1,4 +1,5 @@
-//! The HTTP server of `sk-tracer run`: probes and exports. Thin: the logic lives in the crates.
+//! The HTTP server of `sk-tracer run`: probes, exports and the trace page. Thin: the logic lives
+//! in the crates and in `crate::page`.
 
 pub mod auth;
 mod chunked;
@@ -7,10 +8,12 @@ pub mod export;
 mod file_stamp;
 mod listen;
 mod metrics;
+mod page;
 mod probes;
 mod reply;
 pub mod tls;
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 
@@ -74,7 +77,27 @@ fn routes(state: Arc<ServerState>) -> impl Filter<Extract = (impl warp::Reply,),
         .and(warp::header::optional::<String>("accept"))
         .and(warp::body::content_length_limit(MAX_REQUEST_BYTES))
         .and(warp::body::bytes())
-        .and(with_state)
+        .and(with_state.clone())
         .then(export::handle);
-    healthz.or(readyz).or(metrics).or(export).recover(move |r| reply::rejection(r, state.clone()))
+    let page = warp::path::end().and(warp::get()).and(authorized(state.clone())).map(page::page);
+    let window = warp::path!("api" / "window")
+        .and(warp::get())
+        .and(authorized(state.clone()))
+        .and(warp::query::<HashMap<String, String>>())
+        .and(with_state.clone())
+        .then(page::window);
+    let version = warp::path!("api" / "version")
+        .and(warp::get())
+        .and(authorized(state.clone()))
+        .and(warp::query::<HashMap<String, String>>())
+        .and(with_state)
+        .then(page::version);
+    healthz
+        .or(readyz)
+        .or(metrics)
+        .or(export)
+        .or(page)
+        .or(window)
+        .or(version)
+        .recover(move |r| reply::rejection(r, state.clone()))
 }
