@@ -11,10 +11,11 @@ fn script_json(value: &impl serde::Serialize) -> anyhow::Result<String> {
     Ok(serde_json::to_string(value)?.replace('<', "\\u003c"))
 }
 
-/// Script text inside a `<script>` element: `<\/` means `</` in every JS string, template and
-/// regular expression, and cannot close the element.
+/// Script text inside a `<script>` element, which only `</script` closes: where it occurs (in a
+/// string or template), `<\/script` means the same. Other `</` are left alone: in a regular
+/// expression such as `/</g` an escape would change its meaning.
 fn script_text(js: &str) -> String {
-    js.replace("</", "<\\/")
+    js.replace("</script", "<\\/script").replace("</SCRIPT", "<\\/SCRIPT")
 }
 
 fn html_text(text: &str) -> String {
@@ -95,6 +96,6 @@ mod tests {
         assert_eq!(data["mode"], "file");
         assert!(data["objects"].as_array().unwrap().iter().all(|o| o.get("versions").is_none()));
         assert!(html.contains("nginx:1.27"), "the versions are in the page");
-        assert!(!html.contains(" src=") && !html.contains("<link"), "nothing is fetched");
+        assert!(!html.contains(" src=") && !html.contains(r#"href="http"#), "nothing is fetched");
     }
 }

@@ -51,6 +51,10 @@
     filterMs: null,
     readyAt: null,
     visibleKeys: () => state.rowEntries.map((i) => state.layout[i].row.key),
+    marks: (key) => {
+      const row = state.byKey.get(key);
+      return row ? row.ts.map((t, i) => [t, row.ops[i]]) : null;
+    },
     markPoint,
     selected: () => selectedMark(),
   };
