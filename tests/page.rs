@@ -196,3 +196,53 @@ fn the_page_of_a_trace_file_works_offline_and_from_view() {
     let _ = view.kill();
     let _ = view.wait();
 }
+
+#[test]
+fn with_a_token_the_page_asks_for_it_and_the_endpoints_take_it_from_the_cookie() {
+    let rt = runtime();
+    let emu = rt.block_on(Emulator::start()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "s3cret; with=odd chars\n").unwrap();
+    let env = [("SK_TRACER_SERVER__AUTH__TOKEN_FILE", token_file.display().to_string())];
+    let tracer = start_tracer_with_env(&emu, CONFIG, &env);
+    emu.create(deployment("d", "web", "nginx:1.27")).unwrap();
+    let bearer = [("Authorization", "Bearer s3cret; with=odd chars")];
+    wait_until(10, "the object recorded", || {
+        let r = request_with_headers(tracer.port, "GET", "/api/window", &bearer, b"");
+        r.status == 200 && String::from_utf8_lossy(&r.body).contains("\"web\"")
+    });
+    // Without the token: the page is a form asking for it, the data is refused.
+    let page = request(tracer.port, "GET", "/", b"");
+    assert_eq!(page.status, 401);
+    assert!(String::from_utf8_lossy(&page.body).contains(r#"<form method="post" action="login">"#));
+    assert!(!String::from_utf8_lossy(&page.body).contains("sk-data"), "no page without the token");
+    assert_eq!(request(tracer.port, "GET", "/api/window", b"").status, 401);
+    let forged = [("Cookie", "sk-tracer-token=guess")];
+    assert_eq!(request_with_headers(tracer.port, "GET", "/api/window", &forged, b"").status, 401);
+
+    rt.block_on(async {
+        let Some(browser) = Browser::start().await else { return };
+        let base = format!("http://127.0.0.1:{}/", tracer.port);
+        browser.client.goto(&base).await.unwrap();
+        let field = browser.client.find(Locator::Id("token")).await.unwrap();
+        field.send_keys("wrong").await.unwrap();
+        browser.client.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+        browser.wait_for("the refusal", "return document.body.textContent.includes('not valid')").await;
+        let field = browser.client.find(Locator::Id("token")).await.unwrap();
+        field.send_keys("s3cret; with=odd chars").await.unwrap();
+        browser.client.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+        browser.wait_ready().await;
+        assert_eq!(browser.rows().await, [key("d", "web")], "the page reads its data with the cookie");
+        let cookie = browser.eval("return document.cookie").await;
+        assert_eq!(cookie, "", "the script cannot read the token");
+        // The browser logs the refusals (401) of the form; nothing else.
+        let errors = browser.console_errors().await;
+        assert!(errors.iter().all(|e| e.contains("status of 401")), "{errors:?}");
+        browser.client.refresh().await.unwrap();
+        browser.wait_ready().await;
+        assert_eq!(browser.rows().await, [key("d", "web")], "the cookie lasts through a reload");
+        assert_eq!(browser.console_errors().await, Vec::<String>::new(), "no console errors");
+        browser.close().await;
+    });
+}
