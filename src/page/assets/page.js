@@ -50,6 +50,7 @@
     renderMs: null,
     filterMs: null,
     readyAt: null,
+    paintedAt: null,
     visibleKeys: () => state.rowEntries.map((i) => state.layout[i].row.key),
     marks: (key) => {
       const row = state.byKey.get(key);
@@ -634,6 +635,7 @@
   }
   async function versionPair(row, markIndex) {
     if (!LIVE) {
+      if (!$('sk-versions')) await new Promise((resolve) => document.addEventListener('DOMContentLoaded', resolve, { once: true }));
       if (!state.versions) state.versions = JSON.parse($('sk-versions').textContent);
       const versions = state.versions[row.index] || [];
       let previous = null;
@@ -998,6 +1000,7 @@
     page.renderMs = performance.now() - t;
     page.readyAt = performance.now();
     document.body.dataset.ready = '1';
+    requestAnimationFrame(() => requestAnimationFrame(() => { page.paintedAt = performance.now(); }));
     if (LIVE && state.now != null) setInterval(poll, POLL_MS);
   }
 
