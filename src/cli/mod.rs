@@ -46,8 +46,9 @@ enum Command {
     /// memory, and serves it: `POST /export`, `GET /` (the trace page, which follows the trace
     /// as it is recorded) and the windows it reads (`GET /api/window`), `GET /healthz`, `GET
     /// /readyz` and `GET /metrics`.
-    /// With `server.auth.tokenFile`, `/export` and `/metrics` require `Authorization: Bearer
-    /// <token>`; with `server.tls`, the server speaks HTTPS only. Runs until SIGTERM or SIGINT. The cluster is found as kubectl finds it: `--kubeconfig`,
+    /// With `server.auth.tokenFile`, `/export`, `/metrics` and the page's endpoints require
+    /// `Authorization: Bearer <token>` (the page asks a browser for it once and keeps it in a
+    /// cookie); with `server.tls`, the server speaks HTTPS only. Runs until SIGTERM or SIGINT. The cluster is found as kubectl finds it: `--kubeconfig`,
     /// else `KUBECONFIG` or `~/.kube/config`, else the in-cluster service account. Logs go to
     /// stderr, filtered by `RUST_LOG` (default `info`).
     Run(run::Args),

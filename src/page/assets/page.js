@@ -862,8 +862,11 @@
     draw();
   });
 
+  // The whole span, with a little room at both ends so that the first and last marks show whole.
   function showAll() {
-    setView(state.start, Math.max(state.end, state.now || 0));
+    const end = Math.max(state.end, state.now || 0);
+    const pad = Math.max(1, (end - state.start) * 0.02);
+    setView(state.start - pad, end + pad);
     draw();
   }
 
@@ -993,7 +996,7 @@
     } else if (LIVE) {
       setView(state.start, (state.now ?? state.end) + 30);
     } else {
-      setView(state.start, state.end);
+      showAll();
     }
     layOut();
     drawNow();
