@@ -160,15 +160,10 @@ fn the_page_of_a_trace_file_works_offline_and_from_view() {
         let canvas = browser.client.find(Locator::Id("timeline")).await.unwrap();
         canvas.click().await.unwrap();
         let web = "apps/v1.Deployment shop/web";
-        let (rollout, _, _) = {
-            let marks = browser.eval(&format!("return skPage.marks({web:?})")).await;
-            let last_update =
-                marks.as_array().unwrap().iter().rfind(|m| m[1] == "u").expect("an update")[0].as_i64().unwrap();
-            (last_update, 0.0, 0.0)
-        };
-        for _ in 0..2 {
-            canvas.send_keys("\u{E015}").await.unwrap(); // ArrowDown
-        }
+        let marks = browser.eval(&format!("return skPage.marks({web:?})")).await;
+        let rollout = marks.as_array().unwrap().iter().rfind(|m| m[1] == "u").expect("an update")[0].as_i64().unwrap();
+        canvas.send_keys("\u{E011}").await.unwrap(); // Home: the first row, shop/cache
+        canvas.send_keys("\u{E015}").await.unwrap(); // ArrowDown: shop/web
         let mut steps = 0;
         while browser.eval("return skPage.selected() && skPage.selected().ts").await != json!(rollout) {
             canvas.send_keys("\u{E014}").await.unwrap(); // ArrowRight

@@ -26,6 +26,9 @@ pub struct WindowDocument<'a> {
     /// The `offset` of the next page; `None` on the last.
     pub next_offset: Option<usize>,
     pub objects: &'a [Row],
+    /// Where the trace missed a kind's changes: `[kind, from, to]`, unix seconds, inside the
+    /// window. Every page of a window carries them.
+    pub gaps: Vec<(String, i64, i64)>,
 }
 
 impl<'a> WindowDocument<'a> {
@@ -51,6 +54,17 @@ impl<'a> WindowDocument<'a> {
             offset,
             next_offset: (stop < rows.len()).then_some(stop),
             objects: &rows[offset..stop],
+            gaps: Vec::new(),
         }
+    }
+
+    /// With the gaps of `[start, end)` among `gaps`.
+    pub fn with_gaps(mut self, gaps: &[sk_core::trace::Gap]) -> Self {
+        self.gaps = gaps
+            .iter()
+            .filter_map(|g| g.clip(self.start, self.end))
+            .map(|g| (g.kind.to_string(), g.from, g.to))
+            .collect();
+        self
     }
 }

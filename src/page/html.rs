@@ -1,6 +1,8 @@
 //! The page as one HTML document: its style, the diff library, its script and its data inline,
 //! so that it needs nothing else (no network, no other file).
 
+use sk_core::trace::Gap;
+
 use super::assets;
 use super::document::WindowDocument;
 use super::rows::Row;
@@ -61,9 +63,9 @@ pub fn live_page() -> String {
 
 /// A whole trace's page, its rows and every version in it. The versions are kept apart from the
 /// rows, for the page to read only when a mark is first opened.
-pub fn file_page(title: &str, mut rows: Vec<Row>, span: (i64, i64)) -> anyhow::Result<String> {
+pub fn file_page(title: &str, mut rows: Vec<Row>, span: (i64, i64), gaps: &[Gap]) -> anyhow::Result<String> {
     let versions: Vec<_> = rows.iter_mut().map(|r| r.versions.take().unwrap_or_default()).collect();
-    let doc = WindowDocument::page("file", title.to_string(), span, None, &rows, 0, usize::MAX);
+    let doc = WindowDocument::page("file", title.to_string(), span, None, &rows, 0, usize::MAX).with_gaps(gaps);
     Ok(page(&format!("{title}: sk-tracer"), &script_json(&doc)?, &script_json(&versions)?))
 }
 
@@ -89,13 +91,19 @@ mod tests {
             sk_core::trace::v1::from_json(serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()).unwrap()
         };
         let (rows, start, end) = super::super::of_trace::rows_of_trace(&trace).unwrap();
-        let html = file_page("demo.json", rows, (start, end)).unwrap();
+        let gaps = [Gap { kind: "apps/v1.Deployment".parse().unwrap(), from: start + 10, to: start + 20 }];
+        let html = file_page("demo.json", rows, (start, end), &gaps).unwrap();
         let data_at = html.find(r#"id="sk-data""#).unwrap();
         let data = &html[html[data_at..].find('>').unwrap() + data_at + 1..];
         let data: serde_json::Value = serde_json::from_str(&data[..data.find("</script>").unwrap()]).unwrap();
         assert_eq!(data["mode"], "file");
+        assert_eq!(data["gaps"], serde_json::json!([["apps/v1.Deployment", start + 10, start + 20]]));
         assert!(data["objects"].as_array().unwrap().iter().all(|o| o.get("versions").is_none()));
         assert!(html.contains("nginx:1.27"), "the versions are in the page");
-        assert!(!html.contains(" src=") && !html.contains(r#"href="http"#), "nothing is fetched");
+        let only_link = r#"<link rel="icon" href="data:,">"#;
+        assert!(
+            !html.contains("<script src") && html.matches("<link").count() == 1 && html.contains(only_link),
+            "nothing is fetched"
+        );
     }
 }

@@ -17,5 +17,5 @@ pub use html::{file_page, live_page};
 pub fn trace_file_page(file: &std::path::Path, trace: &sk_core::Trace) -> anyhow::Result<String> {
     let (rows, start, end) = of_trace::rows_of_trace(trace)?;
     let title = file.file_name().map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into_owned());
-    file_page(&title, rows, (start, end))
+    file_page(&title, rows, (start, end), &trace.gaps)
 }

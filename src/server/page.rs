@@ -101,7 +101,8 @@ pub async fn window(query: HashMap<String, String>, state: Arc<ServerState>) -> 
         .read(move |snapshot, _| {
             let rows = window_rows(snapshot, q.start, q.end, q.since);
             let doc =
-                WindowDocument::page("live", "sk-tracer".into(), (q.start, q.end), Some(now), &rows, q.offset, q.limit);
+                WindowDocument::page("live", "sk-tracer".into(), (q.start, q.end), Some(now), &rows, q.offset, q.limit)
+                    .with_gaps(&snapshot.gaps);
             serde_json::to_vec(&doc)
         })
         .await;

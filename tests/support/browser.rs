@@ -160,14 +160,15 @@ impl Browser {
         std::fs::write(path, png).expect("writing the screenshot");
     }
 
-    /// Waits for a download to finish and returns its path.
+    /// Waits for a trace (`*.sktrace`) to be downloaded whole and returns its path.
     pub async fn downloaded(&self) -> PathBuf {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let done: Vec<PathBuf> = std::fs::read_dir(self.downloads.path())
                 .unwrap()
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x != "crdownload" && x != "tmp"))
+                // Chromium writes elsewhere and renames the file when it is whole.
+                .filter(|p| p.extension().is_some_and(|x| x == "sktrace"))
                 .collect();
             if let Some(file) = done.into_iter().next() {
                 return file;

@@ -42,6 +42,7 @@
     following: true,
     bandStats: null,
     versions: null,
+    gaps: [], // [kind, from, to]: where the trace missed a kind's changes
   };
 
   // Page figures for the benchmark and the tests.
@@ -122,7 +123,11 @@
   }
 
   // ---- filters, in the URL ----
+  // The fragment as last read or written: one that differs was changed by a navigation, which
+  // the hashchange handler applies, and a pending write must not undo it.
+  let knownHash = null;
   function readHash() {
+    knownHash = location.hash;
     const p = new URLSearchParams(location.hash.slice(1));
     for (const k of ['ns', 'kind', 'name', 'label']) state.filter[k] = p.get(k) || '';
     const from = parseFloat(p.get('from'));
@@ -130,12 +135,14 @@
     return { from: isFinite(from) ? from : null, to: isFinite(to) ? to : null };
   }
   function writeHash() {
+    if (location.hash !== knownHash) return;
     const p = new URLSearchParams();
     for (const k of ['ns', 'kind', 'name', 'label']) if (state.filter[k]) p.set(k, state.filter[k]);
     p.set('from', Math.floor(state.t0));
     p.set('to', Math.ceil(state.t1));
     const hash = '#' + p.toString();
     if (hash !== location.hash) history.replaceState(null, '', hash);
+    knownHash = location.hash;
   }
   let hashTimer = null;
   function writeHashSoon() {
@@ -322,6 +329,13 @@
     ctx.rect(LABEL_W, y, width - LABEL_W, entry.h);
     ctx.clip();
     const mid = y + ROW_H / 2;
+    // Where the trace missed this kind's changes: what happened in between is not shown.
+    for (const g of state.gaps) {
+      if (g[0] !== row.kind || g[2] < state.t0 || g[1] > state.t1) continue;
+      const x0 = Math.max(LABEL_W, xOf(g[1]));
+      ctx.fillStyle = 'rgba(220, 38, 38, 0.12)';
+      ctx.fillRect(x0, y, Math.max(2, Math.min(width, xOf(g[2] + 1)) - x0), entry.h);
+    }
     // The object's life: a thin line from its creation (or the start) to its deletion.
     ctx.strokeStyle = '#9ca3af';
     let aliveFrom = row.aliveAtStart ? state.start : null;
@@ -493,6 +507,12 @@
     }
     ctx.stroke();
     ctx.lineWidth = 1;
+    for (const g of state.gaps) {
+      if (g[2] < state.t0 || g[1] > state.t1) continue;
+      const x0 = Math.max(LABEL_W, xOf(g[1]));
+      ctx.fillStyle = 'rgba(220, 38, 38, 0.25)';
+      ctx.fillRect(x0, 0, Math.max(2, Math.min(width, xOf(g[2] + 1)) - x0), height);
+    }
     ctx.font = '11px system-ui, sans-serif';
     ctx.textBaseline = 'top';
     ctx.fillStyle = '#1d4ed8';
@@ -518,6 +538,7 @@
     let text = shown + ' of ' + state.rows.length + ' objects';
     text += ' · ' + fmtTime(state.t0, true) + ' to ' + fmtTime(state.t1, true) + ' UTC';
     if (state.window) text += ' · window selected: ' + fmtTime(state.window[0], true) + ' to ' + fmtTime(state.window[1], true);
+    if (state.gaps.length) text += ' · ' + state.gaps.length + ' gaps (shaded red: changes not seen one by one, for ' + [...new Set(state.gaps.map((g) => g[0]))].join(', ') + ')';
     if (LIVE && state.now != null) text += state.following ? ' · following' : ' · not following (press 0 to show all)';
     if (status.dataset.note) text += ' · ' + status.dataset.note;
     if (status.textContent !== text) status.textContent = text;
@@ -952,6 +973,7 @@
       const since = state.now - 10;
       const doc = await fetchWindow({ start: state.start, since });
       merge(doc.objects, since);
+      state.gaps = doc.gaps || [];
       const followed = state.following;
       const span = state.t1 - state.t0;
       state.end = doc.end;
@@ -991,6 +1013,7 @@
     state.end = doc.end;
     state.now = doc.now ?? null;
     setRows(doc.objects || []);
+    state.gaps = doc.gaps || [];
     if (from != null && to != null && to > from) {
       setView(from, to);
     } else if (LIVE) {
