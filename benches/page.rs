@@ -134,6 +134,25 @@ fn generate(objects: usize, changes: usize) -> Trace {
     Trace { events, pod_lifecycles: lifecycles, ..Default::default() }
 }
 
+/// The first change in `ns` inside `[from, to)` that gave an object a new image: its row's key
+/// and its time.
+fn image_update(trace: &Trace, ns: &str, from: i64, to: i64) -> Option<(String, i64)> {
+    let mut images: BTreeMap<String, Value> = BTreeMap::new();
+    for ev in &trace.events {
+        for obj in &ev.applied_objs {
+            let v = obj.to_json().ok()?;
+            let id = ObjectIdentity::of(&v)?;
+            let key = format!("{} {}/{}", id.gvk, id.namespace, id.name);
+            let image = v.pointer("/spec/template/spec/containers/0/image").cloned().unwrap_or_default();
+            let before = images.insert(key.clone(), image.clone());
+            if id.namespace == ns && (from..to).contains(&ev.ts) && before.is_some_and(|b| b != image) {
+                return Some((key, ev.ts));
+            }
+        }
+    }
+    None
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -187,10 +206,19 @@ fn main() {
             script.push(t[1].as_f64().unwrap());
         }
         let rows = browser.rows().await.len();
-        println!("first render: median {:.0} ms (page script {:.0} ms), {rows} rows, {runs} runs", median(first), median(script));
+        println!(
+            "first render: median {:.0} ms (page script {:.0} ms), {rows} rows, {runs} runs",
+            median(first),
+            median(script)
+        );
 
-        let filters = [("f-ns", "team-07", "namespace"), ("f-kind", "Job", "kind"), ("f-name", "svc-012", "name"),
-                       ("f-label", "tier=db", "label"), ("f-label", "", "cleared")];
+        let filters = [
+            ("f-ns", "team-07", "namespace"),
+            ("f-kind", "Job", "kind"),
+            ("f-name", "svc-012", "name"),
+            ("f-label", "tier=db", "label"),
+            ("f-label", "", "cleared"),
+        ];
         println!("| filter | rows shown | to painted (median) | filter and draw (median) |");
         println!("| --- | --- | --- | --- |");
         for (id, value, what) in filters {
@@ -198,7 +226,7 @@ fn main() {
             for _ in 0..runs {
                 // From no filter each time.
                 for clear in ["f-ns", "f-kind", "f-name", "f-label"] {
-                    browser.client.execute_async(FILTER, vec![json!(clear), json!(""), ]).await.unwrap();
+                    browser.client.execute_async(FILTER, vec![json!(clear), json!("")]).await.unwrap();
                 }
                 let r = browser.client.execute_async(FILTER, vec![json!(id), json!(value)]).await.unwrap();
                 painted.push(r[0].as_f64().unwrap());
@@ -210,12 +238,11 @@ fn main() {
         assert_eq!(browser.console_errors().await, Vec::<String>::new());
 
         if let Some(path) = screenshot {
-            // One team's objects over three hours, an update opened.
+            // One team's objects over three hours, an image update opened.
             let from = T0 + 30_000;
+            let (key, ts) = image_update(&trace, "team-03", from + 3600, from + 7200).expect("an image update");
             browser.open(&format!("{url}#ns=team-03&from={from}&to={}", from + 3 * 3600)).await;
-            let key: String = serde_json::from_value(browser.eval(&format!(
-                "return skPage.visibleKeys().find(k => (skPage.marks(k) || []).some(m => m[1] === 'u' && m[0] > {from} + 3600 && m[0] < {from} + 7200))")).await).unwrap();
-            let ts = browser.eval(&format!("return skPage.marks({key:?}).find(m => m[1] === 'u' && m[0] > {from} + 3600 && m[0] < {from} + 7200)[0]")).await;
+            browser.eval(&format!("return skPage.reveal({key:?})")).await;
             let at = browser.eval(&format!("return skPage.markPoint({key:?}, {ts})")).await;
             browser.click_at(at["x"].as_f64().unwrap(), at["y"].as_f64().unwrap()).await;
             browser.wait_for("the detail", "return !!document.getElementById('changes')").await;

@@ -59,6 +59,13 @@
     },
     markPoint,
     selected: () => selectedMark(),
+    // Scrolls a row into view, as the keys would.
+    reveal: (key) => {
+      const rowIndex = state.rowEntries.findIndex((i) => state.layout[i].row.key === key);
+      if (rowIndex >= 0) select(rowIndex, -1, false);
+      drawNow();
+      return rowIndex >= 0;
+    },
   };
   window.skPage = page;
 
