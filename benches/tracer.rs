@@ -8,7 +8,7 @@
 //! ReplicaSets, pods going Pending → Running and deleted by scale-downs and rollouts, Volcano-style
 //! jobs with two templates whose pods end Succeeded or Failed) is written into an API emulator's
 //! history first; the baseline (reading and JSON-decoding the watch streams) and the tracer's ingest
-//! (the same streams decoded as kube's watcher decodes them, then sanitised, owner-resolved and
+//! (the same streams decoded as the tracer's watches decode them, then sanitised, owner-resolved and
 //! stored) then replay that history over HTTP, so the writer never limits either.
 
 use std::alloc::{GlobalAlloc, Layout};
@@ -20,12 +20,11 @@ use std::time::{Duration, Instant};
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use kube::api::DynamicObject;
-use kube::core::WatchEvent;
 use kube_emulator::Emulator;
 use serde_json::{json, Value};
 use sk_core::export::Window;
 use sk_core::export::{build_filters, export, AllOf, ExportRequest, TraceFormat};
+use sk_core::sources::lean_watch::{self, Line, OwnerMeta, Watched};
 use sk_core::sources::{Change, ChangeKind, Payload, RawObject};
 use sk_core::store::Store;
 use sk_core::tracer::{Ingest, Metrics, Pipeline};
@@ -345,46 +344,25 @@ fn pipeline() -> Pipeline {
     Runtime::from_config(&whole_config()).expect("the default stages").pipeline
 }
 
-/// A watch event's object, and whether it was deleted; `None` for bookmarks and errors.
-fn applied_or_deleted<K>(ev: WatchEvent<K>) -> Option<(bool, K)> {
-    match ev {
-        WatchEvent::Added(o) | WatchEvent::Modified(o) => Some((false, o)),
-        WatchEvent::Deleted(o) => Some((true, o)),
-        WatchEvent::Bookmark(_) | WatchEvent::Error(_) => None,
+/// A watch line's object as its watch decodes it, and whether it was deleted; `None` for
+/// bookmarks and errors.
+fn applied_or_deleted<O: Watched>(line: &[u8]) -> Option<(bool, O)> {
+    match lean_watch::line::<O>(line).expect("event") {
+        Line::Added(l) | Line::Modified(l) => Some((false, l.object)),
+        Line::Deleted(l) => Some((true, l.object)),
+        Line::Bookmark { .. } | Line::Error { .. } => None,
     }
 }
 
 /// One watch event's line through the tracer: decoded as its watch decodes it (`RawObject`, or
-/// `PartialObjectMeta` for the metadata-only ReplicaSets), then the ingest loop.
+/// `OwnerMeta` for the metadata-only ReplicaSets), then the ingest loop.
 fn feed(ingest: &mut Ingest, history: &History, meta: bool, gvk: &Gvk, line: &[u8]) {
     let (at, deleted, payload) = if meta {
-        let ev: WatchEvent<kube::api::PartialObjectMeta<DynamicObject>> = serde_json::from_slice(line).expect("event");
-        let Some((deleted, o)) = applied_or_deleted(ev) else { return };
-        let m = o.metadata;
-        let at = history.clock(m.resource_version.as_deref());
-        let payload = Payload::Meta {
-            uid: m.uid.unwrap_or_default(),
-            info: sk_core::ownership::KnownOwner {
-                gvk: gvk.clone(),
-                namespace: m.namespace.unwrap_or_default(),
-                name: m.name.unwrap_or_default(),
-                owners: m
-                    .owner_references
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|r| sk_core::ownership::OwnerReference {
-                        uid: r.uid,
-                        gvk: Gvk::from_api_version(&r.api_version, &r.kind),
-                        name: r.name,
-                        controller: r.controller.unwrap_or(false),
-                    })
-                    .collect(),
-            },
-        };
-        (at, deleted, payload)
+        let Some((deleted, o)) = applied_or_deleted::<OwnerMeta>(line) else { return };
+        let at = history.clock(o.resource_version());
+        (at, deleted, o.into_payload(gvk))
     } else {
-        let ev: WatchEvent<RawObject> = serde_json::from_slice(line).expect("event");
-        let Some((deleted, o)) = applied_or_deleted(ev) else { return };
+        let Some((deleted, o)) = applied_or_deleted::<RawObject>(line) else { return };
         let at = history.clock(o.metadata.resource_version.as_deref());
         (at, deleted, Payload::Raw(Box::new(o)))
     };

@@ -1,16 +1,18 @@
 //! Sources: watches on the apiserver that turn what happens into [`Change`]s. They know nothing
 //! of the store; the ingest loop decides what to record.
 //!
-//! Each watched kind is resolved through discovery and watched with kube's `watcher` (re-list on
-//! 410 Gone; retries as [`backoff`] says: within a second when the apiserver cannot be reached,
-//! slower when it refuses). A kind that is not installed yet, or that the tracer may not read,
-//! is reported in [`SourceHealth`] and retried; the other kinds keep working. A re-list that
-//! replaces a watch is reported as a [`ChangeKind::Gap`] (see [`GapTracker`]).
+//! Each watched kind is resolved through discovery and listed and watched by [`lean_watch`]
+//! (re-list on 410 Gone, resume from the last resource version; retries as [`backoff`] says:
+//! within a second when the apiserver cannot be reached, slower when it refuses). A kind that is
+//! not installed yet, or that the tracer may not read, is reported in [`SourceHealth`] and
+//! retried; the other kinds keep working. A re-list that replaces a watch is reported as a
+//! [`ChangeKind::Gap`] (see [`GapTracker`]).
 
 pub mod backoff;
 mod gap_tracker;
 mod health;
 mod kind_watch;
+pub mod lean_watch;
 mod object_times;
 mod raw_object;
 

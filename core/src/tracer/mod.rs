@@ -1,7 +1,7 @@
 //! The tracer: sources feeding the ingest loop, which records into the store.
 //!
 //! ```text
-//! watches (one task per kind) ──Change──► ingest loop ──► store ◄── snapshot (export)
+//! watches (one task per kind) ──Changes──► ingest loop ──► store ◄── snapshot (export)
 //!        ▲                                    │
 //!        └──── metadata watches on owner kinds ┘
 //! ```
@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kube::Client;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 pub use crate::pipeline::Pipeline;
@@ -24,7 +24,7 @@ pub use metrics::Metrics;
 
 use crate::gvk::Gvk;
 use crate::shard::{Admission, Shard};
-use crate::sources::{spawn_kind_watch, unix_now, GapTracker, NotReady, SourceHealth, WatchMode};
+use crate::sources::{spawn_kind_watch, unix_now, Change, GapTracker, NotReady, SourceHealth, WatchMode};
 use crate::store::{Retention, Store};
 use crate::tracer_config::TracerConfig;
 
@@ -48,94 +48,55 @@ pub struct Tracer {
     pub store: Arc<Store>,
     pub health: Arc<SourceHealth>,
     pub metrics: Arc<Metrics>,
-    tasks: Vec<JoinHandle<()>>,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
-/// Changes queued between the watches and the ingest loop; a full queue makes the watches wait,
-/// which leaves the backlog in the apiserver's watch stream rather than in our memory.
-const QUEUE: usize = 4096;
+/// Batches of changes queued between the watches and the ingest loop; a full queue makes the
+/// watches wait, which leaves the backlog in the apiserver's watch stream rather than in our
+/// memory.
+const QUEUE: usize = 16;
 const RETENTION_EVERY: Duration = Duration::from_secs(10);
 
 impl Tracer {
+    /// Starts the watches and the ingest loop on a thread of their own, with a single-threaded
+    /// runtime: they hand every event from one to the next, and on one thread that costs no
+    /// wake-up of another (on the multi-threaded runtime it was most of the CPU the watches
+    /// took). The caller's runtime is left to serving and exporting.
     pub fn start(client: Client, settings: TracerSettings) -> Tracer {
         let config = Arc::new(settings.config);
         let store_restored = settings.restored.is_some();
         let store = Arc::new(settings.restored.unwrap_or_default());
         let health = Arc::new(SourceHealth::default());
         let metrics = Arc::new(Metrics::default());
-        let (tx, mut rx) = mpsc::channel(QUEUE);
-        let mut tasks = Vec::new();
-
-        let pod = Gvk::new("", "v1", "Pod");
-        let mut full_kinds: Vec<Gvk> = config.tracked_objects.keys().cloned().collect();
-        if !full_kinds.contains(&pod) {
-            full_kinds.push(pod);
-        }
-        let first_gaps = || match (settings.restored_at, store_restored) {
-            (Some(ts), true) => GapTracker::resuming_from(ts),
-            _ => GapTracker::new(),
+        let (stop, stopped) = oneshot::channel();
+        let sources = Sources {
+            client,
+            config: config.clone(),
+            pipeline: Arc::new(settings.pipeline),
+            store: store.clone(),
+            health: health.clone(),
+            metrics: metrics.clone(),
+            shard: settings.shard,
+            retention: settings.retention,
+            first_gaps: match (settings.restored_at, store_restored) {
+                (Some(ts), true) => GapTracker::resuming_from(ts),
+                _ => GapTracker::new(),
+            },
         };
-        for gvk in full_kinds {
-            tasks.push(spawn_kind_watch(
-                client.clone(),
-                gvk,
-                WatchMode::Full,
-                tx.clone(),
-                health.clone(),
-                first_gaps(),
-            ));
-        }
-
-        let mut ingest = Ingest::new(config.clone(), Arc::new(settings.pipeline), store.clone(), metrics.clone());
-        let (watch_client, watch_health) = (client.clone(), health.clone());
-        let (shard, shard_metrics) = (settings.shard, metrics.clone());
-        if let Some(s) = shard {
-            tracing::info!(index = s.index(), count = s.count(), "recording one namespace shard");
-        }
-        tasks.push(tokio::spawn(async move {
-            let mut owner_watches = Vec::new();
-            while let Some(change) = rx.recv().await {
-                // Other shards' changes are dropped here, before they cost the ingest loop
-                // anything; they still count among the events the watches received.
-                let change = match shard {
-                    None => change,
-                    Some(s) => match s.admit(change) {
-                        Admission::Mine(change) => change,
-                        Admission::Other(gvk) => {
-                            shard_metrics.count_event(&gvk);
-                            continue;
-                        }
-                    },
-                };
-                for kind in ingest.handle(change) {
-                    tracing::info!(owner_kind = %kind, "watching an intermediate owner kind (metadata only)");
-                    owner_watches.push(spawn_kind_watch(
-                        watch_client.clone(),
-                        kind,
-                        WatchMode::MetadataOnly,
-                        tx.clone(),
-                        watch_health.clone(),
-                        GapTracker::new(),
-                    ));
-                }
-            }
-            owner_watches.iter().for_each(JoinHandle::abort);
-        }));
-
-        let (evict_store, evict_metrics, retention) = (store.clone(), metrics.clone(), settings.retention);
-        tasks.push(tokio::spawn(async move {
-            let mut every = tokio::time::interval(RETENTION_EVERY);
-            loop {
-                every.tick().await;
-                let evicted = evict_store.evict(unix_now(), retention);
-                if evicted > 0 {
-                    evict_metrics.evictions.fetch_add(evicted as u64, std::sync::atomic::Ordering::Relaxed);
-                    tracing::debug!(evicted, "retention evicted old events");
-                }
-            }
-        }));
-
-        Tracer { config, store, health, metrics, tasks }
+        let thread = std::thread::Builder::new()
+            .name("sk-tracer-watch".into())
+            .spawn(move || match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(runtime) => runtime.block_on(async move {
+                    tokio::select! {
+                        _ = sources.run() => {}
+                        _ = stopped => {}
+                    }
+                }),
+                Err(e) => tracing::error!(error = %e, "no runtime for the watches: nothing is recorded"),
+            })
+            .expect("a thread for the watches");
+        Tracer { config, store, health, metrics, stop: Some(stop), thread: Some(thread) }
     }
 
     /// The kinds that have not completed their initial list, or whose watch has been down for
@@ -152,8 +113,94 @@ impl Tracer {
 
 impl Drop for Tracer {
     fn drop(&mut self) {
-        for t in &self.tasks {
-            t.abort();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
         }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// What the watch thread runs: the watches, the ingest loop and retention.
+struct Sources {
+    client: Client,
+    config: Arc<TracerConfig>,
+    pipeline: Arc<Pipeline>,
+    store: Arc<Store>,
+    health: Arc<SourceHealth>,
+    metrics: Arc<Metrics>,
+    shard: Option<Shard>,
+    retention: Retention,
+    /// How each tracked kind's first list counts: a gap from the restored checkpoint, or none.
+    first_gaps: GapTracker,
+}
+
+impl Sources {
+    async fn run(self) {
+        let Sources { client, config, pipeline, store, health, metrics, shard, retention, first_gaps } = self;
+        let (tx, mut rx) = mpsc::channel::<Vec<Change>>(QUEUE);
+        let mut tasks = Vec::new();
+        let pod = Gvk::new("", "v1", "Pod");
+        let mut full_kinds: Vec<Gvk> = config.tracked_objects.keys().cloned().collect();
+        if !full_kinds.contains(&pod) {
+            full_kinds.push(pod);
+        }
+        for gvk in full_kinds {
+            tasks.push(spawn_kind_watch(
+                client.clone(),
+                gvk,
+                WatchMode::Full,
+                tx.clone(),
+                health.clone(),
+                first_gaps.clone(),
+            ));
+        }
+
+        let (evict_store, evict_metrics) = (store.clone(), metrics.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut every = tokio::time::interval(RETENTION_EVERY);
+            loop {
+                every.tick().await;
+                let evicted = evict_store.evict(unix_now(), retention);
+                if evicted > 0 {
+                    evict_metrics.evictions.fetch_add(evicted as u64, std::sync::atomic::Ordering::Relaxed);
+                    tracing::debug!(evicted, "retention evicted old events");
+                }
+            }
+        }));
+
+        let mut ingest = Ingest::new(config, pipeline, store, metrics.clone());
+        if let Some(s) = shard {
+            tracing::info!(index = s.index(), count = s.count(), "recording one namespace shard");
+        }
+        while let Some(batch) = rx.recv().await {
+            for change in batch {
+                // Other shards' changes are dropped here, before they cost the ingest loop
+                // anything; they still count among the events the watches received.
+                let change = match shard {
+                    None => change,
+                    Some(s) => match s.admit(change) {
+                        Admission::Mine(change) => change,
+                        Admission::Other(gvk) => {
+                            metrics.count_event(&gvk);
+                            continue;
+                        }
+                    },
+                };
+                for kind in ingest.handle(change) {
+                    tracing::info!(owner_kind = %kind, "watching an intermediate owner kind (metadata only)");
+                    tasks.push(spawn_kind_watch(
+                        client.clone(),
+                        kind,
+                        WatchMode::MetadataOnly,
+                        tx.clone(),
+                        health.clone(),
+                        GapTracker::new(),
+                    ));
+                }
+            }
+        }
+        tasks.iter().for_each(JoinHandle::abort);
     }
 }
