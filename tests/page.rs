@@ -42,6 +42,14 @@ async fn mark(browser: &Browser, key: &str, op: &str) -> (i64, f64, f64) {
     (ts, at["x"].as_f64().unwrap(), at["y"].as_f64().unwrap())
 }
 
+/// Shows `[from, to)`, as a link with that span would.
+async fn show(browser: &Browser, from: i64, to: i64) {
+    browser.eval(&format!("location.hash = 'from={from}&to={to}'; return true")).await;
+    browser
+        .wait_for("the span shown", &format!("const v = skPage.view(); return v[0] === {from} && v[1] === {to}"))
+        .await;
+}
+
 async fn changes_shown(browser: &Browser) -> String {
     browser
         .wait_for(
@@ -83,8 +91,13 @@ fn the_live_page_shows_filters_diffs_follows_and_exports() {
         browser.open(&format!("{base}#ns=")).await;
         browser.wait_for("every row again", "return skPage.visibleKeys().length === 3").await;
 
-        // A click on the update shows the field that changed.
-        let (update_ts, x, y) = mark(&browser, &key("d", "web"), "u").await;
+        // A click on the update shows the field that changed. Zoomed in, so that the creation a
+        // second before is drawn apart from it; in the past, so that following the tracer does
+        // not move it.
+        let marks = browser.eval(&format!("return skPage.marks({:?})", key("d", "web"))).await;
+        let update_ts = marks.as_array().unwrap().iter().find(|m| m[1] == "u").expect("an update")[0].as_i64().unwrap();
+        show(&browser, update_ts - 20, update_ts + 1).await;
+        let (_, x, y) = mark(&browser, &key("d", "web"), "u").await;
         browser.click_at(x, y).await;
         let detail = changes_shown(&browser).await;
         assert!(detail.contains("spec.template.spec.containers[0].image"), "{detail}");
@@ -111,7 +124,7 @@ fn the_live_page_shows_filters_diffs_follows_and_exports() {
         // "Export this window" downloads the trace of the window shown: one in the past, which
         // the page does not move as it follows the tracer.
         let (from, to) = (update_ts - 5, update_ts + 1);
-        browser.eval(&format!("location.hash = 'from={from}&to={to}'; return true")).await;
+        show(&browser, from, to).await;
         browser.client.find(Locator::Id("export")).await.unwrap().click().await.unwrap();
         let file = browser.downloaded().await;
         let trace = sk_core::trace::decode(&std::fs::read(&file).unwrap()).expect("a v1 trace");

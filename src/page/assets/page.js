@@ -59,6 +59,7 @@
     },
     markPoint,
     selected: () => selectedMark(),
+    view: () => [state.t0, state.t1],
     // Scrolls a row into view, as the keys would.
     reveal: (key) => {
       const rowIndex = state.rowEntries.findIndex((i) => state.layout[i].row.key === key);
