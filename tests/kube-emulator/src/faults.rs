@@ -23,6 +23,9 @@ pub struct Faults {
     /// While set, every new connection is reset as soon as it is accepted: an apiserver behind a
     /// load balancer whose backends are gone.
     reset_connections: std::sync::atomic::AtomicBool,
+    /// While set, new watch streams send each event as a chunk of its own, as kube-apiserver
+    /// does, instead of the events already waiting in one chunk.
+    chunk_per_event: std::sync::atomic::AtomicBool,
     held: HeldWatches,
 }
 
@@ -90,6 +93,14 @@ impl Faults {
     /// Follows whether watch streams are held.
     pub fn watches_held(&self) -> tokio::sync::watch::Receiver<bool> {
         self.held.0.subscribe()
+    }
+
+    pub fn set_chunk_per_event(&self, on: bool) {
+        self.chunk_per_event.store(on, Ordering::SeqCst);
+    }
+
+    pub fn chunk_per_event(&self) -> bool {
+        self.chunk_per_event.load(Ordering::SeqCst)
     }
 
     pub fn set_reset_connections(&self, on: bool) {

@@ -346,6 +346,13 @@ impl Emulator {
         self.shared().faults.set_delay(delay);
     }
 
+    /// Watch streams opened from now on send each event as an HTTP chunk of its own, as
+    /// kube-apiserver does (`true`), rather than the events already waiting as one chunk: a
+    /// client then gets a backlog as thousands of small reads.
+    pub fn set_chunk_per_event(&self, on: bool) {
+        self.shared().faults.set_chunk_per_event(on);
+    }
+
     /// Holds every watch stream open without sending (`true`): changes queue up, as for a client
     /// that stopped reading, and go out at once when released (`false`).
     pub fn hold_watches(&self, held: bool) {

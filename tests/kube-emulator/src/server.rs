@@ -542,11 +542,12 @@ fn watch_response(
     let rx = watch::start(shared.clone(), req);
     // Events already waiting go out in one chunk: a chunk (and a write) per event would make the
     // socket, not the emulator, the limit under bulk writes.
-    let stream = futures::stream::unfold(rx, |mut rx| async move {
+    let limit = if shared.faults.chunk_per_event() { 0 } else { 256 * 1024 };
+    let stream = futures::stream::unfold(rx, move |mut rx| async move {
         let first = rx.recv().await?;
         let mut chunk = bytes::BytesMut::new();
         chunk.extend_from_slice(&first);
-        while chunk.len() < 256 * 1024 {
+        while chunk.len() < limit {
             match rx.try_recv() {
                 Ok(more) => chunk.extend_from_slice(&more),
                 Err(_) => break,
