@@ -6,6 +6,7 @@ pub mod cli;
 pub mod kube_client;
 pub mod lease;
 pub mod logging;
+pub mod page;
 pub mod role;
 pub mod runtime;
 pub mod schedule;

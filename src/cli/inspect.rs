@@ -19,6 +19,10 @@ pub struct Args {
     /// lifecycle as a bar grouped by owner.
     #[arg(long, value_name = "FILE.svg")]
     pub timeline: Option<PathBuf>,
+    /// Also write the trace page: the timeline to zoom, filter and click through, every version
+    /// and its changes, as one self-contained HTML file that needs no network.
+    #[arg(long, value_name = "FILE.html")]
+    pub html: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -27,6 +31,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let (format, trace) = trace::decode_any(&bytes).with_context(|| format!("{path} is not a valid trace"))?;
     if let Some(svg) = &args.timeline {
         crate::timeline::write_svg(&trace, svg)?;
+    }
+    if let Some(html) = &args.html {
+        let page =
+            crate::page::trace_file_page(&args.file, &trace).with_context(|| format!("{path}: drawing the page"))?;
+        std::fs::write(html, page).with_context(|| format!("writing {}", html.display()))?;
     }
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -42,6 +51,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         write!(out, "{}", TraceSummary::of(&trace))?;
         if let Some(svg) = &args.timeline {
             writeln!(out, "timeline:   {}", svg.display())?;
+        }
+        if let Some(html) = &args.html {
+            writeln!(out, "page:       {}", html.display())?;
         }
     }
     Ok(())

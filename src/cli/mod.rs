@@ -10,6 +10,7 @@ mod simkube_flags;
 mod suggest_config;
 mod time_spec;
 mod transform;
+mod view;
 
 use std::process::ExitCode;
 
@@ -39,12 +40,15 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Trace the cluster and serve exports, probes and metrics.
+    /// Trace the cluster and serve exports, the trace page, probes and metrics.
     ///
     /// Connects to the cluster, watches every tracked kind and every pod, records the trace in
-    /// memory, and serves it: `POST /export`, `GET /healthz`, `GET /readyz` and `GET /metrics`.
-    /// With `server.auth.tokenFile`, `/export` and `/metrics` require `Authorization: Bearer
-    /// <token>`; with `server.tls`, the server speaks HTTPS only. Runs until SIGTERM or SIGINT. The cluster is found as kubectl finds it: `--kubeconfig`,
+    /// memory, and serves it: `POST /export`, `GET /` (the trace page, which follows the trace
+    /// as it is recorded) and the windows it reads (`GET /api/window`), `GET /healthz`, `GET
+    /// /readyz` and `GET /metrics`.
+    /// With `server.auth.tokenFile`, `/export`, `/metrics` and the page's endpoints require
+    /// `Authorization: Bearer <token>` (the page asks a browser for it once and keeps it in a
+    /// cookie); with `server.tls`, the server speaks HTTPS only. Runs until SIGTERM or SIGINT. The cluster is found as kubectl finds it: `--kubeconfig`,
     /// else `KUBECONFIG` or `~/.kube/config`, else the in-cluster service account. Logs go to
     /// stderr, filtered by `RUST_LOG` (default `info`).
     Run(run::Args),
@@ -60,8 +64,15 @@ enum Command {
     /// Reads a v1 or simkube-v2 trace and prints its time span, number of events, objects per
     /// kind and the owners that have pod lifecycle data. With `--json`, prints the whole trace as
     /// JSON in the file's own shape: pod-hash map keys become decimal strings, and simkube-v2's
-    /// `[gvk, ns/name]` lifecycle keys become `"<gvk> <ns/name>"`.
+    /// `[gvk, ns/name]` lifecycle keys become `"<gvk> <ns/name>"`. With `--html`, also writes the
+    /// trace page (see docs/page.md) as one self-contained file.
     Inspect(inspect::Args),
+    /// Serve a trace file's page on 127.0.0.1 and print its URL.
+    ///
+    /// Reads a v1 or simkube-v2 trace and serves the trace page (the one `inspect --html`
+    /// writes: a timeline of every object's changes and its pods, with filters, zoom and each
+    /// version's diff) until interrupted. Listens on the loopback address only.
+    View(view::Args),
     /// List the sanitisers, export filters and exporters built into this binary.
     ///
     /// Names are what the config's `pipeline.sanitisers` and an export's `filters` use. A binary
@@ -116,6 +127,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::CheckConfig(args) => check_config::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::View(args) => view::run(args),
         Command::Export(args) => export::run(args),
         Command::Plugins(args) => plugins::run(args),
         Command::Merge(args) => merge::run(args),

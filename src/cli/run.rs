@@ -9,8 +9,9 @@ use crate::logging::{self, LogFormat};
 use crate::server::{self, ServerMetrics, ServerState};
 
 /// Connects to the cluster, watches every tracked kind and every pod, records the trace in memory,
-/// and serves it: `POST /export`, `GET /healthz`, `GET /readyz` and `GET /metrics`. With
-/// `server.auth.tokenFile`, `/export` and `/metrics` require `Authorization: Bearer <token>`; with
+/// and serves it: `POST /export`, the trace page (`GET /`, `GET /api/*`), `GET /healthz`, `GET
+/// /readyz` and `GET /metrics`. With `server.auth.tokenFile`, all but the probes require
+/// `Authorization: Bearer <token>` (or the page's cookie); with
 /// `server.tls`, the server speaks HTTPS only. With `ha`, replicas elect a leader on a Lease: all
 /// record and serve exports, only the leader runs scheduled exports and writes checkpoints. Runs
 /// until SIGTERM or SIGINT. The cluster is found as kubectl finds it: `--kubeconfig`, else `KUBECONFIG`

@@ -34,7 +34,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
     drain: Duration,
 ) {
-    let routes = TowerToHyperService::new(warp::service(routes(state)));
+    let routes = TowerToHyperService::new(warp::service(routes(state, tls.is_some())));
     let acceptor = tls.map(TlsAcceptor::from);
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);

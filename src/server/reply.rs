@@ -40,7 +40,7 @@ pub async fn rejection(r: warp::Rejection, state: Arc<ServerState>) -> Result<Re
     } else if r.is_not_found() {
         json_error(
             StatusCode::NOT_FOUND,
-            "no such endpoint (try POST /export, GET /healthz, GET /readyz, GET /metrics)",
+            "no such endpoint (try GET / for the trace page, POST /export, GET /api/window, GET /healthz, GET /readyz, GET /metrics)",
         )
     } else if r.find::<warp::reject::MethodNotAllowed>().is_some() {
         json_error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed for this endpoint")

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod args;
+pub mod browser;
 pub mod config;
 pub mod moto;
 pub mod process;

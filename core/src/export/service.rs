@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use super::deliver::{Delivered, Destinations, ExportError};
 use super::limit::ExportLimiter;
 use super::{build_filters, export, Encoded, ExportRequest, ExportRequestError};
-use crate::store::Store;
+use crate::store::{Snapshot, Store};
 use crate::tracer_config::TracerConfig;
 
 /// What an export produced.
@@ -55,6 +55,20 @@ impl ExportService {
     /// The bound on exports in progress, shared by every caller.
     pub fn slots(&self) -> &ExportLimiter {
         &self.slots
+    }
+
+    /// Runs `read` over a snapshot of the store on a thread below ingest's priority, as an export
+    /// cuts its window: for readers of the recorded trace other than exports (the trace page's
+    /// windows), which take a slot as an export does. The caller holds a slot.
+    pub async fn read<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Snapshot, &TracerConfig) -> T + Send + 'static,
+    ) -> Result<T, ExportFailure> {
+        let snapshot = self.store.snapshot();
+        let config = self.config.clone();
+        crate::background::run("trace read", move || read(&snapshot, &config))
+            .await
+            .map_err(|e| ExportFailure::Internal(e.to_string()))
     }
 
     /// Cuts, filters, encodes and (with a destination) delivers one export. The caller holds a
