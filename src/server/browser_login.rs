@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use percent_encoding::{percent_decode, percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use warp::http::{header, HeaderMap, HeaderValue, StatusCode};
 use warp::reply::Response;
 
@@ -19,37 +20,23 @@ pub const COOKIE: &str = "sk-tracer-token";
 /// Larger login forms are not a token.
 pub const MAX_FORM_BYTES: u64 = 8 * 1024;
 
-/// Bytes a cookie value may hold as they are; the others are written `%XX`.
-fn cookie_safe(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-._~+/=!*'()".contains(&b)
-}
+/// The bytes a cookie value may not hold as they are (RFC 6265's cookie-octet, less `%`).
+const COOKIE_ESCAPED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'+')
+    .remove(b'/')
+    .remove(b'=')
+    .remove(b'!')
+    .remove(b'*')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')');
 
-fn percent_encode(bytes: &[u8]) -> String {
-    bytes.iter().map(|&b| if cookie_safe(b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
-}
-
-/// `None` for a `%` not followed by two hex digits.
-fn percent_decode(text: &[u8], plus_is_space: bool) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len());
-    let mut i = 0;
-    while i < text.len() {
-        match text[i] {
-            b'%' => {
-                let hex = std::str::from_utf8(text.get(i + 1..i + 3)?).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 3;
-            }
-            b'+' if plus_is_space => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    Some(out)
+fn cookie_value(token: &[u8]) -> String {
+    percent_encode(token, COOKIE_ESCAPED).to_string()
 }
 
 /// The token the request's cookie carries, as the `Authorization` value that would carry it.
@@ -58,14 +45,14 @@ pub fn bearer_from_cookie(headers: &HeaderMap) -> Option<Vec<u8>> {
         headers.get_all(header::COOKIE).iter().flat_map(|v| v.as_bytes().split(|b| *b == b';')).find_map(|pair| {
             let pair = pair.trim_ascii();
             let value = pair.strip_prefix(COOKIE.as_bytes())?.strip_prefix(b"=")?;
-            percent_decode(value, false)
+            Some(percent_decode(value).collect::<Vec<u8>>())
         })?;
     Some([b"Bearer ".as_slice(), &token].concat())
 }
 
 /// The `token` field of an `application/x-www-form-urlencoded` body.
 fn token_of_form(body: &[u8]) -> Option<Vec<u8>> {
-    body.split(|b| *b == b'&').find_map(|pair| percent_decode(pair.strip_prefix(b"token=")?, true))
+    form_urlencoded::parse(body).find(|(key, _)| key == "token").map(|(_, value)| value.into_owned().into_bytes())
 }
 
 fn html_text(text: &str) -> String {
@@ -126,7 +113,7 @@ pub fn login(body: Bytes, state: Arc<ServerState>, https: bool) -> Response {
     match store.check(Some(&[b"Bearer ".as_slice(), token].concat())) {
         Ok(()) => {
             let secure = if https { "; Secure" } else { "" };
-            let cookie = format!("{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict{secure}", percent_encode(token));
+            let cookie = format!("{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict{secure}", cookie_value(token));
             see_page(HeaderValue::from_str(&cookie).ok())
         }
         Err(failure) => {
@@ -155,7 +142,7 @@ mod tests {
     fn a_token_goes_into_the_cookie_and_comes_back_as_a_bearer() {
         for token in ["s3cret", "a;b c=d%", "ünï"] {
             let mut headers = HeaderMap::new();
-            let cookie = format!("other=1; {COOKIE}={}; last=2", percent_encode(token.as_bytes()));
+            let cookie = format!("other=1; {COOKIE}={}; last=2", cookie_value(token.as_bytes()));
             headers.insert(header::COOKIE, HeaderValue::from_str(&cookie).unwrap());
             assert_eq!(bearer_from_cookie(&headers).unwrap(), format!("Bearer {token}").into_bytes(), "{token}");
         }
@@ -169,7 +156,7 @@ mod tests {
     fn the_form_field_is_decoded_as_browsers_encode_it() {
         assert_eq!(token_of_form(b"token=a+b%2Fc%3D").unwrap(), b"a b/c=");
         assert_eq!(token_of_form(b"x=1&token=t").unwrap(), b"t");
-        assert_eq!(token_of_form(b"token=%zz"), None);
+        assert_eq!(token_of_form(b"token=%zz").unwrap(), b"%zz", "kept as sent, to be refused as a wrong token");
         assert_eq!(token_of_form(b"other=1"), None);
     }
 
