@@ -71,6 +71,10 @@ def one_run(args, cp, n, run):
         "lean_floor": lambda: Floor(cp, workdir, args.lean_floor, "lean_floor"),
     }
     names = [k for k in makers if getattr(args, k)]
+    for spec in args.also or []:
+        name, binary = spec.split("=", 1)
+        makers[name] = lambda name=name, binary=binary: Ours(cp, workdir, binary, name=name)
+        names.append(name)
     result = {}
     if args.mode == "together":
         with cp.session():
@@ -114,7 +118,8 @@ def summarise(results, out=sys.stdout):
         print(f"\nN={n}, {len(runs)} runs; watch events {fmt_range(events, '{:.0f}')} ({kinds})", file=out)
         print("| process | CPU s | / SimKube | CPU µs per event | RSS after MB | peak RSS MB | RSS / SimKube | export s | export / SimKube | export MB |", file=out)
         print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |", file=out)
-        for name in ("simkube", "ours", "kube_floor", "lean_floor"):
+        others = sorted({k for r in runs for k in r} - {"simkube", "ours", "kube_floor", "lean_floor"} - {k for r in runs for k in r if k.startswith("_")})
+        for name in ["simkube", "ours", *others, "kube_floor", "lean_floor"]:
             if not all(name in r for r in runs):
                 continue
             get = lambda key: [r[name].get(key) for r in runs]
@@ -131,9 +136,9 @@ def summarise(results, out=sys.stdout):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--kubeconfig", required=True)
-    ap.add_argument("--reset", required=True, help="command that starts the control plane fresh (start.sh); `--keep` is appended to restart with the data")
-    ap.add_argument("--stop", required=True, help="command that stops it (stop.sh)")
+    ap.add_argument("--kubeconfig")
+    ap.add_argument("--reset", help="command that starts the control plane fresh (start.sh); `--keep` is appended to restart with the data")
+    ap.add_argument("--stop", help="command that stops it (stop.sh)")
     ap.add_argument("--lock", default="/tmp/realk8s.lock", help="held from each start to its stop")
     ap.add_argument("--simkube", help="SimKube's sk-tracer binary")
     ap.add_argument("--ours", help="sk-tracer binary")
@@ -143,12 +148,16 @@ def main():
     ap.add_argument("--runs", type=int, default=2)
     ap.add_argument("--mode", choices=["turn", "together"], default="turn", help="each process on its own fresh control plane, or all on one")
     ap.add_argument("--json", help="append each run's figures here as JSON lines")
+    ap.add_argument("--also", action="append", metavar="NAME=BINARY", help="another sk-tracer build to run beside `ours` (its own row), e.g. to compare two builds on the same load")
     ap.add_argument("--summarise", nargs="*", help="only print the tables of these JSON-lines files")
     args = ap.parse_args()
     if args.summarise:
         results = [json.loads(l) for path in args.summarise for l in open(path) if l.strip()]
         summarise(results)
         return
+    missing = [f"--{k}" for k in ("kubeconfig", "reset", "stop") if not getattr(args, k)]
+    if missing:
+        ap.error(f"the following arguments are required: {', '.join(missing)}")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     cp = ControlPlane(args)
     results = []
