@@ -123,10 +123,10 @@ impl Runtime {
         })
     }
 
-    /// Starts the tracer's watches against `client`, going on from `restored` (a checkpoint's
+    /// Starts the tracer's watches against `cluster`, going on from `restored` (a checkpoint's
     /// store and when it was written) where a checkpoint gave one, and the export service over
     /// its store.
-    pub fn start(self, client: kube::Client, restored: Option<(Store, i64)>) -> Started {
+    pub fn start(self, cluster: kube::Config, restored: Option<(Store, i64)>) -> Started {
         let (restored, restored_at) = restored.map_or((None, None), |(store, at)| (Some(store), Some(at)));
         let settings = TracerSettings {
             config: self.tracer,
@@ -136,7 +136,7 @@ impl Runtime {
             restored_at,
             shard: self.shard,
         };
-        let tracer = Tracer::start(client, settings);
+        let tracer = Tracer::start(cluster, settings);
         let exports = Arc::new(ExportService::new(
             tracer.store.clone(),
             tracer.config.clone(),

@@ -88,12 +88,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .with_context(|| config.source_name.clone())?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let client = crate::kube_client::connect(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
+        let cluster = crate::kube_client::cluster_config(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
+        let client = crate::kube_client::client(cluster.clone())?;
         let restored = match &checkpoints {
             Some(cp) => cp.restore_stamped().await?,
             None => None,
         };
-        let crate::runtime::Started { tracer, exports } = built.start(client.clone(), restored);
+        let crate::runtime::Started { tracer, exports } = built.start(cluster, restored);
         // Turned true at SIGTERM: periodic checkpoints and scheduled exports finish what they are
         // doing and start nothing new.
         let (stop, stopped) = tokio::sync::watch::channel(false);

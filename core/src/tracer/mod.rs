@@ -63,7 +63,12 @@ impl Tracer {
     /// runtime: they hand every event from one to the next, and on one thread that costs no
     /// wake-up of another (on the multi-threaded runtime it was most of the CPU the watches
     /// took). The caller's runtime is left to serving and exporting.
-    pub fn start(client: Client, settings: TracerSettings) -> Tracer {
+    ///
+    /// The watches' client is made from `cluster` on that thread, not handed in: a kube
+    /// `Client` runs its request queue, and hyper the connections behind it, as tasks on the
+    /// runtime it was made on, so a client of the caller's runtime would read every watch
+    /// stream on the caller's threads and wake this one for each chunk.
+    pub fn start(cluster: kube::Config, settings: TracerSettings) -> Tracer {
         let config = Arc::new(settings.config);
         let store_restored = settings.restored.is_some();
         let store = Arc::new(settings.restored.unwrap_or_default());
@@ -71,7 +76,6 @@ impl Tracer {
         let metrics = Arc::new(Metrics::default());
         let (stop, stopped) = oneshot::channel();
         let sources = Sources {
-            client,
             config: config.clone(),
             pipeline: Arc::new(settings.pipeline),
             store: store.clone(),
@@ -88,8 +92,16 @@ impl Tracer {
             .name("sk-tracer-watch".into())
             .spawn(move || match tokio::runtime::Builder::new_current_thread().enable_all().build() {
                 Ok(runtime) => runtime.block_on(async move {
+                    let cluster_url = cluster.cluster_url.to_string();
+                    let client = match Client::try_from(cluster) {
+                        Ok(client) => client,
+                        Err(e) => {
+                            tracing::error!(cluster = %cluster_url, error = %e, "no client for the watches: nothing is recorded");
+                            return;
+                        }
+                    };
                     tokio::select! {
-                        _ = sources.run() => {}
+                        _ = sources.run(client) => {}
                         _ = stopped => {}
                     }
                 }),
@@ -124,7 +136,6 @@ impl Drop for Tracer {
 
 /// What the watch thread runs: the watches, the ingest loop and retention.
 struct Sources {
-    client: Client,
     config: Arc<TracerConfig>,
     pipeline: Arc<Pipeline>,
     store: Arc<Store>,
@@ -137,8 +148,8 @@ struct Sources {
 }
 
 impl Sources {
-    async fn run(self) {
-        let Sources { client, config, pipeline, store, health, metrics, shard, retention, first_gaps } = self;
+    async fn run(self, client: Client) {
+        let Sources { config, pipeline, store, health, metrics, shard, retention, first_gaps } = self;
         let (tx, mut rx) = mpsc::channel::<Vec<Change>>(QUEUE);
         let mut tasks = Vec::new();
         let pod = Gvk::new("", "v1", "Pod");
