@@ -5,8 +5,8 @@ RUN apt-get update && apt-get install -y --no-install-recommends musl-tools && r
     && rustup target add x86_64-unknown-linux-musl
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked --target x86_64-unknown-linux-musl -p sk-tracer \
-    && cp target/x86_64-unknown-linux-musl/release/sk-tracer /sk-tracer
+RUN cargo build --profile dist --locked --target x86_64-unknown-linux-musl -p sk-tracer \
+    && cp target/x86_64-unknown-linux-musl/dist/sk-tracer /sk-tracer
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /sk-tracer /usr/local/bin/sk-tracer

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds sk-tracer and the two floor programs (package real-cluster-floors) in release, then runs the side-by-side benchmark
+# Builds sk-tracer as shipped (the `dist` profile) and the two floor programs (package real-cluster-floors) in release, then runs the side-by-side benchmark
 # (`bench`) or the fault drills (`drills`) against a real control plane.
 #
 #   benches/real_cluster/run.sh bench  [bench.py options]    e.g. --n 1000 --runs 2
@@ -18,10 +18,10 @@ kubeconfig=${KUBECONFIG:-$HOME/realk8s/kubeconfig}
 simkube=${SIMKUBE_TRACER:-$HOME/peer-sk/target/release/sk-tracer}
 target=${CARGO_TARGET_DIR:-target}
 
-cargo build --release --quiet -p sk-tracer --bin sk-tracer
+cargo build --profile dist --quiet -p sk-tracer --bin sk-tracer
 cargo build --release --quiet -p real-cluster-floors
 common=(--kubeconfig "$kubeconfig" --reset "$scripts/start.sh" --stop "$scripts/stop.sh" --lock "${REALK8S_LOCK:-/tmp/realk8s.lock}"
-  --ours "$target/release/sk-tracer")
+  --ours "$target/dist/sk-tracer")
 [ -x "$simkube" ] && common+=(--simkube "$simkube")
 case $what in
   bench) exec python3 "$here/bench.py" "${common[@]}" --kube-floor "$target/release/kube_floor" --lean-floor "$target/release/lean_floor" "$@" ;;
