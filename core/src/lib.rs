@@ -22,6 +22,7 @@ pub mod gvk;
 pub mod hash;
 pub mod label_selector;
 pub mod lifecycle;
+pub mod object_filter;
 pub mod ownership;
 pub mod pipeline;
 pub mod plugin_options;

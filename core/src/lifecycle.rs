@@ -50,16 +50,6 @@ pub fn observed_lifecycle(pod: &Value) -> Option<PodLifecycle> {
     Some(PodLifecycle { start_ts: start, end_ts: end })
 }
 
-/// Merges a newer observation into what is recorded: values only move forward. The start never
-/// changes once known (a restart does not rewrite it), and an end, once set, only moves later.
-pub fn advance(recorded: PodLifecycle, observed: PodLifecycle) -> PodLifecycle {
-    let end = match (recorded.end_ts, observed.end_ts) {
-        (Some(a), Some(b)) => Some(a.max(b)),
-        (a, b) => a.or(b),
-    };
-    PodLifecycle { start_ts: recorded.start_ts, end_ts: end }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,11 +114,11 @@ mod tests {
     fn values_only_move_forward() {
         let first = PodLifecycle { start_ts: T0, end_ts: None };
         let restarted = PodLifecycle { start_ts: T0 + 50, end_ts: None };
-        assert_eq!(advance(first, restarted), first);
-        let ended = advance(first, PodLifecycle { start_ts: T0 + 50, end_ts: Some(T0 + 90) });
+        assert_eq!(first.advanced(restarted), first);
+        let ended = first.advanced(PodLifecycle { start_ts: T0 + 50, end_ts: Some(T0 + 90) });
         assert_eq!(ended, PodLifecycle { start_ts: T0, end_ts: Some(T0 + 90) });
-        assert_eq!(advance(ended, PodLifecycle { start_ts: T0, end_ts: None }), ended);
-        assert_eq!(advance(ended, PodLifecycle { start_ts: T0, end_ts: Some(T0 + 80) }), ended);
+        assert_eq!(ended.advanced(PodLifecycle { start_ts: T0, end_ts: None }), ended);
+        assert_eq!(ended.advanced(PodLifecycle { start_ts: T0, end_ts: Some(T0 + 80) }), ended);
     }
 
     #[test]

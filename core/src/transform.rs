@@ -10,7 +10,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use sk_skel::{At, EvalError, Program};
 
-use crate::export::{Candidate, ObjectFilter};
+use crate::object_filter::{Candidate, ObjectFilter};
 use crate::store::StoredObject;
 use crate::trace::{EncodedObject, ObjectIdentity, Trace, TraceIdentity};
 

@@ -180,7 +180,7 @@ async fn export(args: Args) -> anyhow::Result<()> {
         Some(path) => {
             let summary =
                 TraceSummary::of(&trace::decode(&bytes).context("the tracer sent something that is not a trace")?);
-            write_atomically(path, &bytes)?;
+            super::trace_file::write_atomically(path, &bytes)?;
             writeln!(out, "saved {} ({} bytes)", path.display(), bytes.len())?;
             write!(out, "{summary}")?;
         }
@@ -248,12 +248,4 @@ fn authorization(path: &std::path::Path) -> anyhow::Result<hyper::header::Header
         .map_err(|_| anyhow::anyhow!("--token-file {shown}: the token has characters an HTTP header cannot carry"))?;
     value.set_sensitive(true);
     Ok(value)
-}
-
-/// A reader of `path` never sees half a trace: the bytes go to a file beside it, renamed over it.
-pub(super) fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    let tmp = dir.join(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("trace")));
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
 }

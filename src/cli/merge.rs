@@ -42,7 +42,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         _ => v1::encode_to_vec(&merged),
     };
-    super::export::write_atomically(&args.out, &bytes)?;
+    super::trace_file::write_atomically(&args.out, &bytes)?;
     let mut out = std::io::stdout().lock();
     writeln!(
         out,

@@ -9,6 +9,7 @@ mod run;
 mod simkube_flags;
 mod suggest_config;
 mod time_spec;
+mod trace_file;
 mod transform;
 mod view;
 

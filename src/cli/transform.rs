@@ -81,7 +81,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
     let encoded = sk_core::export::encode(&trace, format).trace.into_bytes();
     let output = args.output.clone().unwrap_or_else(|| default_output(&args.input));
-    super::export::write_atomically(&output, &encoded)?;
+    super::trace_file::write_atomically(&output, &encoded)?;
 
     let mut out = std::io::stdout().lock();
     writeln!(

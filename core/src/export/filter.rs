@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use super::candidate::{Candidate, ObjectFilter};
+use crate::object_filter::{Candidate, ObjectFilter};
 use crate::tracer_config::TracerConfig;
 
 use super::ExportRequestError;

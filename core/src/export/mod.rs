@@ -6,7 +6,6 @@
 //! each in the plugins crate, registered with `inventory::submit!` and named by the request's
 //! `filters` keys; exporters are plugins of the exporters crate.
 
-mod candidate;
 pub mod deliver;
 mod filter;
 pub mod limit;
@@ -16,7 +15,7 @@ mod window;
 #[cfg(test)]
 mod window_model;
 
-pub use candidate::{Candidate, KeepAll, ObjectFilter};
+pub use crate::object_filter::{Candidate, KeepAll, ObjectFilter};
 pub use deliver::{Delivered, Destinations, ExportError, Exporter};
 pub use filter::{build_filters, AllOf, BoxedFilter, FilterPlugin};
 pub use limit::ExportLimiter;

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use super::candidate::{Candidate, ObjectFilter};
+use crate::object_filter::{Candidate, ObjectFilter};
 use crate::store::{Snapshot, StoredObject};
 use crate::trace::view::{Deleted, EventView, LifecyclesRef};
 use crate::trace::{IdentityRef, ObjectIdentity, Trace, TraceView};

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use super::identity_ref::IdentityRef;
 use super::{PodLifecycle, TraceIdentity};
-use crate::lifecycle::advance;
 
 /// Launch order is start time, ties broken by the order pods were first seen; the key never
 /// changes because a recorded start never changes.
@@ -189,7 +188,7 @@ impl Lifecycles {
         let Some((owner, hash, key)) = self.pods.get(&PodUid::of(pod_uid)) else { return false };
         // An entry forgotten by retention stays forgotten.
         if let Some(lc) = entry(&mut self.table, owner, *hash, *key) {
-            *lc = advance(*lc, observed);
+            *lc = lc.advanced(observed);
         }
         true
     }

@@ -93,6 +93,19 @@ pub struct PodLifecycle {
     pub end_ts: Option<i64>,
 }
 
+impl PodLifecycle {
+    /// A newer observation merged into this recorded lifecycle: values only move forward. The
+    /// start never changes once known (a restart does not rewrite it), and an end, once set, only
+    /// moves later.
+    pub fn advanced(self, observed: PodLifecycle) -> PodLifecycle {
+        let end_ts = match (self.end_ts, observed.end_ts) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        PodLifecycle { start_ts: self.start_ts, end_ts }
+    }
+}
+
 /// An object's identity as a trace names it, in the index and the lifecycle table. The v1 format keys both by
 /// namespaced name alone, so a v1 file yields a `gvk` only where its events name the kind
 /// unambiguously.
