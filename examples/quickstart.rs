@@ -129,8 +129,8 @@ pub async fn run(pace: Duration, out: &std::path::Path) -> anyhow::Result<Vec<u8
     let config = sk_config::Loader::new().file(dir.path().join("config.yaml")).load()?;
     let runtime = Runtime::from_config(&config)?;
     let kubeconfig = kube::config::Kubeconfig::from_yaml(&emu.kubeconfig_yaml())?;
-    let client = kube::Client::try_from(kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?)?;
-    let Started { tracer, exports } = runtime.start(client, None);
+    let cluster = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
+    let Started { tracer, exports } = runtime.start(cluster, None);
     let state = Arc::new(ServerState {
         metrics: ServerMetrics::new(&tracer),
         tracer,
