@@ -11,6 +11,7 @@ pub mod role;
 pub mod runtime;
 pub mod schedule;
 pub mod server;
+pub mod startup_code;
 pub mod timeline;
 
 use std::process::ExitCode;

@@ -280,3 +280,56 @@ fn redacted_values_never_reach_an_export() {
     let lifecycles = lifecycles(&t, "d/db");
     assert_eq!(lifecycles.len(), 1, "{lifecycles:?}");
 }
+
+#[test]
+fn a_trace_of_many_frames_reaches_the_client_byte_for_byte_as_written_to_disk() {
+    let rt = runtime();
+    let emu = rt.block_on(Emulator::start()).unwrap();
+    let tracer = start_tracer(&emu, CONFIG);
+    tracer.wait_ready();
+    // Enough objects that the response is gathered into several frames of 256 KiB.
+    for i in 0..700 {
+        let mut d = deployment("d", &format!("app-{i}"), "registry.example.com/app:1.0", json!({}));
+        d["metadata"]["annotations"] = json!({"note": format!("{i} {}", "x".repeat(1500))});
+        emu.create(d).unwrap();
+    }
+    wait_until(30, "all recorded", || applied(&tracer.export_all(), "Deployment").len() == 700);
+    let window = json!({"start_ts": 0, "end_ts": now() + 60, "format": "v1"});
+    let r = tracer.export_raw(&window);
+    assert_eq!(r.status, 200, "{}", error_of(&r));
+    assert!(r.body.len() > 3 * 256 * 1024, "{} bytes: not several frames", r.body.len());
+    assert_eq!(r.header("content-length").unwrap(), r.body.len().to_string());
+
+    let mut to_disk = window.clone();
+    to_disk["export_path"] = json!("big.sktrace");
+    let w = tracer.export_json(&to_disk);
+    assert_eq!(w.status, 200, "{}", error_of(&w));
+    let written = std::fs::read(tracer.dir.path().join("exports/big.sktrace")).unwrap();
+    assert!(written == r.body, "the response ({} bytes) differs from the file ({} bytes)", r.body.len(), written.len());
+    assert_eq!(applied(&sk_core::trace::decode(&r.body).unwrap(), "Deployment").len(), 700);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn once_listed_the_tracer_lets_go_of_startup_code_and_goes_on_recording() {
+    let rt = runtime();
+    let emu = rt.block_on(Emulator::start()).unwrap();
+    let tracer = start_tracer_with_env(&emu, CONFIG, &[("RUST_LOG", "info,sk_tracer::startup_code=debug".to_string())]);
+    tracer.wait_ready();
+    wait_until(30, "startup code released", || tracer.log().contains("startup code"));
+    let log = tracer.log();
+    let line = log.lines().find(|l| l.contains("startup code")).unwrap();
+    if line.contains("could not release") {
+        // Kernels before 5.4 do not know MADV_PAGEOUT.
+        assert!(line.contains("Invalid argument"), "{line}");
+    } else {
+        let field = |name: &str| -> u64 {
+            let at = line.find(&format!("{name}=")).unwrap_or_else(|| panic!("{name} in {line}"));
+            line[at + name.len() + 1..].split_whitespace().next().unwrap().parse().unwrap()
+        };
+        assert!(field("advised_bytes") > 0, "{line}");
+        assert!(field("resident_after") < field("resident_before"), "{line}");
+    }
+    emu.create(deployment("d", "after", "v1", json!({}))).unwrap();
+    wait_until(10, "recorded after the release", || applied(&tracer.export_all(), "Deployment") == ["after"]);
+}

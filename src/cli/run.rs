@@ -143,6 +143,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         tracing::info!(%addr, authenticated, https, kinds = config.tracer.tracked_objects.len(), schedules = config.exports.len(), ha = role.is_elected(), "sk-tracer is running");
         let schedules = crate::schedule::spawn(&scheduler, &config.exports, &stopped);
+        tokio::spawn(crate::startup_code::release_when_listed(state.tracer.health.clone()));
         let bound = config.server.shutdown_timeout;
         let signalled_at = std::sync::OnceLock::new();
         let signalled = async {
