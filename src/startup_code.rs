@@ -1,13 +1,14 @@
-//! Code that only startup ran, let go once the tracer is running.
+//! Code that only startup ran, let go as the tracer gets going.
 //!
 //! Starting touches code from all over the binary (the command line, the config loader, the
 //! kubeconfig, TLS setup, discovery, the server's routes), and the kernel maps a file's pages in
 //! blocks around each one touched, so a tracer that has just started holds about 10 MB of the
 //! binary, most of which it never runs again; the steady work of watching, recording and
-//! exporting runs in a few MB of it. Once every watched kind has been listed, the binary's
-//! read-only mappings are handed back with `MADV_PAGEOUT`: the kernel drops the pages no other
-//! process maps, and those the tracer runs again come back as it runs them. Nothing else changes:
-//! it is the memory the system would reclaim first under pressure, released before it is asked.
+//! exporting runs in a few MB of it. Once the config is read, and again once every watched kind
+//! has been listed, the binary's read-only mappings are handed back with `MADV_PAGEOUT`: the
+//! kernel drops the pages no other process maps, and those the tracer runs again come back as it
+//! runs them. Nothing else changes: it is the memory the system would reclaim first under
+//! pressure, released before it is asked.
 
 use std::time::Duration;
 
@@ -29,17 +30,23 @@ pub async fn release_when_listed(health: std::sync::Arc<SourceHealth>) {
         }
         tokio::time::sleep(POLL).await;
     }
+    release_logged("listed");
+}
+
+/// Lets go of the binary's pages now, and logs it: `stage` says how far startup has got.
+pub fn release_logged(stage: &'static str) {
     let before = resident_bytes();
     match release() {
         Ok(advised) => {
             tracing::debug!(
+                stage,
                 advised_bytes = advised,
                 resident_before = before,
                 resident_after = resident_bytes(),
                 "released the pages of startup code"
             )
         }
-        Err(e) => tracing::debug!(error = %e, "could not release the pages of startup code"),
+        Err(e) => tracing::debug!(stage, error = %e, "could not release the pages of startup code"),
     }
 }
 

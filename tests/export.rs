@@ -316,9 +316,10 @@ fn once_listed_the_tracer_lets_go_of_startup_code_and_goes_on_recording() {
     let emu = rt.block_on(Emulator::start()).unwrap();
     let tracer = start_tracer_with_env(&emu, CONFIG, &[("RUST_LOG", "info,sk_tracer::startup_code=debug".to_string())]);
     tracer.wait_ready();
-    wait_until(30, "startup code released", || tracer.log().contains("startup code"));
+    let listed = |l: &&str| l.contains("startup code") && l.contains("listed");
+    wait_until(30, "startup code released", || tracer.log().lines().any(|l| listed(&l)));
     let log = tracer.log();
-    let line = log.lines().find(|l| l.contains("startup code")).unwrap();
+    let line = log.lines().find(listed).unwrap();
     if line.contains("could not release") {
         // Kernels before 5.4 do not know MADV_PAGEOUT.
         assert!(line.contains("Invalid argument"), "{line}");

@@ -87,6 +87,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .transpose()
         .with_context(|| config.source_name.clone())?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    // What read the command line and the config is not run again; connecting and listing touch
+    // code of their own, so letting go of it now keeps the two from adding up at startup.
+    crate::startup_code::release_logged("config read");
     runtime.block_on(async move {
         let cluster = crate::kube_client::cluster_config(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
         let client = crate::kube_client::client(cluster.clone())?;

@@ -70,8 +70,24 @@ fn gvk_string(key: &TraceIdentity) -> String {
     key.gvk.as_ref().map(Gvk::to_string).unwrap_or_default()
 }
 
-fn kind_of(key: &IdentityRef<'_>) -> String {
-    key.gvk.map(Gvk::to_string).unwrap_or_default()
+/// Each kind's name as the file writes it, made once per kind rather than once per entry: a
+/// window holds a few kinds and thousands of entries.
+struct KindNames<'a>(Vec<(Option<&'a Gvk>, String)>);
+
+impl<'a> KindNames<'a> {
+    fn of(kinds: impl Iterator<Item = Option<&'a Gvk>>) -> Self {
+        let mut names: Vec<(Option<&'a Gvk>, String)> = Vec::new();
+        for gvk in kinds {
+            if !names.iter().any(|(known, _)| *known == gvk) {
+                names.push((gvk, gvk.map(Gvk::to_string).unwrap_or_default()));
+            }
+        }
+        KindNames(names)
+    }
+
+    fn name(&self, gvk: Option<&Gvk>) -> &str {
+        self.0.iter().find(|(known, _)| *known == gvk).map(|(_, name)| name.as_str()).unwrap_or_default()
+    }
 }
 
 /// SimKube's `PodLifecycleData`, externally tagged: `{"Running": start}` or
@@ -107,13 +123,14 @@ pub fn write(view: &TraceView<'_>, w: &mut impl TraceSink) -> Result<(), EncodeE
 
     // The view is in name order, kinds within a name; SimKube's index is by kind, then name.
     mp::write_str(w, "index")?;
-    let mut by_kind: BTreeMap<String, Vec<&(IdentityRef<'_>, u64)>> = BTreeMap::new();
+    let kinds = KindNames::of(view.index.iter().map(|e| e.0.gvk).chain(view.pod_lifecycles.iter().map(|o| o.0.gvk)));
+    let mut by_kind: BTreeMap<&str, Vec<&(IdentityRef<'_>, u64)>> = BTreeMap::new();
     for entry in &view.index {
-        by_kind.entry(kind_of(&entry.0)).or_default().push(entry);
+        by_kind.entry(kinds.name(entry.0.gvk)).or_default().push(entry);
     }
     mp::write_map_len(w, len32(by_kind.len())?)?;
     for (kind, entries) in by_kind {
-        mp::write_str(w, &kind)?;
+        mp::write_str(w, kind)?;
         mp::write_map_len(w, len32(entries.len())?)?;
         for (key, hash) in entries {
             write_name(w, key)?;
@@ -130,7 +147,7 @@ pub fn write(view: &TraceView<'_>, w: &mut impl TraceSink) -> Result<(), EncodeE
     for (owner, lcs) in owners {
         let key = |out: &mut Vec<u8>| {
             mp::write_array_len(out, 2)?;
-            mp::write_str(out, &kind_of(owner))?;
+            mp::write_str(out, kinds.name(owner.gvk))?;
             write_name(out, owner)
         };
         if write_owner_with(&mut section, key, *lcs, lcs.keeps_empty(), push_lifecycle)? {
