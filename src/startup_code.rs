@@ -97,10 +97,11 @@ pub fn release() -> std::io::Result<u64> {
     Ok(0)
 }
 
+#[cfg(target_os = "linux")]
 /// The address ranges of `smaps` (as `/proc/self/smaps` lists them) that map the file with device
 /// `dev` and inode `ino` without write permission and without private (`Anonymous`) pages.
 fn binary_shared_ranges(smaps: &str, dev: u64, ino: u64) -> Vec<(usize, usize)> {
-    let (major, minor) = (dev_major(dev), dev_minor(dev));
+    let (major, minor) = (u64::from(libc::major(dev)), u64::from(libc::minor(dev)));
     let mut ranges = Vec::new();
     // The mapping being read, if it is one of the binary's read-only ones, until its
     // `Anonymous:` line says whether it holds private pages.
@@ -137,15 +138,6 @@ fn binary_shared_ranges(smaps: &str, dev: u64, ino: u64) -> Vec<(usize, usize)> 
     ranges
 }
 
-/// glibc's encoding of a device number, which Linux's `stat` returns and musl shares.
-fn dev_major(dev: u64) -> u64 {
-    ((dev >> 32) & 0xffff_f000) | ((dev >> 8) & 0x0000_0fff)
-}
-
-fn dev_minor(dev: u64) -> u64 {
-    ((dev >> 12) & 0xffff_ff00) | (dev & 0x0000_00ff)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,6 +149,7 @@ mod tests {
         )
     }
 
+    #[cfg(target_os = "linux")]
     #[test]
     fn only_the_binarys_read_only_unwritten_mappings_are_chosen() {
         let smaps = [
@@ -170,27 +163,18 @@ mod tests {
             entry("7fd1c4e66000-7fd1c4e67000", "r-xp", "fd:02", 4242, "/other/device/same/inode", 0),
         ]
         .concat();
-        // fd:01 as glibc's makedev encodes it.
-        let dev = (0xfd << 8) | 0x01;
-        assert_eq!((dev_major(dev), dev_minor(dev)), (0xfd, 0x01));
+        let dev = libc::makedev(0xfd, 0x01);
         assert_eq!(
             binary_shared_ranges(&smaps, dev, 4242),
             vec![(0x55a3f0de6000, 0x55a3f1288000), (0x55a3f1288000, 0x55a3f2198000)]
         );
     }
 
+    #[cfg(target_os = "linux")]
     #[test]
     fn a_mapping_without_an_anonymous_line_is_left_alone() {
         let smaps = "55a3f1288000-55a3f2198000 r-xp 00000000 fd:01 4242    /usr/bin/sk-tracer\nRss: 4 kB\n";
-        assert!(binary_shared_ranges(smaps, (0xfd << 8) | 0x01, 4242).is_empty());
-    }
-
-    #[test]
-    fn large_device_numbers_decode() {
-        let (major, minor) = (0x1234_u64, 0x56789_u64);
-        let dev =
-            ((major & 0xffff_f000) << 32) | ((major & 0xfff) << 8) | ((minor & 0xffff_ff00) << 12) | (minor & 0xff);
-        assert_eq!((dev_major(dev), dev_minor(dev)), (major, minor));
+        assert!(binary_shared_ranges(smaps, libc::makedev(0xfd, 0x01), 4242).is_empty());
     }
 
     #[cfg(target_os = "linux")]

@@ -42,11 +42,14 @@ struct Gathered {
     chunks: std::vec::IntoIter<Bytes>,
     /// The chunk that did not fit the frame before, first in the next.
     held: Option<Bytes>,
+    /// Bytes not yet handed out, so that a small body gets a buffer its size.
+    left: usize,
 }
 
 impl Gathered {
     fn new(chunks: Vec<Bytes>) -> Self {
-        Gathered { chunks: chunks.into_iter(), held: None }
+        let left = chunks.iter().map(Bytes::len).sum();
+        Gathered { chunks: chunks.into_iter(), held: None, left }
     }
 }
 
@@ -57,6 +60,7 @@ impl Iterator for Gathered {
         let mut frame = BytesMut::new();
         while let Some(chunk) = self.held.take().or_else(|| self.chunks.next()) {
             if chunk.len() >= FRAME && frame.is_empty() {
+                self.left -= chunk.len();
                 return Some(chunk);
             }
             if frame.len() + chunk.len() > FRAME {
@@ -64,10 +68,11 @@ impl Iterator for Gathered {
                 break;
             }
             if frame.is_empty() {
-                frame.reserve(FRAME);
+                frame.reserve(FRAME.min(self.left));
             }
             frame.extend_from_slice(&chunk);
         }
+        self.left -= frame.len();
         (!frame.is_empty()).then(|| frame.freeze())
     }
 }
