@@ -41,6 +41,7 @@ async fn serve(page: Bytes, port: u16) -> anyhow::Result<()> {
             accepted = listener.accept() => accepted.context("accepting a connection")?.0,
             _ = tokio::signal::ctrl_c() => return Ok(()),
         };
+        crate::server::listen::no_delay(&stream);
         let page = page.clone();
         tokio::spawn(async move {
             let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {

@@ -41,7 +41,10 @@ pub async fn serve(
     loop {
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok((stream, _)) => {
+                    no_delay(&stream);
+                    stream
+                }
                 Err(e) => {
                     accept_error(e).await;
                     continue;
@@ -75,6 +78,15 @@ pub async fn serve(
     // A client that stops reading its export must not use up the time the final checkpoint needs.
     if tokio::time::timeout(drain, graceful.shutdown()).await.is_err() {
         tracing::warn!(seconds = drain.as_secs_f64(), "requests still in progress at shutdown are cut off");
+    }
+}
+
+/// Sends each write as it is made. With Nagle's algorithm on, the kernel holds back the last,
+/// partial segment of a response until the client has acknowledged everything before it, and a
+/// client may delay that acknowledgement by 40 ms or more.
+pub fn no_delay(stream: &TcpStream) {
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!(error = %e, "could not turn off Nagle's algorithm on a connection");
     }
 }
 

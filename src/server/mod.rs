@@ -7,7 +7,7 @@ mod chunked;
 mod contract;
 pub mod export;
 mod file_stamp;
-mod listen;
+pub(crate) mod listen;
 mod metrics;
 mod page;
 mod probes;
