@@ -5,7 +5,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends musl-tools && r
     && rustup target add x86_64-unknown-linux-musl
 WORKDIR /src
 COPY . .
-RUN cargo build --profile dist --locked --target x86_64-unknown-linux-musl -p sk-tracer \
+RUN pgo/build.sh --locked --target x86_64-unknown-linux-musl \
     && cp target/x86_64-unknown-linux-musl/dist/sk-tracer /sk-tracer
 
 FROM gcr.io/distroless/static-debian12:nonroot

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds sk-tracer as shipped (the `dist` profile) and the two floor programs (package real-cluster-floors) in release, then runs the side-by-side benchmark
+# Builds sk-tracer as shipped (`pgo/build.sh`: the `dist` profile with the execution profile) and the two floor programs (package real-cluster-floors) in release, then runs the side-by-side benchmark
 # (`bench`) or the fault drills (`drills`) against a real control plane.
 #
 #   benches/real_cluster/run.sh bench  [bench.py options]    e.g. --n 1000 --runs 2
@@ -18,7 +18,7 @@ kubeconfig=${KUBECONFIG:-$HOME/realk8s/kubeconfig}
 simkube=${SIMKUBE_TRACER:-$HOME/peer-sk/target/release/sk-tracer}
 target=${CARGO_TARGET_DIR:-target}
 
-cargo build --profile dist --quiet -p sk-tracer --bin sk-tracer
+pgo/build.sh --quiet
 cargo build --release --quiet -p real-cluster-floors
 common=(--kubeconfig "$kubeconfig" --reset "$scripts/start.sh" --stop "$scripts/stop.sh" --lock "${REALK8S_LOCK:-/tmp/realk8s.lock}"
   --ours "$target/dist/sk-tracer")
