@@ -97,9 +97,9 @@ pub fn release() -> std::io::Result<u64> {
     Ok(0)
 }
 
-#[cfg(target_os = "linux")]
 /// The address ranges of `smaps` (as `/proc/self/smaps` lists them) that map the file with device
 /// `dev` and inode `ino` without write permission and without private (`Anonymous`) pages.
+#[cfg(target_os = "linux")]
 fn binary_shared_ranges(smaps: &str, dev: u64, ino: u64) -> Vec<(usize, usize)> {
     let (major, minor) = (u64::from(libc::major(dev)), u64::from(libc::minor(dev)));
     let mut ranges = Vec::new();

@@ -252,8 +252,11 @@ class Watcher:
         return {}
 
 
-def _post(url, body, timeout=300):
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"content-type": "application/json"})
+def _post(url, body, timeout=300, accept=None):
+    headers = {"content-type": "application/json"}
+    if accept:
+        headers["accept"] = accept
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers)
     with urllib.request.urlopen(req, timeout=timeout) as r:
         return r.read()
 

@@ -11,7 +11,6 @@ Code this run does not reach is treated as cold by the optimised build: laid out
 hot code and optimised for size. A path that matters in production belongs in this run.
 """
 import argparse
-import json
 import os
 import signal
 import threading
@@ -34,13 +33,7 @@ def poll(ours, stop):
 
 
 def post(ours, body, accept):
-    req = urllib.request.Request(
-        f"http://127.0.0.1:{ours.port}/export",
-        data=json.dumps(body).encode(),
-        headers={"content-type": "application/json", "accept": accept},
-    )
-    with urllib.request.urlopen(req, timeout=60) as r:
-        return r.read()
+    return cluster._post(f"http://127.0.0.1:{ours.port}/export", body, timeout=60, accept=accept)
 
 
 def main():
