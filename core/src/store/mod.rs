@@ -159,6 +159,11 @@ impl Snapshot {
         first.chain(chunks.flat_map(|c| c.iter())).chain(self.open.iter())
     }
 
+    /// The object versions the snapshot holds: an upper bound on what any window of it exports.
+    pub fn versions(&self) -> usize {
+        self.base.len() + self.events().map(|ev| ev.applied.len()).sum::<usize>()
+    }
+
     /// Every owner's lifecycles by pod hash, in launch order.
     pub fn lifecycles(&self) -> BTreeMap<TraceIdentity, BTreeMap<u64, Vec<PodLifecycle>>> {
         crate::trace::lifecycles::table(&self.lifecycles)

@@ -54,6 +54,18 @@ fn an_unchanged_object_records_nothing() {
 }
 
 #[test]
+fn a_snapshot_counts_the_versions_the_store_holds() {
+    let store = Store::new();
+    assert_eq!(store.snapshot().versions(), 0);
+    apply(&store, T, &obj("Deployment", "a", 1));
+    apply(&store, T + 1, &obj("Deployment", "a", 2));
+    apply(&store, T + 1, &obj("Deployment", "b", 1));
+    apply(&store, T + 3, &obj("Deployment", "b", 2));
+    assert_eq!(store.snapshot().versions(), store.stats().object_versions);
+    assert_eq!(store.snapshot().versions(), 4);
+}
+
+#[test]
 fn changes_in_one_second_merge_into_their_net_effect() {
     let store = Store::new();
     apply(&store, T, &obj("Deployment", "a", 1));
