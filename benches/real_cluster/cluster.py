@@ -245,19 +245,24 @@ class Watcher:
     def wait_ready(self, timeout=60):
         time.sleep(1)
 
-    def export(self, start_ts, end_ts):
+    def export(self, start_ts, end_ts, timing=None):
         return None
 
     def watch_events(self):
         return {}
 
 
-def _post(url, body, timeout=300, accept=None):
+def _post(url, body, timeout=300, accept=None, timing=None):
+    """POSTs `body` as JSON and returns the response's body; with `timing`, puts in it the seconds
+    until the response's headers had been read (`headers_s`), the rest being the body's."""
     headers = {"content-type": "application/json"}
     if accept:
         headers["accept"] = accept
     req = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers)
+    start = time.perf_counter()
     with urllib.request.urlopen(req, timeout=timeout) as r:
+        if timing is not None:
+            timing["headers_s"] = time.perf_counter() - start
         return r.read()
 
 
@@ -296,8 +301,9 @@ class Ours(Watcher):
             time.sleep(0.2)
         raise RuntimeError(f"{self.name} not ready after {timeout}s")
 
-    def export(self, start_ts, end_ts):
-        return _post(f"http://127.0.0.1:{self.port}/export", {"start_ts": int(start_ts), "end_ts": int(end_ts)})
+    def export(self, start_ts, end_ts, timing=None):
+        body = {"start_ts": int(start_ts), "end_ts": int(end_ts)}
+        return _post(f"http://127.0.0.1:{self.port}/export", body, timing=timing)
 
     def metrics(self):
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=10) as r:
@@ -340,14 +346,14 @@ class SimKube(Watcher):
         time.sleep(2)
         return time.time() - t
 
-    def export(self, start_ts, end_ts):
+    def export(self, start_ts, end_ts, timing=None):
         body = {
             "start_ts": int(start_ts),
             "end_ts": int(end_ts),
             "export_path": f"file://{self.workdir}/simkube-export.sktrace",
             "filters": {"excluded_namespaces": [], "excluded_labels": []},
         }
-        return _post(f"http://127.0.0.1:{self.port}/export", body)
+        return _post(f"http://127.0.0.1:{self.port}/export", body, timing=timing)
 
 
 class Floor(Watcher):
