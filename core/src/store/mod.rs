@@ -148,6 +148,8 @@ pub struct Snapshot {
     pub(crate) lifecycles: SharedLifecycles,
     /// At least the number of distinct objects the snapshot holds.
     pub(crate) identities: usize,
+    /// The object versions it holds, base included.
+    versions: usize,
     /// In order.
     pub gaps: Vec<Gap>,
 }
@@ -161,7 +163,7 @@ impl Snapshot {
 
     /// The object versions the snapshot holds: an upper bound on what any window of it exports.
     pub fn versions(&self) -> usize {
-        self.base.len() + self.events().map(|ev| ev.applied.len()).sum::<usize>()
+        self.versions
     }
 
     /// Every owner's lifecycles by pod hash, in launch order.
@@ -358,6 +360,7 @@ impl Store {
             open: st.open.clone(),
             lifecycles: st.lifecycles.share(),
             identities: st.ids.len(),
+            versions: st.base.len() + st.versions,
             gaps: crate::trace::gaps::union(st.gaps.clone()),
         }
     }

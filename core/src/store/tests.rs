@@ -63,6 +63,11 @@ fn a_snapshot_counts_the_versions_the_store_holds() {
     apply(&store, T + 3, &obj("Deployment", "b", 2));
     assert_eq!(store.snapshot().versions(), store.stats().object_versions);
     assert_eq!(store.snapshot().versions(), 4);
+    // Folded into the base, a's two versions count as the one the base keeps.
+    store.evict(T + 7, Retention { max_age_secs: 5, max_bytes: u64::MAX });
+    let snapshot = store.snapshot();
+    let counted = snapshot.base.len() + snapshot.events().map(|ev| ev.applied.len()).sum::<usize>();
+    assert_eq!((snapshot.versions(), counted), (counted, 3));
 }
 
 #[test]
